@@ -1,0 +1,10 @@
+"""Immutable builders: each setter returns a new builder; ``write()`` / ``read()`` check the whole
+request and hand a plain frozen spec to the FeatureStore."""
+
+from .featuregroup import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
+                           GetFeaturegroupChanges, GetFeaturegroupCommits,
+                           GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
+
+__all__ = ["CreateFeaturegroup", "DeleteFeaturegroup", "GetFeature", "GetFeaturegroup",
+           "GetFeaturegroupChanges", "GetFeaturegroupCommits", "GetLatestFeaturegroupVersion",
+           "InsertIntoFeaturegroup", "QueryFeaturestore"]

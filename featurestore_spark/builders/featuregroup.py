@@ -1,0 +1,232 @@
+"""Builders of feature group operations, in the camelCase of io.hops.util.Hops and PySpark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from ..dataframes import convert
+from ..errors import InvalidInputError
+from ..feature_store import FeatureStore, default_store
+from ..metadata import Commit, FeatureGroup
+from ..spec import DATAFRAME_TYPES, CreateSpec, InsertSpec, ReadSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+FEATURESTORE_SUFFIX = "_featurestore"
+
+
+def project_of(featurestore: str | None) -> str | None:
+    """``demo_featurestore`` (the database, as Hops names it) or ``demo`` (the project)."""
+    if featurestore is not None and featurestore.endswith(FEATURESTORE_SUFFIX):
+        return featurestore[: -len(FEATURESTORE_SUFFIX)]
+    return featurestore
+
+
+def columns(cols: str | Iterable[str]) -> tuple[str, ...]:
+    return (cols,) if isinstance(cols, str) else tuple(cols)
+
+
+@dataclass(frozen=True)
+class _Builder:
+    store: FeatureStore | None = field(default=None, kw_only=True)
+
+    def _fs(self) -> FeatureStore:
+        return self.store or default_store()
+
+    def setStore(self, store: FeatureStore) -> Any:
+        """Use ``store`` instead of the default one of ``connect()``."""
+        return replace(self, store=store)
+
+
+@dataclass(frozen=True)
+class _SpecBuilder(_Builder):
+    spec: Any = None
+
+    def _with(self, **changes: Any) -> Any:
+        return replace(self, spec=replace(self.spec, **changes))
+
+    def setFeaturestore(self, featurestore: str) -> Any:
+        """The project (``demo``) or its feature store (``demo_featurestore``)."""
+        return self._with(project=project_of(featurestore))
+
+    def setVersion(self, version: int) -> Any:
+        return self._with(version=version)
+
+
+@dataclass(frozen=True)
+class CreateFeaturegroup(_SpecBuilder):
+    """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
+
+    def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
+        return self._with(dataframe=df)
+
+    def setPrimaryKey(self, *cols: str | Iterable[str]) -> CreateFeaturegroup:
+        """One column, several, or a list: ``setPrimaryKey("a", "b")``."""
+        return self._with(primary_key=tuple(c for arg in cols for c in columns(arg)))
+
+    def setPartitionBy(self, *cols: str | Iterable[str]) -> CreateFeaturegroup:
+        return self._with(partition_by=tuple(c for arg in cols for c in columns(arg)))
+
+    def setEventTime(self, column: str) -> CreateFeaturegroup:
+        return self._with(event_time=column)
+
+    def setDescription(self, description: str) -> CreateFeaturegroup:
+        return self._with(description=description)
+
+    def setFeatureDescriptions(self, descriptions: Mapping[str, str]) -> CreateFeaturegroup:
+        return self._with(feature_descriptions=tuple(descriptions.items()))
+
+    def write(self) -> FeatureGroup:
+        """Create the feature group version; returns its metadata."""
+        return self._fs().create(self.spec)
+
+
+@dataclass(frozen=True)
+class InsertIntoFeaturegroup(_SpecBuilder):
+    """``Hops.insertIntoFeaturegroup("teams").setDataframe(df).setMode("upsert").write()``"""
+
+    def setDataframe(self, df: DataFrame) -> InsertIntoFeaturegroup:
+        return self._with(dataframe=df)
+
+    def setMode(self, mode: str) -> InsertIntoFeaturegroup:
+        """``append`` (default), ``overwrite`` or ``upsert`` (MERGE on the primary key)."""
+        return self._with(mode=mode)
+
+    def setSchemaEvolution(self, evolve: bool = True) -> InsertIntoFeaturegroup:
+        """Add the DataFrame's new columns to the feature group."""
+        return self._with(evolve_schema=evolve)
+
+    def write(self) -> Commit:
+        return self._fs().insert(self.spec)
+
+
+@dataclass(frozen=True)
+class GetFeaturegroup(_SpecBuilder):
+    """``Hops.getFeaturegroup("teams").setAsOf("2026-11-24 10:00:00").read()``"""
+
+    def setAsOf(self, as_of: int | datetime | date | str) -> GetFeaturegroup:
+        """A commit id, or a point in time (naive times are UTC)."""
+        return self._with(as_of=as_of)
+
+    def setFeatures(self, *features: str | Iterable[str]) -> GetFeaturegroup:
+        return self._with(features=tuple(f for arg in features for f in columns(arg)))
+
+    def setDataframeType(self, dataframe_type: str) -> GetFeaturegroup:
+        """``spark`` (default), ``pandas``, ``numpy`` or ``python``."""
+        return self._with(dataframe_type=dataframe_type)
+
+    def read(self) -> Any:
+        return self._fs().read(self.spec)
+
+
+def _check_type(dataframe_type: str) -> None:
+    if dataframe_type not in DATAFRAME_TYPES:
+        raise InvalidInputError("cannot read", [f"dataframe type {dataframe_type!r} is not one "
+                                                f"of {', '.join(DATAFRAME_TYPES)}"])
+
+
+@dataclass(frozen=True)
+class GetFeature(_Builder):
+    """``Hops.getFeature("average_attendance").setFeaturegroup("teams").read()``"""
+    feature: str = ""
+    featuregroup: str | None = None
+    version: int | None = None
+    project: str | None = None
+    dataframe_type: str = "spark"
+
+    def setFeaturegroup(self, featuregroup: str) -> GetFeature:
+        return replace(self, featuregroup=featuregroup)
+
+    def setVersion(self, version: int) -> GetFeature:
+        return replace(self, version=version)
+
+    def setFeaturestore(self, featurestore: str) -> GetFeature:
+        return replace(self, project=project_of(featurestore))
+
+    def setDataframeType(self, dataframe_type: str) -> GetFeature:
+        return replace(self, dataframe_type=dataframe_type)
+
+    def read(self) -> Any:
+        _check_type(self.dataframe_type)
+        df = self._fs().feature(self.feature, self.featuregroup, self.version, self.project)
+        return convert(df, self.dataframe_type)
+
+
+@dataclass(frozen=True)
+class QueryFeaturestore(_Builder):
+    """``Hops.queryFeaturestore("SELECT * FROM teams_1").read()``"""
+    query: str = ""
+    project: str | None = None
+    dataframe_type: str = "spark"
+
+    def setFeaturestore(self, featurestore: str) -> QueryFeaturestore:
+        return replace(self, project=project_of(featurestore))
+
+    def setDataframeType(self, dataframe_type: str) -> QueryFeaturestore:
+        return replace(self, dataframe_type=dataframe_type)
+
+    def read(self) -> Any:
+        _check_type(self.dataframe_type)
+        return convert(self._fs().sql(self.query, self.project), self.dataframe_type)
+
+
+@dataclass(frozen=True)
+class _NamedBuilder(_Builder):
+    name: str = ""
+    version: int | None = None
+    project: str | None = None
+
+    def setVersion(self, version: int) -> Any:
+        return replace(self, version=version)
+
+    def setFeaturestore(self, featurestore: str) -> Any:
+        return replace(self, project=project_of(featurestore))
+
+
+@dataclass(frozen=True)
+class GetLatestFeaturegroupVersion(_NamedBuilder):
+    def read(self) -> int:
+        return self._fs().latest_version(self.name, self.project)
+
+
+@dataclass(frozen=True)
+class GetFeaturegroupCommits(_NamedBuilder):
+    """The commits of a version, oldest first: id, time, operation, rows inserted/updated/deleted."""
+
+    def read(self) -> list[Commit]:
+        return self._fs().commits(self.name, self.version, self.project)
+
+
+@dataclass(frozen=True)
+class DeleteFeaturegroup(_NamedBuilder):
+    """``Hops.deleteFeaturegroup("teams").setVersion(1).write()`` (the version is required)."""
+
+    def write(self) -> None:
+        if self.version is None:
+            raise InvalidInputError(f"cannot delete feature group {self.name!r}",
+                                    ["name the version to delete with setVersion()"])
+        self._fs().delete(self.name, self.version, self.project)
+
+
+@dataclass(frozen=True)
+class GetFeaturegroupChanges(_NamedBuilder):
+    """``Hops.getFeaturegroupChanges("teams").setStartCommit(0).setEndCommit(2).read()``:
+    what the commits after the start commit, up to the end commit, changed."""
+    start_commit: int | None = None
+    end_commit: int | None = None
+
+    def setStartCommit(self, commit: int) -> GetFeaturegroupChanges:
+        return replace(self, start_commit=commit)
+
+    def setEndCommit(self, commit: int) -> GetFeaturegroupChanges:
+        return replace(self, end_commit=commit)
+
+    def read(self) -> DataFrame:
+        if self.start_commit is None:
+            raise InvalidInputError(f"cannot read the changes of {self.name!r}",
+                                    ["name the commit to start after with setStartCommit()"])
+        return self._fs().changes(self.name, self.start_commit, self.end_commit, self.version,
+                                  self.project)

@@ -1,0 +1,133 @@
+"""Typed settings: defaults, then ``conf/featurestore.toml`` (or ``$FEATURESTORE_CONF``), then env.
+
+Environment variables: ``FEATURESTORE_HOME``, ``FEATURESTORE_PROJECT`` and
+``FEATURESTORE_<SECTION>_<KEY>`` for every key of a section, e.g. ``FEATURESTORE_SPARK_MASTER``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigurationError
+from .names import name_problem
+
+DEFAULT_CONF = Path("conf") / "featurestore.toml"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str = "local[*]"
+    app_name: str = "featurestore_spark"
+    jars_dir: str = ".cache/jars"
+    defaults_file: str = "conf/spark-defaults.conf"
+    log4j_file: str = "conf/log4j2.properties"
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    backend: str = "sqlite"
+    path: str = "metadata.db"
+
+
+@dataclass(frozen=True)
+class OfflineSettings:
+    warehouse: str = "warehouse"
+    write_retries: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: str = ".featurestore"
+    project: str = "demo"
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
+    offline: OfflineSettings = field(default_factory=OfflineSettings)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser().resolve()
+
+    def under_home(self, path: str) -> Path:
+        """``path`` if absolute, else relative to the home folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.home_path / p
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.under_home(self.metadata.path)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.under_home(self.offline.warehouse)
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("home", "project")}
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"setting {key} must be an integer, got {value!r}") from None
+    return str(value)
+
+
+def _section(cls: type, name: str, values: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s) in [{name}]: {', '.join(unknown)}")
+    kwargs = {}
+    for key, f in known.items():
+        default = f.default
+        value = env.get(f"FEATURESTORE_{name.upper()}_{key.upper()}", values.get(key, default))
+        kwargs[key] = _coerce(value, default, f"{name}.{key}")
+    return cls(**kwargs)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``path`` (or ``$FEATURESTORE_CONF``, or ``conf/featurestore.toml`` if
+    present), then apply environment overrides.
+
+    Examples
+    --------
+    >>> load_settings(env={"FEATURESTORE_PROJECT": "football"}).project
+    'football'
+    """
+    env = os.environ if env is None else env
+    chosen = path or env.get("FEATURESTORE_CONF")
+    data: dict[str, Any] = {}
+    if chosen or DEFAULT_CONF.is_file():
+        file = Path(chosen or DEFAULT_CONF)
+        try:
+            data = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigurationError(f"settings file {file} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigurationError(f"settings file {file} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(_SECTIONS) - {"home", "project"})
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+    sections = {name: _section(cls, name, data.get(name, {}), env) for name, cls in
+                ((n, globals()[t] if isinstance(t, str) else t) for n, t in _SECTIONS.items())}
+    settings = Settings(home=env.get("FEATURESTORE_HOME", data.get("home", Settings.home)),
+                        project=env.get("FEATURESTORE_PROJECT", data.get("project", Settings.project)),
+                        **sections)
+    problem = name_problem("project", settings.project)
+    if problem:
+        raise ConfigurationError(problem)
+    if settings.metadata.backend != "sqlite":
+        raise ConfigurationError(f"metadata backend {settings.metadata.backend!r} is not supported "
+                                 "yet; the supported backend is 'sqlite'")
+    return settings

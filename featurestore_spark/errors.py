@@ -1,0 +1,42 @@
+"""Errors raised by featurestore_spark. Every one derives from :class:`FeatureStoreError`."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+class FeatureStoreError(Exception):
+    """Root of all featurestore_spark errors."""
+
+
+class ConfigurationError(FeatureStoreError):
+    """The settings, the Spark session or the set-up is not usable (e.g. Delta is missing)."""
+
+
+class InvalidInputError(FeatureStoreError, ValueError):
+    """The request is wrong; ``problems`` lists every problem found, and nothing was written."""
+
+    def __init__(self, what: str, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{what}: {len(self.problems)} problem(s), nothing was written:\n{lines}")
+
+
+class SchemaMismatchError(InvalidInputError):
+    """The DataFrame's columns or types differ from the feature group's."""
+
+
+class FeatureGroupNotFound(FeatureStoreError, LookupError):
+    """No feature group (or version) of that name in the feature store."""
+
+
+class FeatureGroupExists(FeatureStoreError):
+    """A feature group with that name and version exists already."""
+
+
+class CommitNotFound(FeatureStoreError, LookupError):
+    """The commit or point in time asked for does not exist in the feature group's history."""
+
+
+class ConcurrentWriteError(FeatureStoreError):
+    """Another writer committed to the same feature group first; this write was not applied."""

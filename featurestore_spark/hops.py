@@ -1,0 +1,54 @@
+"""``Hops``: the fluent entry points of io.hops.util.Hops, each returning an immutable builder.
+
+Examples
+--------
+>>> from featurestore_spark import Hops
+>>> (Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id")
+...      .setDescription("team features").write())                        # doctest: +SKIP
+>>> Hops.getFeaturegroup("teams").setAsOf(0).read().show()                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .builders import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
+                       GetFeaturegroupChanges, GetFeaturegroupCommits,
+                       GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
+from .spec import CreateSpec, InsertSpec, ReadSpec
+
+
+class Hops:
+    @staticmethod
+    def createFeaturegroup(name: str) -> CreateFeaturegroup:
+        return CreateFeaturegroup(spec=CreateSpec(name))
+
+    @staticmethod
+    def insertIntoFeaturegroup(name: str) -> InsertIntoFeaturegroup:
+        return InsertIntoFeaturegroup(spec=InsertSpec(name))
+
+    @staticmethod
+    def getFeaturegroup(name: str) -> GetFeaturegroup:
+        return GetFeaturegroup(spec=ReadSpec(name))
+
+    @staticmethod
+    def getFeature(feature: str) -> GetFeature:
+        return GetFeature(feature=feature)
+
+    @staticmethod
+    def queryFeaturestore(query: str) -> QueryFeaturestore:
+        return QueryFeaturestore(query=query)
+
+    @staticmethod
+    def getLatestFeaturegroupVersion(name: str) -> GetLatestFeaturegroupVersion:
+        return GetLatestFeaturegroupVersion(name=name)
+
+    @staticmethod
+    def getFeaturegroupCommits(name: str) -> GetFeaturegroupCommits:
+        return GetFeaturegroupCommits(name=name)
+
+    @staticmethod
+    def getFeaturegroupChanges(name: str) -> GetFeaturegroupChanges:
+        return GetFeaturegroupChanges(name=name)
+
+    @staticmethod
+    def deleteFeaturegroup(name: str) -> DeleteFeaturegroup:
+        return DeleteFeaturegroup(name=name)

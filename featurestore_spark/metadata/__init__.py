@@ -1,0 +1,15 @@
+"""Metadata stores: the interface, and a factory from settings."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import Commit, Feature, FeatureGroup, MetadataStore
+
+
+def open_metadata_store(settings: Settings) -> MetadataStore:
+    """The metadata store the settings name (load_settings has checked the backend)."""
+    from .sqlite import SqliteMetadataStore
+    return SqliteMetadataStore(settings.metadata_path)
+
+
+__all__ = ["Commit", "Feature", "FeatureGroup", "MetadataStore", "open_metadata_store"]

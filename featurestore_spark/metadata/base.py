@@ -1,0 +1,82 @@
+"""The metadata store interface and the records it keeps. The metadata store is the source of
+truth: a feature group version exists when it is registered here, and its commits are the ones
+recorded here."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: str                  # Spark SQL type, as DataType.simpleString()
+    description: str = ""
+    primary: bool = False
+    partition: bool = False
+
+
+@dataclass(frozen=True)
+class Commit:
+    commit_id: int             # the Delta table version this commit produced
+    committed_at: datetime     # UTC, the Delta commit's timestamp
+    operation: str             # create, append, overwrite or upsert
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+    creator: str
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    project: str
+    name: str
+    version: int
+    description: str
+    features: tuple[Feature, ...]
+    primary_key: tuple[str, ...]
+    partition_by: tuple[str, ...]
+    event_time: str | None
+    location: str              # the Delta table's path
+    created_at: datetime
+    creator: str
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def with_features(self, features: tuple[Feature, ...]) -> FeatureGroup:
+        from dataclasses import replace
+        return replace(self, features=features)
+
+
+class MetadataStore(ABC):
+    """What the feature store keeps about feature groups. One implementation per backend."""
+
+    @abstractmethod
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit) -> None:
+        """Register a new version with its first commit, atomically.
+        Raises FeatureGroupExists when that name and version is registered."""
+
+    @abstractmethod
+    def get_feature_group(self, project: str, name: str, version: int | None = None) -> FeatureGroup:
+        """The version asked for, or the latest when ``version`` is None.
+        Raises FeatureGroupNotFound."""
+
+    @abstractmethod
+    def list_feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
+        """Every registered version, of one project or of all, by project, name and version."""
+
+    @abstractmethod
+    def add_commit(self, group: FeatureGroup, commit: Commit) -> None:
+        """Record a commit; ``group.features`` replaces the stored features (schema evolution)."""
+
+    @abstractmethod
+    def commits(self, project: str, name: str, version: int) -> list[Commit]:
+        """The commits of a version, oldest first."""
+
+    @abstractmethod
+    def delete_feature_group(self, project: str, name: str, version: int) -> None:
+        """Forget a version and its features and commits."""

@@ -1,0 +1,41 @@
+"""Versioned schema migrations of the metadata store, shared by every SQL dialect.
+
+Each migration is a list of statements; ``{id}`` is the dialect's auto-increment key column,
+``{key}`` a short indexed string, ``{text}`` a long string. Append new migrations; never edit one
+that has shipped.
+"""
+
+MIGRATIONS: list[list[str]] = [
+    [  # 1: feature groups, their features and commits
+        """CREATE TABLE feature_groups (
+            id {id},
+            project {key} NOT NULL,
+            name {key} NOT NULL,
+            version INTEGER NOT NULL,
+            description {text} NOT NULL,
+            primary_key {text} NOT NULL,
+            partition_by {text} NOT NULL,
+            event_time {key},
+            location {text} NOT NULL,
+            created_at {key} NOT NULL,
+            creator {key} NOT NULL,
+            UNIQUE (project, name, version))""",
+        """CREATE TABLE features (
+            feature_group_id INTEGER NOT NULL REFERENCES feature_groups (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name {key} NOT NULL,
+            type {text} NOT NULL,
+            description {text} NOT NULL,
+            PRIMARY KEY (feature_group_id, name))""",
+        """CREATE TABLE commits (
+            feature_group_id INTEGER NOT NULL REFERENCES feature_groups (id) ON DELETE CASCADE,
+            commit_id INTEGER NOT NULL,
+            committed_at {key} NOT NULL,
+            operation {key} NOT NULL,
+            rows_inserted INTEGER NOT NULL,
+            rows_updated INTEGER NOT NULL,
+            rows_deleted INTEGER NOT NULL,
+            creator {key} NOT NULL,
+            PRIMARY KEY (feature_group_id, commit_id))""",
+    ],
+]

@@ -1,0 +1,180 @@
+"""The metadata store over a DB-API connection; SQLite and MySQL differ only in their Dialect."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from ..errors import FeatureGroupExists, FeatureGroupNotFound
+from .base import Commit, Feature, FeatureGroup, MetadataStore
+from .migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    placeholder: str                  # "?" or "%s"
+    types: dict[str, str]             # the {id}, {key}, {text} tokens of migrations
+    begin: str                        # the statement that opens a write transaction
+    integrity_error: type[Exception]  # raised on a UNIQUE / PRIMARY KEY violation
+
+
+def to_text(t: datetime) -> str:
+    """UTC ISO-8601 with microseconds: sorts as text in time order."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def from_text(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+class SqlMetadataStore(MetadataStore):
+    def __init__(self, connect: Callable[[], Any], dialect: Dialect) -> None:
+        self._connect = connect
+        self._dialect = dialect
+        self._migrate()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self._dialect.begin)
+            try:
+                yield cur
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self._dialect.placeholder)
+
+    def _query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(self._sql(statement), params)
+            return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def _migrate(self) -> None:
+        with self._transaction() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(version INTEGER PRIMARY KEY, applied_at VARCHAR(64) NOT NULL)")
+            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            current = cur.fetchone()[0]
+            for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                log.info("applying metadata migration %d", number)
+                for statement in statements:
+                    cur.execute(statement.format(**self._dialect.types))
+                cur.execute(self._sql("INSERT INTO schema_migrations VALUES (?, ?)"),
+                            (number, to_text(datetime.now(timezone.utc))))
+
+    def schema_version(self) -> int:
+        return self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0]
+
+    # -- feature groups ---------------------------------------------------------------------------
+    _FG_COLUMNS = ("id, project, name, version, description, primary_key, partition_by, event_time, "
+                   "location, created_at, creator")
+
+    def _insert_commit(self, cur: Any, fg_id: int, c: Commit) -> None:
+        cur.execute(self._sql("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                    (fg_id, c.commit_id, to_text(c.committed_at), c.operation, c.rows_inserted,
+                     c.rows_updated, c.rows_deleted, c.creator))
+
+    def _replace_features(self, cur: Any, fg_id: int, features: tuple[Feature, ...]) -> None:
+        cur.execute(self._sql("DELETE FROM features WHERE feature_group_id = ?"), (fg_id,))
+        for position, f in enumerate(features):
+            cur.execute(self._sql("INSERT INTO features VALUES (?, ?, ?, ?, ?)"),
+                        (fg_id, position, f.name, f.type, f.description))
+
+    def _id(self, cur: Any, project: str, name: str, version: int) -> int:
+        cur.execute(self._sql("SELECT id FROM feature_groups WHERE project = ? AND name = ? "
+                              "AND version = ?"), (project, name, version))
+        row = cur.fetchone()
+        if row is None:
+            raise FeatureGroupNotFound(f"feature group {name} version {version} is not registered "
+                                       f"in feature store {project}")
+        return row[0]
+
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit) -> None:
+        try:
+            with self._transaction() as cur:
+                cur.execute(self._sql(
+                    "INSERT INTO feature_groups (project, name, version, description, primary_key, "
+                    "partition_by, event_time, location, created_at, creator) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    (group.project, group.name, group.version, group.description,
+                     json.dumps(group.primary_key), json.dumps(group.partition_by),
+                     group.event_time, group.location, to_text(group.created_at), group.creator))
+                fg_id = self._id(cur, group.project, group.name, group.version)
+                self._replace_features(cur, fg_id, group.features)
+                self._insert_commit(cur, fg_id, first_commit)
+        except self._dialect.integrity_error:
+            raise FeatureGroupExists(f"feature group {group.name} version {group.version} exists "
+                                     f"already in feature store {group.project}") from None
+
+    def _load(self, rows: list[tuple]) -> list[FeatureGroup]:
+        groups = []
+        for (fg_id, project, name, version, description, pk, parts, event_time, location,
+             created_at, creator) in rows:
+            pk_cols, part_cols = tuple(json.loads(pk)), tuple(json.loads(parts))
+            feats = self._query("SELECT name, type, description FROM features "
+                                "WHERE feature_group_id = ? ORDER BY position", (fg_id,))
+            groups.append(FeatureGroup(
+                project=project, name=name, version=version, description=description,
+                features=tuple(Feature(n, t, d, n in pk_cols, n in part_cols) for n, t, d in feats),
+                primary_key=pk_cols, partition_by=part_cols, event_time=event_time,
+                location=location, created_at=from_text(created_at), creator=creator))
+        return groups
+
+    def get_feature_group(self, project: str, name: str, version: int | None = None) -> FeatureGroup:
+        if version is None:
+            rows = self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups WHERE project = ? "
+                               "AND name = ? ORDER BY version DESC LIMIT 1", (project, name))
+        else:
+            rows = self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups WHERE project = ? "
+                               "AND name = ? AND version = ?", (project, name, version))
+        if not rows:
+            which = "" if version is None else f" version {version}"
+            raise FeatureGroupNotFound(f"feature group {name}{which} does not exist in feature "
+                                       f"store {project}")
+        return self._load(rows)[0]
+
+    def list_feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
+        where, params = ("WHERE project = ? ", (project,)) if project else ("", ())
+        return self._load(self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups {where}"
+                                      "ORDER BY project, name, version", params))
+
+    def add_commit(self, group: FeatureGroup, commit: Commit) -> None:
+        with self._transaction() as cur:
+            fg_id = self._id(cur, group.project, group.name, group.version)
+            self._replace_features(cur, fg_id, group.features)
+            self._insert_commit(cur, fg_id, commit)
+
+    def commits(self, project: str, name: str, version: int) -> list[Commit]:
+        rows = self._query(
+            "SELECT c.commit_id, c.committed_at, c.operation, c.rows_inserted, c.rows_updated, "
+            "c.rows_deleted, c.creator FROM commits c JOIN feature_groups g "
+            "ON g.id = c.feature_group_id WHERE g.project = ? AND g.name = ? AND g.version = ? "
+            "ORDER BY c.commit_id", (project, name, version))
+        return [Commit(r[0], from_text(r[1]), *r[2:]) for r in rows]
+
+    def delete_feature_group(self, project: str, name: str, version: int) -> None:
+        with self._transaction() as cur:
+            fg_id = self._id(cur, project, name, version)
+            for table in ("commits", "features"):
+                cur.execute(self._sql(f"DELETE FROM {table} WHERE feature_group_id = ?"), (fg_id,))
+            cur.execute(self._sql("DELETE FROM feature_groups WHERE id = ?"), (fg_id,))

@@ -1,0 +1,90 @@
+"""Plain frozen specs of the operations: what builders and functions hand to the FeatureStore."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from .names import name_problem
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+WRITE_MODES = ("append", "overwrite", "upsert")
+DATAFRAME_TYPES = ("spark", "pandas", "numpy", "python")
+
+
+def _is_dataframe(df: Any) -> bool:
+    from pyspark.sql import DataFrame
+    return isinstance(df, DataFrame)
+
+
+def _common(name: Any, project: Any, version: Any, optional_version: bool) -> list[str]:
+    problems = [p for p in (name_problem("feature group", name),) if p]
+    if project is not None and (p := name_problem("project", project)):
+        problems.append(p)
+    if not (version is None and optional_version) and not (
+            isinstance(version, int) and not isinstance(version, bool) and version >= 1):
+        problems.append(f"version must be a positive integer, got {version!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    name: str
+    dataframe: DataFrame | None = None
+    project: str | None = None                 # None: the configured project
+    version: int = 1
+    primary_key: tuple[str, ...] = ()          # empty: the first column, as hops-util-py does
+    partition_by: tuple[str, ...] = ()
+    event_time: str | None = None
+    description: str = ""
+    feature_descriptions: tuple[tuple[str, str], ...] = ()
+
+    def problems(self) -> list[str]:
+        problems = _common(self.name, self.project, self.version, optional_version=False)
+        if not _is_dataframe(self.dataframe):
+            problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
+        elif self.dataframe is not None:
+            unknown = [n for n, _ in self.feature_descriptions if n not in self.dataframe.columns]
+            problems += [f"description given for {n!r}, which is not a column" for n in unknown]
+        return problems
+
+
+@dataclass(frozen=True)
+class InsertSpec:
+    name: str
+    dataframe: DataFrame | None = None
+    project: str | None = None
+    version: int | None = None                 # None: the latest version
+    mode: str = "append"
+    evolve_schema: bool = False
+
+    def problems(self) -> list[str]:
+        problems = _common(self.name, self.project, self.version, optional_version=True)
+        if not _is_dataframe(self.dataframe):
+            problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
+        if self.mode not in WRITE_MODES:
+            problems.append(f"mode {self.mode!r} is not one of {', '.join(WRITE_MODES)}")
+        return problems
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    name: str
+    project: str | None = None
+    version: int | None = None                 # None: the latest version
+    as_of: int | datetime | date | str | None = None   # a commit id, or a point in time (UTC)
+    features: tuple[str, ...] | None = None     # None: every feature
+    dataframe_type: str = "spark"
+
+    def problems(self) -> list[str]:
+        problems = _common(self.name, self.project, self.version, optional_version=True)
+        if self.as_of is not None and (isinstance(self.as_of, bool) or not isinstance(
+                self.as_of, (int, datetime, date, str))):
+            problems.append(f"as of must be a commit id or a timestamp, got {self.as_of!r}")
+        if self.dataframe_type not in DATAFRAME_TYPES:
+            problems.append(f"dataframe type {self.dataframe_type!r} is not one of "
+                            f"{', '.join(DATAFRAME_TYPES)}")
+        return problems
