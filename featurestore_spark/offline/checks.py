@@ -72,8 +72,11 @@ def null_problems(df: DataFrame, columns: Sequence[str], role: str) -> list[str]
 def duplicate_key_problems(df: DataFrame, primary_key: Sequence[str]) -> list[str]:
     """Keys that occur in more than one row (one Spark job, a few examples to the driver)."""
     keys = [quote(k) for k in primary_key]
-    dups = df.groupBy(*keys).count().where("count > 1").limit(EXAMPLES).collect()
-    return [f"primary key {r.asDict()} occurs in {r['count']} rows" for r in dups]
+    from pyspark.sql import functions as F
+    dups = (df.groupBy(*keys).agg(F.count("*").alias("__fs_n")).where("__fs_n > 1")
+            .limit(EXAMPLES).collect())
+    return [f"primary key {dict((k, r[k]) for k in primary_key)} occurs in {r['__fs_n']} rows"
+            for r in dups]
 
 
 def latest_per_key(df: DataFrame, primary_key: Sequence[str],

@@ -1,0 +1,202 @@
+"""Creating feature groups and writing into them (append, overwrite, upsert), and every bad input
+refused with nothing written: Delta table, catalog and metadata unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from featurestore_spark import Hops, featurestore
+from featurestore_spark.errors import InvalidInputError, SchemaMismatchError
+
+from .helpers import rows, snapshot
+
+SCHEMA = "team_id int, name string, score double"
+
+
+@pytest.fixture
+def teams(store):
+    df = store.spark.createDataFrame([(1, "a", 1.0), (2, "b", 2.0)], SCHEMA)
+    featurestore.create_featuregroup(df, "teams", primary_key=["team_id"], description="teams",
+                                     feature_descriptions={"score": "points per game"})
+    return store
+
+
+def test_create_registers_table_and_metadata(teams):
+    spark, db = teams.spark, f"{teams.settings.project}_featurestore"
+    assert rows(spark.table(f"{db}.teams_1")) == [(1, "a", 1.0), (2, "b", 2.0)]
+    assert spark.sql(f"SELECT SUM(score) AS s FROM {db}.teams_1").first().s == 3.0
+    g = teams.feature_group("teams")
+    assert (g.version, g.primary_key, g.description) == (1, ("team_id",), "teams")
+    assert [(f.name, f.type, f.primary) for f in g.features] == \
+        [("team_id", "int", True), ("name", "string", False), ("score", "double", False)]
+    assert g.features[2].description == "points per game"
+    [c] = teams.commits("teams")
+    assert (c.commit_id, c.operation, c.rows_inserted) == (0, "create", 2)
+
+
+def test_primary_key_defaults_to_first_column_and_partitions(store):
+    df = store.spark.createDataFrame([(1, "x", 2.0), (2, "y", 3.0)], "k int, region string, v double")
+    g = Hops.createFeaturegroup("regions").setDataframe(df).setPartitionBy("region").write()
+    assert g.primary_key == ("k",) and g.partition_by == ("region",)
+    parts = store.spark.sql(f"DESCRIBE DETAIL delta.`{g.location}`").first().partitionColumns
+    assert parts == ["region"]
+
+
+def test_create_existing_is_refused_but_new_version_allowed(teams):
+    df = teams.spark.createDataFrame([(9, "z", 9.0)], SCHEMA)
+    before = snapshot(teams, "teams")
+    with pytest.raises(InvalidInputError, match="exists already.*version 2"):
+        featurestore.create_featuregroup(df, "teams", primary_key="team_id")
+    assert snapshot(teams, "teams") == before
+    featurestore.create_featuregroup(df, "teams", primary_key="team_id", featuregroup_version=2)
+    assert featurestore.get_latest_featuregroup_version("teams") == 2
+    assert rows(featurestore.get_featuregroup("teams", featuregroup_version=1)) == \
+        [(1, "a", 1.0), (2, "b", 2.0)]
+    assert rows(featurestore.get_featuregroup("teams")) == [(9, "z", 9.0)]
+
+
+def test_bad_create_lists_every_problem_and_writes_nothing(store):
+    spark = store.spark
+    df = spark.createDataFrame([(1, "a", "x")], "id int, `Bad-Col` string, ts string")
+    builder = (Hops.createFeaturegroup("things").setDataframe(df).setPrimaryKey("id", "nope")
+               .setPartitionBy("missing").setEventTime("ts"))
+    before = snapshot(store, "things")
+    with pytest.raises(InvalidInputError) as err:
+        builder.write()
+    text = str(err.value)
+    for expected in ("'Bad-Col' is invalid", "primary key column 'nope'", "partition column 'missing'",
+                     "event time column 'ts' is string"):
+        assert expected in text
+    assert len(err.value.problems) == 4
+    assert snapshot(store, "things") == before and before["files"] is None
+
+
+@pytest.mark.parametrize("name", ["Teams", "teams;drop", "1x", "a-b", ""])
+def test_invalid_feature_group_name_is_refused(store, name):
+    df = store.spark.createDataFrame([(1,)], "id int")
+    with pytest.raises(InvalidInputError, match="feature group name"):
+        featurestore.create_featuregroup(df, name)
+    assert store.feature_groups() == []
+
+
+def test_not_a_dataframe_and_bad_version(store):
+    with pytest.raises(InvalidInputError) as err:
+        Hops.createFeaturegroup("x").setDataframe([1, 2]).setVersion(0).write()
+    assert len(err.value.problems) == 2
+
+
+def test_null_primary_key_on_create_writes_nothing(store):
+    df = store.spark.createDataFrame([(1, 1.0), (None, 2.0)], "id int, v double")
+    with pytest.raises(InvalidInputError, match="1 row.*null key.*'id'"):
+        featurestore.create_featuregroup(df, "nulls", primary_key="id")
+    assert snapshot(store, "nulls")["files"] is None and store.feature_groups() == []
+
+
+def test_append_and_overwrite(teams):
+    spark = teams.spark
+    c1 = featurestore.insert_into_featuregroup(spark.createDataFrame([(3, "c", 3.0)], SCHEMA), "teams")
+    assert (c1.commit_id, c1.operation, c1.rows_inserted) == (1, "append", 1)
+    # columns in another order are matched by name
+    other_order = spark.createDataFrame([(4.0, 4, "d")], "score double, team_id int, name string")
+    c2 = featurestore.insert_into_featuregroup(other_order, "teams", mode="overwrite")
+    assert (c2.operation, c2.rows_inserted, c2.rows_deleted) == ("overwrite", 1, 3)
+    assert rows(featurestore.get_featuregroup("teams")) == [(4, "d", 4.0)]
+
+
+def test_upsert_latest_event_time_wins(store):
+    spark = store.spark
+    schema = "id int, ts timestamp, v double"
+    df = spark.sql("SELECT 1 AS id, TIMESTAMP'2026-01-01 00:00:00' AS ts, 1.0D AS v UNION ALL "
+                   "SELECT 2, TIMESTAMP'2026-01-01 00:00:00', 2.0D")
+    featurestore.create_featuregroup(df, "events", primary_key="id", event_time="ts")
+    batch = spark.createDataFrame([], schema).union(spark.sql(
+        "SELECT 2 AS id, TIMESTAMP'2026-02-01 00:00:00' AS ts, 20.0D AS v UNION ALL "
+        "SELECT 2, TIMESTAMP'2026-03-01 00:00:00', 21.0D UNION ALL "
+        "SELECT 2, TIMESTAMP'2026-01-15 00:00:00', 19.0D UNION ALL "
+        "SELECT 3, TIMESTAMP'2026-02-01 00:00:00', 3.0D"))
+    c = Hops.insertIntoFeaturegroup("events").setDataframe(batch).setMode("upsert").write()
+    assert (c.rows_inserted, c.rows_updated) == (1, 1)
+    got = {r.id: r.v for r in featurestore.get_featuregroup("events").collect()}
+    assert got == {1: 1.0, 2: 21.0, 3: 3.0}
+
+
+def test_upsert_composite_key(store):
+    spark = store.spark
+    df = spark.createDataFrame([(1, "x", 1.0), (1, "y", 2.0)], "a int, b string, v double")
+    featurestore.create_featuregroup(df, "pairs", primary_key=["a", "b"])
+    featurestore.insert_into_featuregroup(
+        spark.createDataFrame([(1, "y", 5.0), (2, "x", 6.0)], "a int, b string, v double"),
+        "pairs", mode="upsert")
+    assert rows(featurestore.get_featuregroup("pairs")) == [(1, "x", 1.0), (1, "y", 5.0), (2, "x", 6.0)]
+
+
+def test_upsert_duplicates_without_event_time_are_listed(teams):
+    batch = teams.spark.createDataFrame([(1, "a", 5.0), (1, "a", 6.0), (7, "g", 1.0)], SCHEMA)
+    before = snapshot(teams, "teams")
+    with pytest.raises(InvalidInputError, match=r"\{'team_id': 1\} occurs in 2 rows"):
+        featurestore.insert_into_featuregroup(batch, "teams", mode="upsert")
+    assert snapshot(teams, "teams") == before
+
+
+def test_upsert_tied_event_times_are_refused(store):
+    spark = store.spark
+    df = spark.sql("SELECT 1 AS id, TIMESTAMP'2026-01-01 00:00:00' AS ts, 1.0D AS v")
+    featurestore.create_featuregroup(df, "ties", primary_key="id", event_time="ts")
+    batch = spark.sql("SELECT 1 AS id, TIMESTAMP'2026-05-01 00:00:00' AS ts, 1.0D AS v UNION ALL "
+                      "SELECT 1, TIMESTAMP'2026-05-01 00:00:00', 2.0D")
+    before = snapshot(store, "ties")
+    with pytest.raises(InvalidInputError, match="several rows with its latest event time"):
+        featurestore.insert_into_featuregroup(batch, "ties", mode="upsert")
+    assert snapshot(store, "ties") == before
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite", "upsert"])
+def test_schema_mismatch_lists_differences_and_writes_nothing(teams, mode):
+    bad = teams.spark.createDataFrame([(1, 5, "x")], "team_id int, score int, extra string")
+    before = snapshot(teams, "teams")
+    with pytest.raises(SchemaMismatchError) as err:
+        featurestore.insert_into_featuregroup(bad, "teams", mode=mode)
+    text = str(err.value)
+    assert "'name' (string) of the feature group is missing" in text
+    assert "'score' is int in the DataFrame but double" in text
+    assert "'extra' (string) is not in the feature group" in text
+    assert snapshot(teams, "teams") == before
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_null_key_on_insert_writes_nothing(teams, mode):
+    bad = teams.spark.createDataFrame([(None, "n", 1.0), (5, "e", 1.0)], SCHEMA)
+    before = snapshot(teams, "teams")
+    with pytest.raises(InvalidInputError, match="null key"):
+        featurestore.insert_into_featuregroup(bad, "teams", mode=mode)
+    assert snapshot(teams, "teams") == before
+
+
+def test_bad_mode_and_unknown_group(teams):
+    df = teams.spark.createDataFrame([(1, "a", 1.0)], SCHEMA)
+    with pytest.raises(InvalidInputError, match="mode 'merge' is not one of"):
+        featurestore.insert_into_featuregroup(df, "teams", mode="merge")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        featurestore.insert_into_featuregroup(df, "nobody")
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_schema_evolution_adds_columns_when_asked(teams, mode):
+    key = 2 if mode == "upsert" else 3      # upsert updates an existing row, append adds one
+    df = teams.spark.createDataFrame([(key, "b", 7.0, 70)], SCHEMA + ", rank int")
+    featurestore.insert_into_featuregroup(df, "teams", mode=mode, schema_evolution=True)
+    g = teams.feature_group("teams")
+    assert g.feature_names == ("team_id", "name", "score", "rank")
+    got = {r.team_id: r.rank for r in featurestore.get_featuregroup("teams").collect()}
+    assert got == {1: None, 2: 70 if mode == "upsert" else None, key: 70}
+
+
+def test_delete_feature_group(teams):
+    location = teams.feature_group("teams").location
+    Hops.deleteFeaturegroup("teams").setVersion(1).write()
+    assert teams.feature_groups() == []
+    assert snapshot(teams, "teams")["files"] is None
+    assert "teams_1" not in snapshot(teams, "teams")["tables"]
+    with pytest.raises(InvalidInputError, match="setVersion"):
+        Hops.deleteFeaturegroup("teams").write()
+    assert location
