@@ -6,7 +6,9 @@ PY       := $(VENV)/bin/python
 JARS_DIR := .cache/jars
 STAMP    := $(VENV)/.installed
 JARS_OK  := $(JARS_DIR)/.resolved
-SPARK_SUBMIT = $(VENV)/bin/spark-submit --properties-file conf/spark-defaults.conf \
+# spark-submit's launcher looks for pyspark with the first python3 on PATH: make it the venv's.
+SPARK_SUBMIT = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(PY)" \
+	$(VENV)/bin/spark-submit --properties-file conf/spark-defaults.conf \
 	--jars $$(ls $(JARS_DIR)/*.jar | paste -sd, -) \
 	--driver-java-options "-Dlog4j2.configurationFile=file:$(CURDIR)/conf/log4j2.properties"
 

@@ -17,6 +17,9 @@ from .errors import ConfigurationError
 from .names import name_problem
 
 DEFAULT_CONF = Path("conf") / "featurestore.toml"
+# in-memory: the session's catalog, filled from the metadata store on connect();
+# hive: Spark's Hive metastore (Derby under home, or the one hive-site.xml / spark conf names).
+METASTORES = ("in-memory", "hive")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class MetadataSettings:
 @dataclass(frozen=True)
 class OfflineSettings:
     warehouse: str = "warehouse"
+    metastore: str = "in-memory"
     write_retries: int = 2
 
 
@@ -127,6 +131,9 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     problem = name_problem("project", settings.project)
     if problem:
         raise ConfigurationError(problem)
+    if settings.offline.metastore not in METASTORES:
+        raise ConfigurationError(f"metastore {settings.offline.metastore!r} is not one of "
+                                 f"{', '.join(METASTORES)}")
     if settings.metadata.backend != "sqlite":
         raise ConfigurationError(f"metadata backend {settings.metadata.backend!r} is not supported "
                                  "yet; the supported backend is 'sqlite'")

@@ -84,11 +84,18 @@ def get_spark(settings: Settings) -> SparkSession:
     conf["spark.sql.warehouse.dir"] = str(settings.warehouse_path)
     jars = delta_jars(settings.spark.jars_dir)
     conf["spark.jars"] = ",".join(filter(None, [conf.get("spark.jars", "")] + jars))
+    java_opts = []
+    if settings.offline.metastore == "hive":
+        conf["spark.sql.catalogImplementation"] = "hive"
+        conf.setdefault("spark.hadoop.javax.jdo.option.ConnectionURL",
+                        f"jdbc:derby:;databaseName={settings.home_path / 'metastore_db'};create=true")
+        java_opts.append(f"-Dderby.system.home={settings.home_path}")
     log4j = Path(settings.spark.log4j_file)
     if log4j.is_file():
-        opts = f"-Dlog4j2.configurationFile=file:{log4j.resolve()}"
+        java_opts.append(f"-Dlog4j2.configurationFile=file:{log4j.resolve()}")
+    if java_opts:
         conf["spark.driver.extraJavaOptions"] = " ".join(
-            filter(None, [conf.get("spark.driver.extraJavaOptions", ""), opts]))
+            [conf.get("spark.driver.extraJavaOptions", "")] + java_opts).strip()
     builder = SparkSession.builder.master(settings.spark.master).appName(settings.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
