@@ -21,7 +21,7 @@ from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteDeleteE
                               MetadataChangedException, ProtocolChangedException)
 from delta.tables import DeltaTable
 
-from ..errors import CommitNotFound, FeatureStoreError
+from ..errors import FeatureStoreError
 from ..metadata import FeatureGroup
 from ..names import database_name, quote, table_name
 
@@ -132,7 +132,6 @@ class DeltaEngine:
     def write(self, group: FeatureGroup, df: DataFrame, mode: str, evolve: bool) -> WriteResult:
         """Append, overwrite or upsert (MERGE on the primary key) ``df``, already validated and
         with one row per key for an upsert."""
-        self.register(group)
         cols = list(group.feature_names) + [c for c in df.columns if c not in group.feature_names]
         df = df.select(*map(quote, cols))
         with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}") as tag:
@@ -169,10 +168,6 @@ class DeltaEngine:
 
     def changes(self, group: FeatureGroup, start: int, end: int) -> DataFrame:
         """The change data feed of commits ``start`` to ``end`` (both included)."""
-        try:
-            return (self.spark.read.format("delta").option("readChangeFeed", "true")
-                    .option("startingVersion", start).option("endingVersion", end)
-                    .load(group.location))
-        except Exception as e:  # Delta raises AnalysisException subclasses with varying classes
-            raise CommitNotFound(f"cannot read the changes of {group.name} version "
-                                 f"{group.version} from commit {start} to {end}: {e}") from e
+        return (self.spark.read.format("delta").option("readChangeFeed", "true")
+                .option("startingVersion", start).option("endingVersion", end)
+                .load(group.location))
