@@ -22,7 +22,7 @@ from .names import database_name, name_problem, quote
 from .offline import checks
 from .offline.delta import CONFLICTS, DeltaEngine, WriteResult, qualified_name
 from .session import get_spark
-from .spec import CreateSpec, InsertSpec, ReadSpec
+from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -71,6 +71,8 @@ class FeatureStore:
 
     def _project(self, project: str | None) -> str:
         project = project or self.settings.project
+        if (problem := name_problem("project", project)):
+            raise InvalidInputError("cannot open feature store", [problem])
         self._register_project(project)
         return project
 
@@ -105,20 +107,19 @@ class FeatureStore:
         """Create a feature group version from ``spec.dataframe``; returns its metadata."""
         problems = spec.problems()
         project = spec.project or self.settings.project
-        if not problems:
-            existing = [g.version for g in self.metadata.list_feature_groups(project)
-                        if g.name == spec.name]
-            if spec.version in existing:
-                problems.append(f"feature group {spec.name} version {spec.version} exists already "
-                                f"(latest is {max(existing)}): ask for version {max(existing) + 1} "
-                                "to create a new one")
-        if problems:
-            raise InvalidInputError(f"cannot create feature group {spec.name!r}", problems)
+        existing = [g.version for g in self.metadata.list_feature_groups(project)
+                    if g.name == spec.name]
+        if spec.version in existing:
+            problems.append(f"feature group {spec.name} version {spec.version} exists already "
+                            f"(latest is {max(existing)}): ask for version {max(existing) + 1} "
+                            "to create a new one")
         df = spec.dataframe
-        primary_key = spec.primary_key or (df.columns[0],)
-        problems = checks.column_problems(df, primary_key, spec.partition_by, spec.event_time)
+        primary_key = spec.primary_key
+        if is_dataframe(df):
+            primary_key = primary_key or (df.columns[0],)
+            problems += checks.column_problems(df, primary_key, spec.partition_by, spec.event_time)
         location = self.offline.location(project, spec.name, spec.version)
-        if not problems and self._path_exists(location):
+        if not problems and self._path_exists(location):   # data checks only on a sound request
             problems.append(f"{location} holds data that no registered feature group owns (left by "
                             "a failed write, or being created right now): remove it, or create "
                             "another version")

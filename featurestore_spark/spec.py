@@ -15,7 +15,7 @@ WRITE_MODES = ("append", "overwrite", "upsert")
 DATAFRAME_TYPES = ("spark", "pandas", "numpy", "python")
 
 
-def _is_dataframe(df: Any) -> bool:
+def is_dataframe(df: Any) -> bool:
     from pyspark.sql import DataFrame
     return isinstance(df, DataFrame)
 
@@ -44,7 +44,7 @@ class CreateSpec:
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=False)
-        if not _is_dataframe(self.dataframe):
+        if not is_dataframe(self.dataframe):
             problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
         elif self.dataframe is not None:
             unknown = [n for n, _ in self.feature_descriptions if n not in self.dataframe.columns]
@@ -63,7 +63,7 @@ class InsertSpec:
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)
-        if not _is_dataframe(self.dataframe):
+        if not is_dataframe(self.dataframe):
             problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
         if self.mode not in WRITE_MODES:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(WRITE_MODES)}")

@@ -200,3 +200,21 @@ def test_delete_feature_group(teams):
     with pytest.raises(InvalidInputError, match="setVersion"):
         Hops.deleteFeaturegroup("teams").write()
     assert location
+
+
+def test_existing_name_and_bad_columns_are_reported_together(teams):
+    df = teams.spark.createDataFrame([(1, "a")], "team_id int, `Name` string")
+    with pytest.raises(InvalidInputError) as err:
+        featurestore.create_featuregroup(df, "teams", primary_key="nope")
+    text = str(err.value)
+    assert "exists already" in text and "'Name' is invalid" in text and "'nope'" in text
+
+
+@pytest.mark.parametrize("project", ["x`; DROP DATABASE y", "Other", "a-b"])
+def test_invalid_project_is_refused_before_any_sql(store, project):
+    databases = sorted(d.name for d in store.spark.catalog.listDatabases())
+    with pytest.raises(InvalidInputError, match="project name"):
+        featurestore.sql("SELECT 1", featurestore=project)
+    with pytest.raises(InvalidInputError, match="project name"):
+        featurestore.get_featuregroup("teams", featurestore=project)
+    assert sorted(d.name for d in store.spark.catalog.listDatabases()) == databases
