@@ -12,7 +12,17 @@ SPARK_SUBMIT = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(P
 	--jars $$(ls $(JARS_DIR)/*.jar | paste -sd, -) \
 	--driver-java-options "-Dlog4j2.configurationFile=file:$(CURDIR)/conf/log4j2.properties"
 
-.PHONY: setup demo test bench lint clean
+# The MySQL the tests and benchmarks use: a project-local MariaDB on 127.0.0.1:3307 (installed,
+# initialised in .cache/mariadb and started when nothing answers there), or any server you name:
+#   make test MYSQL_HOST=db.example MYSQL_PORT=3306 MYSQL_USER=me MYSQL_PASSWORD=...
+MYSQL_HOST     ?= 127.0.0.1
+MYSQL_PORT     ?= 3307
+MYSQL_USER     ?= featurestore
+MYSQL_PASSWORD ?= featurestore-test
+MYSQL_ENV = MYSQL_HOST="$(MYSQL_HOST)" MYSQL_PORT="$(MYSQL_PORT)" MYSQL_USER="$(MYSQL_USER)" \
+	MYSQL_PASSWORD="$(MYSQL_PASSWORD)"
+
+.PHONY: setup mysql demo test bench lint clean
 
 setup: $(STAMP) $(JARS_OK)
 
@@ -26,9 +36,9 @@ $(JARS_OK): conf/jars/pom.xml
 	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch Delta's JARs: apt-get install maven" >&2; exit 1; }
 	rm -rf $(JARS_DIR)
 	mvn --batch-mode --quiet -f conf/jars/pom.xml dependency:copy-dependencies \
-	    -DoutputDirectory=$(CURDIR)/$(JARS_DIR) -DincludeScope=runtime -DincludeGroupIds=io.delta \
-	    -DexcludeArtifactIds=delta-kernel-unitycatalog \
-	  || { echo "could not resolve Delta's JARs (io.delta:delta-spark_4.1_2.13, delta-storage) from Maven Central" >&2; exit 1; }
+	    -DoutputDirectory=$(CURDIR)/$(JARS_DIR) -DincludeScope=runtime -DincludeGroupIds=io.delta,org.mariadb.jdbc,org.xerial \
+	    -DexcludeArtifactIds=delta-kernel-unitycatalog,snappy-java \
+	  || { echo "could not resolve the JARs of conf/jars/pom.xml (io.delta:delta-spark_4.1_2.13, delta-storage, org.mariadb.jdbc:mariadb-java-client, org.xerial:sqlite-jdbc) from Maven Central" >&2; exit 1; }
 	touch $@
 
 # The main job: a football feature pipeline under spark-submit; the feature store is left in
@@ -36,14 +46,20 @@ $(JARS_OK): conf/jars/pom.xml
 demo: setup
 	$(SPARK_SUBMIT) jobs/demo_pipeline.py
 
-test: setup
+mysql:
+	@$(MYSQL_ENV) conf/mariadb/server.sh ensure
+
+test: setup mysql
 	$(PY) -m pytest -q tests
 
-bench: setup
-	@echo "no benchmarks yet: they come with the online store"; exit 1
+# The online store benchmark (bench/online_bench.py): lookups and sync against the MariaDB above,
+# each beside a raw mysql-connector baseline of the same run. Scale: BENCH_ROWS=20000 make bench.
+bench: setup mysql
+	@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py
 
 lint: setup
 	$(PY) -m compileall -q featurestore_spark jobs tests
 
 clean:
+	-conf/mariadb/server.sh stop
 	rm -rf $(VENV) .cache .featurestore .pytest_cache

@@ -7,13 +7,19 @@ Examples
 >>> fs.Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()  # doctest: +SKIP
 """
 
+try:  # mysql-connector's C extension loads only before Python's ssl module (see ENVIRONMENT)
+    import _mysql_connector  # noqa: F401
+except ImportError:          # it then falls back to pure Python, about 1.5x slower per lookup
+    pass
+
 from . import featurestore
 from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, FeatureGroupExists,
-                     FeatureGroupNotFound, FeatureStoreError, InvalidInputError,
-                     SchemaMismatchError)
+                     FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
+                     InvalidInputError, OnlineStoreError, SchemaMismatchError)
 from .feature_store import FeatureStore, connect
 from .hops import Hops
 
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "FeatureGroupExists",
-           "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "Hops",
-           "InvalidInputError", "SchemaMismatchError", "connect", "featurestore"]
+           "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
+           "Hops", "InvalidInputError", "OnlineStoreError", "SchemaMismatchError", "connect",
+           "featurestore"]

@@ -1,6 +1,7 @@
-"""``featurestore``: list, describe and show the history of feature groups.
+"""``featurestore``: list, describe and show the history of feature groups; sync and check online.
 
-It reads only the metadata store and starts no Spark, so it answers in well under a second.
+``list``, ``describe`` and ``history`` read only the metadata store and start no Spark, so they
+answer in well under a second; ``sync-online`` and ``check-online`` run Spark jobs.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
     facts = [("table", info["table"]), ("description", g.description),
              ("primary key", ", ".join(g.primary_key)), ("partitioned by", ", ".join(g.partition_by)),
              ("event time", g.event_time or ""), ("versions", ", ".join(map(str, info["versions"]))),
-             ("created", f"{_time(g.created_at)} by {g.creator}"), ("location", g.location)]
+             ("created", f"{_time(g.created_at)} by {g.creator}"), ("location", g.location),
+             ("online", "no" if not g.online else f"yes, synced to commit {g.online_commit}")]
     features = table(["feature", "type", "key", "partition", "description"],
                      [(f.name, f.type, "yes" if f.primary else "", "yes" if f.partition else "",
                        f.description) for f in g.features])
@@ -99,6 +101,39 @@ def cmd_history(meta: MetadataStore, project: str, args: argparse.Namespace) -> 
     return f"{g.name} version {g.version}\n{_history(commits)}"
 
 
+def _store(args: argparse.Namespace) -> Any:
+    from .feature_store import FeatureStore
+    return FeatureStore.connect(load_settings(args.conf))
+
+
+def cmd_sync_online(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    result = _store(args).sync_online(args.name, args.version, project, full=args.full)
+    if args.json:
+        return dataclasses.asdict(result)
+    return (f"{result.name} version {result.version}: {result.mode} sync, commit "
+            f"{result.from_commit} -> {result.to_commit}, {result.rows_written} rows written, "
+            f"{result.rows_deleted} deleted")
+
+
+def cmd_check_online(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    report = _store(args).check_online(args.name, args.version, project)
+    args.exit_code = 0 if report.consistent else 1
+    if args.json:
+        return report.as_dict()
+    verdict = "consistent" if report.consistent else "NOT consistent"
+    lines = [f"{report.name} version {report.version}: online is {verdict} with the offline "
+             f"latest snapshot (offline commit {report.offline_commit}, online synced to "
+             f"{report.online_commit})",
+             table(["", "keys"], [("offline", report.offline_rows), ("online", report.online_rows),
+                                  ("missing online", report.missing_online),
+                                  ("extra online", report.extra_online),
+                                  ("different values", report.different)])]
+    if report.examples:
+        lines.append(table(["key", "problem"], [(json.dumps(e["key"], default=str), e["problem"])
+                                                 for e in report.examples]))
+    return "\n\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="featurestore", description=__doc__.splitlines()[0])
     p.add_argument("--conf", help="settings file (default: $FEATURESTORE_CONF or conf/featurestore.toml)")
@@ -106,11 +141,18 @@ def parser() -> argparse.ArgumentParser:
     for name, help_text, func in (("list", "the feature groups of a project", cmd_list),
                                   ("describe", "one feature group: schema, keys, versions, commits",
                                    cmd_describe),
-                                  ("history", "the commits of a feature group", cmd_history)):
+                                  ("history", "the commits of a feature group", cmd_history),
+                                  ("sync-online", "bring an online table up to the latest commit "
+                                   "(Spark)", cmd_sync_online),
+                                  ("check-online", "compare an online table with the offline "
+                                   "latest snapshot (Spark; exit 1 when they differ)",
+                                   cmd_check_online)):
         s = sub.add_parser(name, help=help_text)
         if name != "list":
             s.add_argument("name")
             s.add_argument("--version", type=int, help="default: the latest")
+        if name == "sync-online":
+            s.add_argument("--full", action="store_true", help="rewrite the whole online table")
         s.add_argument("--project", help="default: the configured project")
         s.add_argument("--json", action="store_true", help="JSON for scripts")
         s.set_defaults(func=func)
@@ -134,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"featurestore: error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(out, indent=2, default=_jsonable) if args.json else out)
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":

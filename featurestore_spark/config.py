@@ -31,10 +31,46 @@ class SparkSettings:
     log4j_file: str = "conf/log4j2.properties"
 
 
+BACKENDS = ("sqlite", "mysql")
+
+
 @dataclass(frozen=True)
 class MetadataSettings:
     backend: str = "sqlite"
     path: str = "metadata.db"
+    database: str = "featurestore"      # mysql: the database that holds the metadata tables
+
+
+@dataclass(frozen=True)
+class OnlineSettings:
+    backend: str = "sqlite"
+    path: str = "online"                # sqlite: a folder of <project>.db files, relative to home
+    batch_size: int = 20000             # rows per batch an executor writes
+    pool_size: int = 4                  # connections kept open for lookups
+
+
+@dataclass(frozen=True)
+class MysqlSettings:
+    """The MySQL / MariaDB server of the mysql backends (metadata and online)."""
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "featurestore"
+    password: str = field(default="", repr=False)   # never printed; prefer FEATURESTORE_MYSQL_PASSWORD
+    unix_socket: str = ""               # set: connect through this socket instead of TCP
+
+    def connect_args(self) -> dict[str, Any]:
+        """Keyword arguments for ``mysql.connector.connect`` (include the password: never log)."""
+        args: dict[str, Any] = {"user": self.user, "password": self.password}
+        if self.unix_socket:
+            args["unix_socket"] = self.unix_socket
+        else:
+            args.update(host=self.host, port=self.port)
+        return args
+
+    def describe(self) -> str:
+        """Where the server is, for messages: never the password."""
+        where = self.unix_socket or f"{self.host}:{self.port}"
+        return f"{self.user}@{where}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,8 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
     offline: OfflineSettings = field(default_factory=OfflineSettings)
+    online: OnlineSettings = field(default_factory=OnlineSettings)
+    mysql: MysqlSettings = field(default_factory=MysqlSettings)
 
     @property
     def home_path(self) -> Path:
@@ -68,6 +106,10 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.under_home(self.offline.warehouse)
+
+    @property
+    def online_path(self) -> Path:
+        return self.under_home(self.online.path)
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("home", "project")}
@@ -134,7 +176,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if settings.offline.metastore not in METASTORES:
         raise ConfigurationError(f"metastore {settings.offline.metastore!r} is not one of "
                                  f"{', '.join(METASTORES)}")
-    if settings.metadata.backend != "sqlite":
-        raise ConfigurationError(f"metadata backend {settings.metadata.backend!r} is not supported "
-                                 "yet; the supported backend is 'sqlite'")
+    for kind in ("metadata", "online"):
+        backend = getattr(settings, kind).backend
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"{kind} backend {backend!r} is not one of {', '.join(BACKENDS)}")
     return settings

@@ -40,3 +40,15 @@ class CommitNotFound(FeatureStoreError, LookupError):
 
 class ConcurrentWriteError(FeatureStoreError):
     """Another writer committed to the same feature group first; this write was not applied."""
+
+
+class OnlineStoreError(FeatureStoreError):
+    """The online store could not be reached or written; the message says what to run again."""
+
+
+class MetadataStoreError(FeatureStoreError):
+    """The metadata store could not be reached or migrated; the message says where and why."""
+
+
+class FeatureVectorNotFound(FeatureStoreError, LookupError):
+    """A key asked for is not in the online store (raised only when missing keys are errors)."""

@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .dataframes import convert
-from .errors import (CommitNotFound, ConcurrentWriteError,
-                     FeatureGroupNotFound, InvalidInputError, SchemaMismatchError)
+from .errors import (CommitNotFound, ConcurrentWriteError, FeatureGroupNotFound,
+                     InvalidInputError, OnlineStoreError, SchemaMismatchError)
 from .metadata import Commit, Feature, FeatureGroup, MetadataStore, open_metadata_store
-from .names import database_name, name_problem, quote
+from .names import database_name, name_problem, quote, table_name
 from .offline import checks
 from .offline.delta import CONFLICTS, DeltaEngine, WriteResult, qualified_name
+from .online import open_online_backend
+from .online.schema import schema_problems as online_problems
+from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
+from .online.sync import ConsistencyReport, OnlineSync, SyncResult, latest_per_key
 from .session import get_spark
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
 
@@ -61,6 +65,18 @@ class FeatureStore:
         self.metadata = metadata
         self.offline = DeltaEngine(spark, settings.warehouse_path)
         self._registered: set[str] = set()
+        self._online: OnlineSync | None = None
+        self._pools: dict[str, ConnectionPool] = {}
+        self._servers: dict[tuple, FeatureVectorServer] = {}
+
+    @property
+    def online(self) -> OnlineSync:
+        """The online store (opened on first use: a store that never goes online never
+        connects to one)."""
+        if self._online is None:
+            self._online = OnlineSync(open_online_backend(self.settings), self.offline,
+                                      self.metadata, self.settings.online.batch_size)
+        return self._online
 
     @classmethod
     def connect(cls, settings: Settings | None = None, spark: SparkSession | None = None) -> FeatureStore:
@@ -89,6 +105,8 @@ class FeatureStore:
     def feature_group(self, name: str, version: int | None = None,
                       project: str | None = None) -> FeatureGroup:
         """The metadata of a feature group version (the latest when ``version`` is None)."""
+        if (problem := name_problem("feature group", name)):
+            raise InvalidInputError(f"cannot find feature group {name!r}", [problem])
         return self.metadata.get_feature_group(self._project(project), name, version)
 
     def feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
@@ -118,6 +136,10 @@ class FeatureStore:
         if is_dataframe(df):
             primary_key = primary_key or (df.columns[0],)
             problems += checks.column_problems(df, primary_key, spec.partition_by, spec.event_time)
+            if spec.online:
+                problems += online_problems([(f.name, f.dataType.simpleString())
+                                             for f in df.schema.fields], primary_key, project,
+                                            table_name(spec.name, spec.version))
         location = self.offline.location(project, spec.name, spec.version)
         if not problems and self._path_exists(location):   # data checks only on a sound request
             problems.append(f"{location} holds data that no registered feature group owns (left by "
@@ -126,6 +148,8 @@ class FeatureStore:
         if not problems:
             key_cols = list(primary_key) + ([spec.event_time] if spec.event_time else [])
             problems += checks.null_problems(df, key_cols, "key or event time")
+        if not problems and not spec.offline:
+            df, problems = self._one_row_per_key(df, primary_key, spec.event_time)
         if problems:
             raise InvalidInputError(f"cannot create feature group {spec.name!r}", problems)
         descriptions = dict(spec.feature_descriptions)
@@ -136,34 +160,63 @@ class FeatureStore:
                            for f in df.schema.fields),
             primary_key=tuple(primary_key), partition_by=tuple(spec.partition_by),
             event_time=spec.event_time, location=location,
-            created_at=datetime.now(timezone.utc), creator=getpass.getuser())
+            created_at=datetime.now(timezone.utc), creator=getpass.getuser(), online=spec.online)
         self._register_project(project)
-        log.info("creating feature group %s version %d in %s", group.name, group.version,
-                 database_name(project))
+        log.info("creating feature group %s version %d in %s%s", group.name, group.version,
+                 database_name(project), " and online" if spec.online else "")
+        registered = False
         try:
-            result = self.offline.create(group, df)
+            if spec.online:
+                self.online.create_table(group)      # the online store is reachable: go on
+            result = self.offline.create(group, df if spec.offline else df.limit(0))
             self.metadata.create_feature_group(group, _commit(result, "create"))
+            registered = True
+            if spec.online and spec.offline:
+                self.online.sync(group, full=True)
+            elif spec.online:
+                self.online.write(group, df, conditional=False)
+                self.metadata.set_online(group, True, result.version)
         except BaseException:
-            self._undo_create(group)
+            self._undo_create(group, registered)
             raise
-        return group
+        return self.metadata.get_feature_group(project, group.name, group.version)
+
+    @staticmethod
+    def _one_row_per_key(df: DataFrame, primary_key: tuple[str, ...] | list[str],
+                         event_time: str | None) -> tuple[DataFrame, list[str]]:
+        """``df`` with the latest row per key by event time; without one, the duplicate keys."""
+        if event_time:
+            return checks.latest_per_key(df, tuple(primary_key), event_time)
+        problems = checks.duplicate_key_problems(df, tuple(primary_key))
+        if problems:
+            problems.append("without an event time a write of this kind needs one row per key")
+        return df, problems
 
     def _path_exists(self, location: str) -> bool:
         jvm = self.spark.sparkContext._jvm
         path = jvm.org.apache.hadoop.fs.Path(location)
         return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
 
-    def _undo_create(self, group: FeatureGroup) -> None:
-        """Remove what a failed create left: the catalog entry and the files (the location was
-        empty before, so they are this write's)."""
+    def _undo_create(self, group: FeatureGroup, registered: bool = False) -> None:
+        """Remove what a failed create left: the registration, the catalog entry and the files
+        (the location was empty before, so they are this write's), and the online table."""
         log.warning("create of %s version %d failed: removing its table", group.name, group.version)
-        try:
-            self.offline.drop(group)
-        except Exception:  # keep the original error; say what is left behind
-            log.exception("could not remove %s after a failed create", group.location)
+        steps = [("files", lambda: self.offline.drop(group))]
+        if registered:
+            steps.append(("registration", lambda: self.metadata.delete_feature_group(
+                group.project, group.name, group.version)))
+        if group.online:
+            steps.append(("online table", lambda: self.online.drop_table(group)))
+        for what, step in steps:
+            try:
+                step()
+            except Exception:  # keep the original error; say what is left behind
+                log.exception("could not remove the %s of %s v%d after a failed create", what,
+                              group.name, group.version)
 
-    def insert(self, spec: InsertSpec) -> Commit:
-        """Append, overwrite or upsert ``spec.dataframe`` into a feature group; returns the commit."""
+    def insert(self, spec: InsertSpec) -> Commit | None:
+        """Append, overwrite or upsert ``spec.dataframe`` into a feature group; returns the commit
+        (None for an online-only write, which makes no offline commit)."""
         problems = spec.problems()
         group: FeatureGroup | None = None
         project = spec.project or self.settings.project
@@ -175,12 +228,24 @@ class FeatureStore:
         what = f"cannot {spec.mode} into feature group {spec.name!r}"
         if problems or group is None:
             raise InvalidInputError(what, problems)
+        online = (group.online or not spec.offline) if spec.online is None else spec.online
         df = spec.dataframe
         schema, features = checks.schema_problems(group, df, spec.evolve_schema)
         key_cols = [c for c in group.primary_key + (group.event_time,) if c in df.columns]
         problems = checks.null_problems(df, key_cols, "key or event time")
+        if online and not group.online:
+            problems.append(f"feature group {group.name} v{group.version} is not online: create "
+                            "it with online=True, or sync it online first")
+        if online:
+            problems += online_problems([(f.name, f.type) for f in features], group.primary_key,
+                                        project, table_name(group.name, group.version))
+        if not spec.offline and len(features) != len(group.features):
+            problems.append("new features need an offline write (schema evolution changes the "
+                            "offline feature group first)")
         if schema:
             raise SchemaMismatchError(what, schema + problems)
+        if not spec.offline:
+            return self._write_online_only(group, df, spec, what, problems)
         if spec.mode == "upsert" and not problems:
             if group.event_time:
                 df, problems = checks.latest_per_key(df, group.primary_key, group.event_time)
@@ -203,7 +268,36 @@ class FeatureStore:
         log.info("%s into %s v%d: commit %d (+%d ~%d -%d rows)", spec.mode, group.name,
                  group.version, commit.commit_id, commit.rows_inserted, commit.rows_updated,
                  commit.rows_deleted)
+        if online:
+            try:
+                self.online.sync(self.metadata.get_feature_group(project, group.name, group.version))
+            except OnlineStoreError as e:
+                raise OnlineStoreError(
+                    f"commit {commit.commit_id} of {group.name} v{group.version} was written "
+                    f"offline, but the online table was not brought up to date: {e}. Run "
+                    f"sync_online({group.name!r}) when the online store is back") from e
         return commit
+
+    def _write_online_only(self, group: FeatureGroup, df: DataFrame, spec: InsertSpec, what: str,
+                           problems: list[str]) -> None:
+        """An insert with offline=False: straight into the online table (overwrite replaces it;
+        append and upsert keep, per key, the row with the latest event time)."""
+        if not problems:
+            df, problems = self._one_row_per_key(df, group.primary_key, group.event_time)
+        table = self.online.backend.columns_of(group.project, f"{group.name}_{group.version}")
+        from .online.schema import online_schema
+        if not problems and table != list(online_schema(group).names):
+            problems.append(f"the online table of {group.name} v{group.version} does not match "
+                            f"its features: run sync_online({group.name!r}, full=True) first")
+        if problems:
+            raise InvalidInputError(what, problems)
+        df = df.select(*map(quote, group.feature_names))
+        if spec.mode == "overwrite":
+            rows = self.online.replace(group, df)
+        else:
+            rows = self.online.write(group, df, conditional=bool(group.event_time))
+        log.info("%s of %d rows into online %s v%d (offline untouched)", spec.mode, rows,
+                 group.name, group.version)
 
     def _write_with_retries(self, group: FeatureGroup, df: DataFrame, spec: InsertSpec) -> WriteResult:
         retries = self.settings.offline.write_retries
@@ -238,6 +332,8 @@ class FeatureStore:
         """Drop a feature group version: its table, its files and its metadata."""
         group = self.feature_group(name, version, project)
         self.offline.drop(group)
+        if group.online:
+            self.online.drop_table(group)
         self.metadata.delete_feature_group(group.project, group.name, group.version)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -247,8 +343,14 @@ class FeatureStore:
         if problems:
             raise InvalidInputError(f"cannot read feature group {spec.name!r}", problems)
         group = self.feature_group(spec.name, spec.version, spec.project)
-        commit = None if spec.as_of is None else self.commit_as_of(group, spec.as_of)
-        df = self.offline.read(group, commit)
+        if spec.online and not group.online:
+            raise InvalidInputError(f"cannot read feature group {spec.name!r}",
+                                    [f"{group.name} v{group.version} is not online"])
+        if spec.online:
+            df = self.online.read(group)
+        else:
+            commit = None if spec.as_of is None else self.commit_as_of(group, spec.as_of)
+            df = self.offline.read(group, commit)
         if spec.features is not None:
             unknown = [f for f in spec.features if f not in group.feature_names]
             if unknown:
@@ -307,8 +409,12 @@ class FeatureStore:
             featuregroup, version = group.name, group.version
         return self.read(ReadSpec(featuregroup, project, version, features=(feature,)))
 
-    def sql(self, query: str, project: str | None = None) -> DataFrame:
-        """Run Spark SQL with the project's feature store database as the current database."""
+    def sql(self, query: str, project: str | None = None, online: bool = False) -> DataFrame:
+        """Run Spark SQL with the project's feature store database as the current database, or
+        with ``online`` the query in the online store's own SQL, read through JDBC."""
+        if online:
+            project = project or self.settings.project
+            return self.online.backend.read_frame(self.spark, project, query=query)
         db = database_name(self._project(project))
         catalog = self.spark.catalog
         previous = catalog.currentDatabase()
@@ -322,6 +428,77 @@ class FeatureStore:
         """The catalog name to use with ``spark.table`` or SQL."""
         return qualified_name(self.feature_group(name, version, project)).replace("`", "")
 
+
+    # -- online -----------------------------------------------------------------------------------
+    def sync_online(self, name: str, version: int | None = None, project: str | None = None,
+                    full: bool = False) -> SyncResult:
+        """Bring a feature group's online table up to its latest commit: incrementally from the
+        last synced commit (Delta change data feed), or in full. A feature group that is not
+        online yet gets its online table here."""
+        group = self.feature_group(name, version, project)
+        if not group.online:
+            self.online.check_schema(group, f"cannot sync feature group {name!r} online")
+            self.metadata.set_online(group, True, None)
+            group = self.feature_group(name, group.version, group.project)
+        return self.online.sync(group, full)
+
+    def check_online(self, name: str, version: int | None = None,
+                     project: str | None = None) -> ConsistencyReport:
+        """Compare an online table with the offline latest snapshot: counts and keys that
+        differ."""
+        group = self.feature_group(name, version, project)
+        if not group.online:
+            raise InvalidInputError(f"cannot check feature group {name!r}",
+                                    [f"{group.name} v{group.version} is not online"])
+        return self.online.check(group)
+
+    def feature_vector_server(self, features: list[str], project: str | None = None,
+                              versions: dict[str, int] | None = None) -> FeatureVectorServer:
+        """A server of vectors of ``features`` (``feature`` or ``featuregroup.feature``, from
+        one or more online feature groups; ``versions`` pins feature group versions). Build it
+        once and call ``get(key)`` / ``get_batch(keys)`` for every request."""
+        project = self._project(project)
+        parts = plan(self.metadata.list_feature_groups(project), features, versions)
+        backend = self.online.backend
+        pool = self._pools.get(project)
+        if pool is None:
+            pool = self._pools[project] = ConnectionPool(backend, project,
+                                                         self.settings.online.pool_size)
+        return FeatureVectorServer(backend, pool, parts)
+
+    def _server(self, features: list[str], project: str | None,
+                versions: dict[str, int] | None) -> FeatureVectorServer:
+        cache_key = (project, tuple(features), tuple(sorted((versions or {}).items())))
+        server = self._servers.get(cache_key)
+        if server is None:
+            if len(self._servers) >= 64:
+                self._servers.pop(next(iter(self._servers)))
+            server = self._servers[cache_key] = self.feature_vector_server(features, project, versions)
+        return server
+
+    def feature_vector(self, features: list[str], key: Any, project: str | None = None,
+                       versions: dict[str, int] | None = None, missing: str = "null") -> dict[str, Any]:
+        """One feature vector by primary key (a dict of key columns, or the value of a
+        one-column key): ``{feature: value}``. Missing keys give None, or an error with
+        ``missing="error"``."""
+        if (problems := check_missing(missing)):
+            raise InvalidInputError("cannot look up a feature vector", problems)
+        return self._server(features, project, versions).get(key, missing)
+
+    def feature_vectors(self, features: list[str], keys: list[Any], project: str | None = None,
+                        versions: dict[str, int] | None = None, return_type: str = "dict",
+                        missing: str = "null") -> Any:
+        """The vectors of a batch of keys, in order: dicts, or a pandas DataFrame."""
+        if (problems := check_missing(missing)):
+            raise InvalidInputError("cannot look up feature vectors", problems)
+        return self._server(features, project, versions).get_batch(keys, return_type, missing)
+
+    def close(self) -> None:
+        """Close the online store's pooled connections."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        self._servers.clear()
 
 _default: FeatureStore | None = None
 

@@ -35,12 +35,14 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
                         description: str = "", featurestore: str | None = None,
                         featuregroup_version: int = 1, partition_by: str | Iterable[str] = (),
                         event_time: str | None = None,
-                        feature_descriptions: Mapping[str, str] | None = None) -> FeatureGroup:
+                        feature_descriptions: Mapping[str, str] | None = None,
+                        online: bool = False, offline: bool = True) -> FeatureGroup:
     """Create ``featuregroup`` version ``featuregroup_version`` from ``df``. Without a primary
-    key, the first column is the key (as in hops-util-py)."""
+    key, the first column is the key (as in hops-util-py). ``online``: also create its online
+    table and fill it; ``offline=False``: the data goes online only."""
     b = (Hops.createFeaturegroup(featuregroup).setDataframe(df).setPrimaryKey(primary_key)
          .setPartitionBy(partition_by).setDescription(description)
-         .setFeatureDescriptions(feature_descriptions or {}))
+         .setFeatureDescriptions(feature_descriptions or {}).setOnline(online).setOffline(offline))
     if event_time is not None:
         b = b.setEventTime(event_time)
     return _on(b, featurestore, featuregroup_version).write()
@@ -48,18 +50,24 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
 
 def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str | None = None,
                              featuregroup_version: int | None = None, mode: str = "append",
-                             schema_evolution: bool = False) -> Commit:
-    """Write ``df`` into a feature group: ``append``, ``overwrite`` or ``upsert``."""
+                             schema_evolution: bool = False, online: bool | None = None,
+                             offline: bool = True) -> Commit | None:
+    """Write ``df`` into a feature group: ``append``, ``overwrite`` or ``upsert``. ``online``
+    (default: whether the feature group is online) also brings its online table up to date;
+    ``offline=False`` writes the online table only (and returns None: no offline commit)."""
     b = (Hops.insertIntoFeaturegroup(featuregroup).setDataframe(df).setMode(mode)
-         .setSchemaEvolution(schema_evolution))
+         .setSchemaEvolution(schema_evolution).setOffline(offline))
+    if online is not None:
+        b = b.setOnline(online)
     return _on(b, featurestore, featuregroup_version).write()
 
 
 def get_featuregroup(featuregroup: str, featurestore: str | None = None,
                      featuregroup_version: int | None = None, dataframe_type: str = "spark",
-                     as_of: int | datetime | date | str | None = None) -> Any:
-    """A feature group's data, latest or ``as_of`` a commit id or point in time."""
-    b = Hops.getFeaturegroup(featuregroup).setDataframeType(dataframe_type)
+                     as_of: int | datetime | date | str | None = None, online: bool = False) -> Any:
+    """A feature group's data, latest or ``as_of`` a commit id or point in time; ``online``:
+    its online table (the latest row per key)."""
+    b = Hops.getFeaturegroup(featuregroup).setDataframeType(dataframe_type).setOnline(online)
     if as_of is not None:
         b = b.setAsOf(as_of)
     return _on(b, featurestore, featuregroup_version).read()
@@ -74,9 +82,11 @@ def get_feature(feature: str, featurestore: str | None = None, featuregroup: str
     return _on(b, featurestore, featuregroup_version).read()
 
 
-def sql(query: str, featurestore: str | None = None, dataframe_type: str = "spark") -> Any:
-    """Spark SQL against the feature store database (feature groups are ``<name>_<version>``)."""
-    b = Hops.queryFeaturestore(query).setDataframeType(dataframe_type)
+def sql(query: str, featurestore: str | None = None, dataframe_type: str = "spark",
+        online: bool = False) -> Any:
+    """Spark SQL against the feature store database (feature groups are ``<name>_<version>``);
+    ``online``: the query runs in the online store's own SQL, read through JDBC."""
+    b = Hops.queryFeaturestore(query).setDataframeType(dataframe_type).setOnline(online)
     return _on(b, featurestore, None).read()
 
 
@@ -114,3 +124,35 @@ def get_featuregroups(featurestore: str | None = None) -> list[str]:
 def get_project_featurestore() -> str:
     """The feature store database of the configured project."""
     return f"{default_store().settings.project}_featurestore"
+
+
+def sync_online_featuregroup(featuregroup: str, featurestore: str | None = None,
+                             featuregroup_version: int | None = None, full: bool = False) -> Any:
+    """Bring a feature group's online table up to its latest commit (``full``: rewrite it)."""
+    b = Hops.syncOnlineFeaturegroup(featuregroup).setFull(full)
+    return _on(b, featurestore, featuregroup_version).write()
+
+
+def check_online_featuregroup(featuregroup: str, featurestore: str | None = None,
+                              featuregroup_version: int | None = None) -> Any:
+    """Compare an online table with the offline latest snapshot; ``.consistent`` says if equal."""
+    return _on(Hops.checkOnlineFeaturegroup(featuregroup), featurestore, featuregroup_version).read()
+
+
+def get_online_feature_vector(features: list[str], key: Any, featurestore: str | None = None,
+                              featuregroups_version_dict: Mapping[str, int] | None = None,
+                              missing: str = "null") -> dict[str, Any]:
+    """The feature vector of one primary key (a dict of key columns, or a single value)."""
+    b = Hops.getFeatureVector(features).setKey(key).setMissing(missing)
+    b = b.setFeaturegroupVersions(featuregroups_version_dict or {})
+    return (b if featurestore is None else b.setFeaturestore(featurestore)).read()
+
+
+def get_online_feature_vectors(features: list[str], keys: list[Any],
+                               featurestore: str | None = None,
+                               featuregroups_version_dict: Mapping[str, int] | None = None,
+                               return_type: str = "dict", missing: str = "null") -> Any:
+    """The feature vectors of a batch of keys, in order: a list of dicts or a pandas DataFrame."""
+    b = (Hops.getFeatureVector(features).setKeys(keys).setMissing(missing)
+         .setReturnType(return_type).setFeaturegroupVersions(featuregroups_version_dict or {}))
+    return (b if featurestore is None else b.setFeaturestore(featurestore)).read()

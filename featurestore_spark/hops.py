@@ -10,7 +10,8 @@ Examples
 
 from __future__ import annotations
 
-from .builders import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
+from .builders import (CheckOnlineFeaturegroup, CreateFeaturegroup, GetFeatureVector,
+                       SyncOnlineFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
                        GetFeaturegroupChanges, GetFeaturegroupCommits,
                        GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
 from .spec import CreateSpec, InsertSpec, ReadSpec
@@ -52,3 +53,16 @@ class Hops:
     @staticmethod
     def deleteFeaturegroup(name: str) -> DeleteFeaturegroup:
         return DeleteFeaturegroup(name=name)
+
+    @staticmethod
+    def syncOnlineFeaturegroup(name: str) -> SyncOnlineFeaturegroup:
+        return SyncOnlineFeaturegroup(name=name)
+
+    @staticmethod
+    def checkOnlineFeaturegroup(name: str) -> CheckOnlineFeaturegroup:
+        return CheckOnlineFeaturegroup(name=name)
+
+    @staticmethod
+    def getFeatureVector(features: str | list[str]) -> GetFeatureVector:
+        from .builders.online import feature_list
+        return GetFeatureVector(features=feature_list(features))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,8 @@ log = logging.getLogger(__name__)
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 # The Delta artifacts a session needs on its classpath (conf/jars/pom.xml resolves them).
-REQUIRED_JARS = ("delta-spark_4.1_2.13", "delta-storage")
+REQUIRED_JARS = ("delta-spark_4.1_2.13", "delta-storage",       # Delta Lake
+                 "mariadb-java-client", "sqlite-jdbc")            # JDBC reads of online tables
 
 
 def delta_jars(jars_dir: str | Path) -> list[str]:
@@ -27,7 +30,7 @@ def delta_jars(jars_dir: str | Path) -> list[str]:
     missing = [a for a in REQUIRED_JARS if not any(Path(j).name.startswith(a + "-") for j in jars)]
     if missing:
         raise ConfigurationError(
-            f"Delta Lake JARs missing from {folder}: {', '.join(missing)}. Run `make setup` "
+            f"JARs missing from {folder}: {', '.join(missing)}. Run `make setup` "
             "(it resolves them from Maven Central with Maven, see conf/jars/pom.xml), or point "
             "FEATURESTORE_SPARK_JARS_DIR at a folder that holds them.")
     return jars
@@ -96,6 +99,10 @@ def get_spark(settings: Settings) -> SparkSession:
     if java_opts:
         conf["spark.driver.extraJavaOptions"] = " ".join(
             [conf.get("spark.driver.extraJavaOptions", "")] + java_opts).strip()
+    if settings.spark.master.startswith("local"):
+        # PySpark starts workers with $PYSPARK_PYTHON (else the first python3 on PATH); they
+        # import this package, so make them this interpreter (its virtual environment)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.spark.master).appName(settings.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -41,9 +41,13 @@ class CreateSpec:
     event_time: str | None = None
     description: str = ""
     feature_descriptions: tuple[tuple[str, str], ...] = ()
+    online: bool = False                       # also create an online table, and fill it
+    offline: bool = True                       # False: the Delta table starts empty
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=False)
+        if not self.offline and not self.online:
+            problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
             problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
         elif self.dataframe is not None:
@@ -60,9 +64,13 @@ class InsertSpec:
     version: int | None = None                 # None: the latest version
     mode: str = "append"
     evolve_schema: bool = False
+    online: bool | None = None                 # None: online when the feature group is online
+    offline: bool = True
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)
+        if not self.offline and self.online is False:
+            problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
             problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
         if self.mode not in WRITE_MODES:
@@ -78,9 +86,13 @@ class ReadSpec:
     as_of: int | datetime | date | str | None = None   # a commit id, or a point in time (UTC)
     features: tuple[str, ...] | None = None     # None: every feature
     dataframe_type: str = "spark"
+    online: bool = False                       # read the online table (the latest row per key)
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)
+        if self.online and self.as_of is not None:
+            problems.append("the online store holds only the latest values: time travel (as of) "
+                            "reads the offline feature group")
         if self.as_of is not None and (isinstance(self.as_of, bool) or not isinstance(
                 self.as_of, (int, datetime, date, str))):
             problems.append(f"as of must be a commit id or a timestamp, got {self.as_of!r}")

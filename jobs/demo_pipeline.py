@@ -62,9 +62,10 @@ def features(raw: dict[str, DataFrame]) -> dict[str, tuple[DataFrame, dict]]:
         F.avg("position").alias("average_position"), F.min("position").alias("best_position"))
     return {
         "teams_features": (raw["teams"], {"description": "budget and league position of each team"}),
-        "players_features": (players, {"description": "player age and rating averaged per team"}),
+        "players_features": (players, {"description": "player age and rating averaged per team",
+                                       "online": True}),
         "attendances_features": (attendances, {"description": "home match attendance per team",
-                                               "event_time": "last_match_time"}),
+                                               "event_time": "last_match_time", "online": True}),
         "season_scores_features": (scores, {"description": "final positions over past seasons"}),
     }
 
@@ -90,6 +91,7 @@ def main() -> int:
                    .setVersion(version).setDescription(options["description"]))
         if "event_time" in options:
             builder = builder.setEventTime(options["event_time"])
+        builder = builder.setOnline(options.get("online", False))   # online: served by key
         written[name] = builder.write()
         log.info("created %s version %d", name, version)
 
@@ -113,6 +115,14 @@ def main() -> int:
         f"JOIN players_features_{written['players_features'].version} p USING (team_id) "
         f"JOIN {att.name}_{att.version} a USING (team_id) ORDER BY t.team_id LIMIT 5")
 
+    # Serving: feature vectors by primary key from the online store, as a model would read them
+    serve = ["average_player_age", "average_player_rating", "average_attendance"]
+    versions = {n: written[n].version for n in ("players_features", "attendances_features")}
+    vector = featurestore.get_online_feature_vector(serve, 3, featuregroups_version_dict=versions)
+    batch = featurestore.get_online_feature_vectors(serve, [1, 2, 3, 999], return_type="pandas",
+                                                    featuregroups_version_dict=versions)
+    report = featurestore.check_online_featuregroup(att.name, featuregroup_version=att.version)
+
     print("\n== featurestore_spark demo ==")
     print(f"feature store: {store.settings.project}_featurestore in {store.settings.home_path}")
     for name, group in written.items():
@@ -126,7 +136,14 @@ def main() -> int:
     print("first teams, joined across feature groups:")
     for row in joined.collect():
         print("  " + ", ".join(f"{k}={v}" for k, v in row.asDict().items()))
-    ok = after.average_attendance == 12345.0 and before.average_attendance != 12345.0
+    print(f"online store ({store.settings.online.backend}): vector of team 3: {vector}")
+    print("batch of teams 1, 2, 3, 999 (unknown):")
+    print("  " + batch.to_string().replace("\n", "\n  "))
+    print(f"{att.name} v{att.version} online vs offline: "
+          f"{'consistent' if report.consistent else 'NOT consistent'} "
+          f"({report.online_rows} keys online, synced to commit {report.online_commit})")
+    ok = (after.average_attendance == 12345.0 and before.average_attendance != 12345.0
+          and vector["average_attendance"] == 12345.0 and report.consistent)
     print("demo " + ("finished" if ok else "FAILED: the correction is not where it should be"))
     return 0 if ok else 1
 

@@ -49,3 +49,44 @@ def store(spark, fs_home: Path, request: pytest.FixtureRequest):
     project = f"p{next(_counter)}_{slug}"
     settings = load_settings(ROOT / "conf" / "featurestore.toml", settings_env(fs_home, project))
     return fs.connect(settings, spark)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (the .cache/mysql.env that `make mysql` writes)."""
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v for k, v in pairs}
+
+
+MYSQL_KEYS = ("HOST", "PORT", "USER", "PASSWORD", "UNIX_SOCKET")
+
+
+@pytest.fixture(scope="session")
+def mysql_env() -> dict[str, str]:
+    """FEATURESTORE_MYSQL_* of the test server (environment first, then .cache/mysql.env)."""
+    import os
+    found = {**read_env_file(ROOT / ".cache" / "mysql.env"),
+             **{k: v for k, v in os.environ.items() if k.startswith(("FEATURESTORE_MYSQL_",
+                                                                      "FEATURESTORE_TEST_MYSQL_"))}}
+    if "FEATURESTORE_MYSQL_HOST" not in found:
+        pytest.fail("no test MySQL configured: run the tests with `make test` (or `make mysql` "
+                    "first), which starts a project-local MariaDB and writes .cache/mysql.env")
+    return found
+
+
+@pytest.fixture(scope="session")
+def mysql_settings(mysql_env):
+    """The test server's MysqlSettings, checked with a real login."""
+    import mysql.connector
+    from featurestore_spark.config import MysqlSettings
+
+    settings = MysqlSettings(**{k.lower(): (int(mysql_env[f"FEATURESTORE_MYSQL_{k}"]) if k == "PORT"
+                                            else mysql_env.get(f"FEATURESTORE_MYSQL_{k}", ""))
+                                for k in MYSQL_KEYS})
+    try:
+        mysql.connector.connect(**settings.connect_args(), connection_timeout=5).close()
+    except mysql.connector.Error as e:
+        pytest.fail(f"the test MySQL at {settings.describe()} does not answer ({e.msg}): run "
+                    "`make mysql` (or `make test`)")
+    return settings

@@ -4,7 +4,9 @@ request and hand a plain frozen spec to the FeatureStore."""
 from .featuregroup import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
                            GetFeaturegroupChanges, GetFeaturegroupCommits,
                            GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
+from .online import CheckOnlineFeaturegroup, GetFeatureVector, SyncOnlineFeaturegroup
 
-__all__ = ["CreateFeaturegroup", "DeleteFeaturegroup", "GetFeature", "GetFeaturegroup",
+__all__ = ["CheckOnlineFeaturegroup", "CreateFeaturegroup", "GetFeatureVector",
+           "SyncOnlineFeaturegroup", "DeleteFeaturegroup", "GetFeature", "GetFeaturegroup",
            "GetFeaturegroupChanges", "GetFeaturegroupCommits", "GetLatestFeaturegroupVersion",
            "InsertIntoFeaturegroup", "QueryFeaturestore"]

@@ -79,6 +79,14 @@ class CreateFeaturegroup(_SpecBuilder):
     def setFeatureDescriptions(self, descriptions: Mapping[str, str]) -> CreateFeaturegroup:
         return self._with(feature_descriptions=tuple(descriptions.items()))
 
+    def setOnline(self, online: bool = True) -> CreateFeaturegroup:
+        """Also create the online table and fill it with the latest row per key."""
+        return self._with(online=online)
+
+    def setOffline(self, offline: bool = True) -> CreateFeaturegroup:
+        """``setOffline(False)`` with ``setOnline()``: the data goes online only."""
+        return self._with(offline=offline)
+
     def write(self) -> FeatureGroup:
         """Create the feature group version; returns its metadata."""
         return self._fs().create(self.spec)
@@ -99,7 +107,16 @@ class InsertIntoFeaturegroup(_SpecBuilder):
         """Add the DataFrame's new columns to the feature group."""
         return self._with(evolve_schema=evolve)
 
-    def write(self) -> Commit:
+    def setOnline(self, online: bool = True) -> InsertIntoFeaturegroup:
+        """Write online too (the default for an online feature group); ``False``: offline
+        only, the online table catches up at the next sync."""
+        return self._with(online=online)
+
+    def setOffline(self, offline: bool = True) -> InsertIntoFeaturegroup:
+        """``setOffline(False)``: write the online table only."""
+        return self._with(offline=offline)
+
+    def write(self) -> Commit | None:
         return self._fs().insert(self.spec)
 
 
@@ -117,6 +134,10 @@ class GetFeaturegroup(_SpecBuilder):
     def setDataframeType(self, dataframe_type: str) -> GetFeaturegroup:
         """``spark`` (default), ``pandas``, ``numpy`` or ``python``."""
         return self._with(dataframe_type=dataframe_type)
+
+    def setOnline(self, online: bool = True) -> GetFeaturegroup:
+        """Read the online table (the latest row per key) instead of the Delta table."""
+        return self._with(online=online)
 
     def read(self) -> Any:
         return self._fs().read(self.spec)
@@ -161,6 +182,7 @@ class QueryFeaturestore(_Builder):
     query: str = ""
     project: str | None = None
     dataframe_type: str = "spark"
+    online: bool = False
 
     def setFeaturestore(self, featurestore: str) -> QueryFeaturestore:
         return replace(self, project=project_of(featurestore))
@@ -168,9 +190,14 @@ class QueryFeaturestore(_Builder):
     def setDataframeType(self, dataframe_type: str) -> QueryFeaturestore:
         return replace(self, dataframe_type=dataframe_type)
 
+    def setOnline(self, online: bool = True) -> QueryFeaturestore:
+        """Run the query in the online store (its own SQL dialect) instead of Spark SQL."""
+        return replace(self, online=online)
+
     def read(self) -> Any:
         _check_type(self.dataframe_type)
-        return convert(self._fs().sql(self.query, self.project), self.dataframe_type)
+        df = self._fs().sql(self.query, self.project, online=self.online)
+        return convert(df, self.dataframe_type)
 
 
 @dataclass(frozen=True)

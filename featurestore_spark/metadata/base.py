@@ -42,6 +42,8 @@ class FeatureGroup:
     location: str              # the Delta table's path
     created_at: datetime
     creator: str
+    online: bool = False               # has a table in the online store
+    online_commit: int | None = None   # the last commit synced to it (None: never synced)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -72,6 +74,10 @@ class MetadataStore(ABC):
     @abstractmethod
     def add_commit(self, group: FeatureGroup, commit: Commit) -> None:
         """Record a commit; ``group.features`` replaces the stored features (schema evolution)."""
+
+    @abstractmethod
+    def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
+        """Record whether the version is online and the last commit synced to the online store."""
 
     @abstractmethod
     def commits(self, project: str, name: str, version: int) -> list[Commit]:

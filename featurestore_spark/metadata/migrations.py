@@ -38,4 +38,8 @@ MIGRATIONS: list[list[str]] = [
             creator {key} NOT NULL,
             PRIMARY KEY (feature_group_id, commit_id))""",
     ],
+    [  # 2: online feature groups: the flag, and the last commit synced to the online store
+        "ALTER TABLE feature_groups ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE feature_groups ADD COLUMN online_commit INTEGER",
+    ],
 ]

@@ -55,7 +55,11 @@ class SqlMetadataStore(MetadataStore):
                 raise
             conn.commit()
         finally:
-            conn.close()
+            self._release(conn)
+
+    def _release(self, conn: Any) -> None:
+        """Done with a connection of ``self._connect()``: close it (a backend may keep it)."""
+        conn.close()
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self._dialect.placeholder)
@@ -67,7 +71,7 @@ class SqlMetadataStore(MetadataStore):
             cur.execute(self._sql(statement), params)
             return list(cur.fetchall())
         finally:
-            conn.close()
+            self._release(conn)
 
     def _migrate(self) -> None:
         with self._transaction() as cur:
@@ -87,7 +91,7 @@ class SqlMetadataStore(MetadataStore):
 
     # -- feature groups ---------------------------------------------------------------------------
     _FG_COLUMNS = ("id, project, name, version, description, primary_key, partition_by, event_time, "
-                   "location, created_at, creator")
+                   "location, created_at, creator, online, online_commit")
 
     def _insert_commit(self, cur: Any, fg_id: int, c: Commit) -> None:
         cur.execute(self._sql("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -114,11 +118,12 @@ class SqlMetadataStore(MetadataStore):
             with self._transaction() as cur:
                 cur.execute(self._sql(
                     "INSERT INTO feature_groups (project, name, version, description, primary_key, "
-                    "partition_by, event_time, location, created_at, creator) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    "partition_by, event_time, location, created_at, creator, online, online_commit) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                     (group.project, group.name, group.version, group.description,
                      json.dumps(group.primary_key), json.dumps(group.partition_by),
-                     group.event_time, group.location, to_text(group.created_at), group.creator))
+                     group.event_time, group.location, to_text(group.created_at), group.creator,
+                     int(group.online), group.online_commit))
                 fg_id = self._id(cur, group.project, group.name, group.version)
                 self._replace_features(cur, fg_id, group.features)
                 self._insert_commit(cur, fg_id, first_commit)
@@ -129,7 +134,7 @@ class SqlMetadataStore(MetadataStore):
     def _load(self, rows: list[tuple]) -> list[FeatureGroup]:
         groups = []
         for (fg_id, project, name, version, description, pk, parts, event_time, location,
-             created_at, creator) in rows:
+             created_at, creator, online, online_commit) in rows:
             pk_cols, part_cols = tuple(json.loads(pk)), tuple(json.loads(parts))
             feats = self._query("SELECT name, type, description FROM features "
                                 "WHERE feature_group_id = ? ORDER BY position", (fg_id,))
@@ -137,7 +142,8 @@ class SqlMetadataStore(MetadataStore):
                 project=project, name=name, version=version, description=description,
                 features=tuple(Feature(n, t, d, n in pk_cols, n in part_cols) for n, t, d in feats),
                 primary_key=pk_cols, partition_by=part_cols, event_time=event_time,
-                location=location, created_at=from_text(created_at), creator=creator))
+                location=location, created_at=from_text(created_at), creator=creator,
+                online=bool(online), online_commit=online_commit))
         return groups
 
     def get_feature_group(self, project: str, name: str, version: int | None = None) -> FeatureGroup:
@@ -163,6 +169,12 @@ class SqlMetadataStore(MetadataStore):
             fg_id = self._id(cur, group.project, group.name, group.version)
             self._replace_features(cur, fg_id, group.features)
             self._insert_commit(cur, fg_id, commit)
+
+    def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
+        with self._transaction() as cur:
+            fg_id = self._id(cur, group.project, group.name, group.version)
+            cur.execute(self._sql("UPDATE feature_groups SET online = ?, online_commit = ? "
+                                  "WHERE id = ?"), (int(online), online_commit, fg_id))
 
     def commits(self, project: str, name: str, version: int) -> list[Commit]:
         rows = self._query(

@@ -32,7 +32,14 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "demo finished" in run.stdout
     assert "attendances_features v1: 20 rows" in run.stdout
+    assert "attendances_features v1 online vs offline: consistent (20 keys online" in run.stdout
     assert (home / "warehouse" / "football_featurestore.db" / "teams_features_1" / "_delta_log").is_dir()
+    assert (home / "online" / "football.db").is_file()
+
+    sync = spark_submit("online_sync.py", "--full", "--check", env=env)
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    assert "[2/2] players_features v1: full sync to commit 0 (20 rows written" in sync.stdout
+    assert sync.stdout.count("online equals offline: 20 keys online") == 2
 
     later = spark_submit("show_featuregroup.py", "attendances_features", "--as-of", "0", env=env)
     assert later.returncode == 0, later.stderr[-3000:]

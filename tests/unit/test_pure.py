@@ -39,7 +39,8 @@ def test_settings_env_overrides_file(tmp_path):
     ('colour = "red"\n', {}, "unknown setting"),
     ("", {"FEATURESTORE_PROJECT": "Bad-Project"}, "project name"),
     ("", {"FEATURESTORE_OFFLINE_WRITE_RETRIES": "many"}, "must be an integer"),
-    ("", {"FEATURESTORE_METADATA_BACKEND": "oracle"}, "not supported"),
+    ("", {"FEATURESTORE_METADATA_BACKEND": "oracle"}, "metadata backend 'oracle' is not one of"),
+    ("", {"FEATURESTORE_ONLINE_BACKEND": "redis"}, "online backend 'redis' is not one of"),
     ("[spark\n", {}, "not valid TOML"),
 ])
 def test_bad_settings_are_refused(tmp_path, text, env, message):
@@ -59,7 +60,11 @@ def test_missing_jars_are_named(tmp_path):
     with pytest.raises(ConfigurationError, match=r"delta-spark_4\.1_2\.13.*make setup"):
         delta_jars(tmp_path)
     (tmp_path / "delta-spark_4.1_2.13-4.4.0.jar").write_bytes(b"")
-    assert len(delta_jars(tmp_path)) == 2
+    with pytest.raises(ConfigurationError, match=r"mariadb-java-client, sqlite-jdbc\. Run"):
+        delta_jars(tmp_path)
+    (tmp_path / "mariadb-java-client-3.5.6.jar").write_bytes(b"")
+    (tmp_path / "sqlite-jdbc-3.50.3.0.jar").write_bytes(b"")
+    assert len(delta_jars(tmp_path)) == 4
 
 
 def test_spark_defaults_parsing(tmp_path):

@@ -1,0 +1,171 @@
+"""The shared online store: MySQL or MariaDB. Project ``p``'s online feature store is the database
+``p_online``. Executors bulk-load each batch (``LOAD DATA LOCAL INFILE`` into a temporary table,
+then ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE``), falling back to batched multi-row
+upserts when the server refuses local files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from ..config import MysqlSettings
+from ..errors import OnlineStoreError
+from .schema import ONLINE_DATABASE, STAGING_OLD, Column, OnlineSchema, batch_rows, batch_tsv
+from .sql import SqlOnlineBackend
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+# packets stay under max_allowed_packet (16 MiB by default): executemany sends one statement
+EXECUTEMANY_ROWS = 1000
+LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
+TYPES = {"bool": "BOOLEAN", "date": "DATE", "timestamp": "DATETIME(6)",
+         "timestamp_ntz": "DATETIME(6)", "json": "JSON"}
+
+
+def database(project: str) -> str:
+    return project + ONLINE_DATABASE
+
+
+class MysqlBackend(SqlOnlineBackend):
+    placeholder = "%s"
+    text_times = False
+    name = "mysql"
+
+    def __init__(self, mysql: MysqlSettings) -> None:
+        self.mysql = mysql
+        self._local_infile = True
+
+    def q(self, identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+    def connect(self, project: str, database_exists: bool = True) -> Any:
+        import mysql.connector
+        args = dict(self.mysql.connect_args(), collation="utf8mb4_general_ci",
+                    allow_local_infile=True, autocommit=False)
+        try:
+            try:
+                return mysql.connector.connect(database=database(project), **args)
+            except mysql.connector.errors.ProgrammingError as e:
+                if e.errno != 1049:          # unknown database: create it on first use
+                    raise
+            conn = mysql.connector.connect(**args)
+            conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {self.q(database(project))} "
+                                  "CHARACTER SET utf8mb4")
+            conn.database = database(project)
+            return conn
+        except mysql.connector.Error as e:
+            raise OnlineStoreError(f"cannot connect to the online store {self.describe(project)}: "
+                                   f"{e.msg if hasattr(e, 'msg') else e}") from None
+
+    def lookup_cursor(self, conn: Any) -> Any:
+        return conn.cursor(prepared=True)     # prepared once on the server, then executed
+
+    def describe(self, project: str) -> str:
+        return f"mysql {self.mysql.describe()}/{database(project)}"
+
+    def column_type(self, c: Column) -> str:
+        if c.kind == "int":
+            from .schema import INTEGRAL
+            return INTEGRAL[c.spark_type]
+        if c.kind == "float":
+            return "FLOAT" if c.spark_type == "float" else "DOUBLE"
+        if c.kind == "decimal":
+            return c.spark_type.upper()
+        if c.kind == "string":
+            return "VARCHAR(255)" if c.key else "MEDIUMTEXT"
+        return TYPES[c.kind]
+
+    def table_options(self, conn: Any) -> str:
+        """Binary, no-pad collation: keys 'a', 'A' and 'a ' are three keys, as in Spark."""
+        cur = conn.cursor()
+        cur.execute("SELECT VERSION()")
+        mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
+        collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
+        return f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}"
+
+    def upsert_clause(self, schema: OnlineSchema, table: str, conditional: bool) -> str:
+        if not schema.values:
+            k = self.q(schema.keys[0].name)
+            return f"ON DUPLICATE KEY UPDATE {k} = {k}"
+        # assignments run left to right and the event time is the last column, so every IF
+        # still compares against the stored event time
+        if conditional and schema.event_time:   # stored values qualified: INSERT ... SELECT
+            t, et = self.q(table), self.q(schema.event_time)
+            sets = [f"{self.q(c.name)} = IF(VALUES({et}) >= {t}.{et}, VALUES({self.q(c.name)}), "
+                    f"{t}.{self.q(c.name)})" for c in schema.values]
+        else:
+            sets = [f"{self.q(c.name)} = VALUES({self.q(c.name)})" for c in schema.values]
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+
+    def table_columns(self, conn: Any, table: str) -> list[str] | None:
+        cur = conn.cursor()
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "DATABASE() AND table_name = %s ORDER BY ordinal_position", (table,))
+        return [r[0] for r in cur.fetchall()] or None
+
+    def swap(self, conn: Any, staging: str, table: str) -> None:
+        cur = conn.cursor()
+        if self.table_columns(conn, table) is None:
+            cur.execute(f"RENAME TABLE {self.q(staging)} TO {self.q(table)}")
+            return
+        old = self.q(table + STAGING_OLD)
+        cur.execute(f"DROP TABLE IF EXISTS {old}")
+        cur.execute(f"RENAME TABLE {self.q(table)} TO {old}, {self.q(staging)} TO {self.q(table)}")
+        cur.execute(f"DROP TABLE {old}")
+
+    def jdbc_options(self, project: str) -> dict[str, str]:
+        # over TCP (executors may run on other hosts than the socket's); the jdbc:mysql scheme
+        # makes Spark use its MySQL dialect (backquoted names), served by MariaDB Connector/J
+        m = self.mysql
+        url = f"jdbc:mysql://{m.host}:{m.port}/{database(project)}?permitMysqlScheme"
+        return {"url": url, "driver": "org.mariadb.jdbc.Driver", "user": m.user,
+                "password": m.password}
+
+    # -- executors --------------------------------------------------------------------------------
+    def write_batch(self, conn: Any, table: str, schema: OnlineSchema, batch: pa.RecordBatch,
+                    conditional: bool, fresh: bool) -> None:
+        if self._local_infile:
+            try:
+                return self._load(conn, table, schema, batch, conditional, fresh)
+            except OnlineStoreError:
+                raise
+            except Exception as e:
+                if getattr(e, "errno", None) not in LOCAL_INFILE_REFUSED:
+                    raise
+                log.warning("the server refuses LOAD DATA LOCAL INFILE (set local_infile=1 for "
+                            "faster writes): using batched upserts")
+                conn.rollback()
+                self._local_infile = False
+        rows = batch_rows(batch, schema.columns)
+        cur = conn.cursor()
+        sql = self.insert_sql(table, schema, conditional)
+        for start in range(0, len(rows), EXECUTEMANY_ROWS):
+            cur.executemany(sql, rows[start:start + EXECUTEMANY_ROWS])
+
+    def _load(self, conn: Any, table: str, schema: OnlineSchema, batch: pa.RecordBatch,
+              conditional: bool, fresh: bool) -> None:
+        """A fresh table (one row per key) is loaded directly; otherwise through a temporary
+        table merged with INSERT ... SELECT ... ON DUPLICATE KEY UPDATE."""
+        cols = ", ".join(self.q(c.name) for c in schema.columns)
+        cur = conn.cursor()
+        target = self.q(table)
+        if not fresh:
+            target = self.q("load_" + table)
+            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} LIKE {self.q(table)}")
+            cur.execute(f"TRUNCATE TABLE {target}")
+        fd, path = tempfile.mkstemp(prefix="featurestore_", suffix=".tsv")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(batch_tsv(batch, schema.columns))
+            cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
+                        "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                        f"({cols})", (path,))
+        finally:
+            os.unlink(path)
+        if not fresh:
+            cur.execute(f"INSERT INTO {self.q(table)} ({cols}) SELECT {cols} FROM {target} "
+                        f"{self.upsert_clause(schema, table, conditional)}")

@@ -1,0 +1,259 @@
+"""Feature-vector serving: primary-key lookups in online tables, for inference.
+
+A :class:`FeatureVectorServer` is planned once for a list of features (which feature group holds
+each, the statements to run) and then answers lookups over pooled connections with statements
+built once: one query per feature group for a single key, and one per feature group for a whole
+batch of keys (an ``IN`` list), never one per key.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..errors import FeatureVectorNotFound, InvalidInputError
+from ..metadata import FeatureGroup
+from ..names import table_name
+from .schema import OnlineSchema, key_encoders, online_schema, python_decoders
+from .sql import SqlOnlineBackend
+
+MISSING = ("null", "error")
+RETURN_TYPES = ("dict", "pandas")
+MAX_CURSORS = 32
+
+
+class ConnectionPool:
+    """Open connections to one project's online database, reused across lookups (thread-safe).
+    Each connection keeps its cursors by statement, so statements are prepared once."""
+
+    def __init__(self, backend: SqlOnlineBackend, project: str, size: int) -> None:
+        self.backend, self.project = backend, project
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue(maxsize=size)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def cursor(self, statement: str) -> Iterator[Any]:
+        try:
+            conn, cursors = self._idle.get_nowait()
+        except queue.Empty:
+            conn, cursors = self.backend.connect(self.project), {}
+        try:
+            cur = cursors.get(statement)
+            if cur is None:
+                if len(cursors) >= MAX_CURSORS:     # batch statements vary with the batch size
+                    cursors.pop(next(iter(cursors))).close()
+                cur = cursors[statement] = self.backend.lookup_cursor(conn)
+            yield cur
+        except BaseException:
+            _close(conn)                    # a broken connection is not put back
+            raise
+        try:
+            self._idle.put_nowait((conn, cursors))
+        except queue.Full:
+            _close(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close(self._idle.get_nowait()[0])
+            except queue.Empty:
+                return
+
+
+def _close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:
+        pass
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The features served from one feature group."""
+    group: FeatureGroup
+    schema: OnlineSchema
+    features: tuple[str, ...]        # in the group
+    outputs: tuple[str, ...]         # the names they get in the vector
+    single: str                      # SELECT ... WHERE k = ?
+    select: str                      # SELECT keys, features FROM t WHERE (without the condition)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.group.primary_key
+
+
+class FeatureVectorServer:
+    """Looks up feature vectors by primary key across one or more online feature groups.
+
+    Examples
+    --------
+    >>> server = store.feature_vector_server(["avg_attendance", "players.age"])  # doctest: +SKIP
+    >>> server.get({"team_id": 3, "player_id": 17})                              # doctest: +SKIP
+    {'avg_attendance': 5210.0, 'age': 24}
+    """
+
+    def __init__(self, backend: SqlOnlineBackend, pool: ConnectionPool,
+                 parts: Sequence[tuple[FeatureGroup, Sequence[str], Sequence[str]]]) -> None:
+        self.backend, self.pool = backend, pool
+        built = []
+        for group, features, outputs in parts:
+            schema = online_schema(group)
+            q = backend.q
+            cols = ", ".join(q(f) for f in features)
+            keys = ", ".join(q(k) for k in group.primary_key)
+            where = " AND ".join(f"{q(k)} = {backend.placeholder}" for k in group.primary_key)
+            table = q(table_name(group.name, group.version))
+            built.append(_Part(group, schema, tuple(features), tuple(outputs),
+                               f"SELECT {cols} FROM {table} WHERE {where}",
+                               f"SELECT {keys}, {cols} FROM {table} WHERE "))
+        self.parts = tuple(built)
+        self.features = tuple(o for p in self.parts for o in p.outputs)
+        self.key_names = tuple(dict.fromkeys(k for p in self.parts for k in p.keys))
+        self._codecs = []
+        for p in self.parts:
+            decoders = dict(zip(p.schema.names, python_decoders(p.schema, backend.text_times)))
+            self._codecs.append(([decoders[f] for f in p.features],
+                                 key_encoders(p.schema, backend.text_times)))
+
+    # -- keys -------------------------------------------------------------------------------------
+    def _key(self, key: Any, part: _Part, encoders: list) -> tuple:
+        if isinstance(key, Mapping):
+            missing = [k for k in part.keys if k not in key]
+            if missing:
+                raise InvalidInputError("cannot look up a feature vector",
+                                        [f"the key has no value for {', '.join(missing)} "
+                                         f"(feature group {part.group.name} is keyed by "
+                                         f"{', '.join(part.keys)})"])
+            values = tuple(key[k] for k in part.keys)
+        elif len(self.key_names) == 1:
+            values = (key,)
+        elif isinstance(key, (tuple, list)) and len(key) == len(self.key_names):
+            by_name = dict(zip(self.key_names, key))
+            values = tuple(by_name[k] for k in part.keys)
+        else:
+            raise InvalidInputError("cannot look up a feature vector",
+                                    [f"give the key as a dict of {', '.join(self.key_names)}, "
+                                     f"got {key!r}"])
+        return tuple(e(v) for e, v in zip(encoders, values))
+
+    @staticmethod
+    def _decode(row: Sequence[Any], decoders: list) -> list[Any]:
+        return [v if d is None else d(v) for v, d in zip(row, decoders)]
+
+    # -- lookups ----------------------------------------------------------------------------------
+    def get(self, key: Any, missing: str = "null") -> dict[str, Any]:
+        """The vector of one key: ``{feature: value}`` in the order the features were asked.
+        A key missing from a feature group gives None values, or FeatureVectorNotFound when
+        ``missing="error"``."""
+        vector: dict[str, Any] = {}
+        for part, (decoders, encoders) in zip(self.parts, self._codecs):
+            params = self._key(key, part, encoders)
+            with self.pool.cursor(part.single) as cur:
+                cur.execute(part.single, params)
+                rows = cur.fetchall()
+            row = rows[0] if rows else None
+            if row is None:
+                if missing == "error":
+                    raise FeatureVectorNotFound(f"key {key!r} is not in online feature group "
+                                                f"{part.group.name} v{part.group.version}")
+                vector.update(dict.fromkeys(part.outputs))
+            else:
+                vector.update(zip(part.outputs, self._decode(row, decoders)))
+        return vector
+
+    def get_batch(self, keys: Sequence[Any], return_type: str = "dict",
+                  missing: str = "null") -> Any:
+        """The vectors of many keys, in their order: a list of dicts, or a pandas DataFrame
+        (``return_type="pandas"``). One query per feature group for the whole batch."""
+        if return_type not in RETURN_TYPES:
+            raise InvalidInputError("cannot look up feature vectors",
+                                    [f"return type {return_type!r} is not one of "
+                                     f"{', '.join(RETURN_TYPES)}"])
+        columns: dict[str, list[Any]] = {}
+        absent: list[str] = []
+        for part, (decoders, encoders) in zip(self.parts, self._codecs):
+            wanted = [self._key(k, part, encoders) for k in keys]
+            found = self._fetch(part, list(dict.fromkeys(wanted)))
+            rows = [found.get(w) for w in wanted]
+            absent += [f"{k!r} in {part.group.name}" for k, r in zip(keys, rows) if r is None]
+            for i, name in enumerate(part.outputs):
+                d = decoders[i]
+                columns[name] = [None if r is None else (r[i] if d is None else d(r[i]))
+                                 for r in rows]
+        if absent and missing == "error":
+            raise FeatureVectorNotFound(f"{len(absent)} key(s) not in the online store: "
+                                        + ", ".join(absent[:20]))
+        if return_type == "pandas":
+            import pandas as pd
+            return pd.DataFrame(columns, columns=list(self.features))
+        return [dict(zip(columns, values)) for values in zip(*columns.values())] if keys else []
+
+    def _fetch(self, part: _Part, keys: list[tuple]) -> dict[tuple, tuple]:
+        """Rows of ``keys`` (stored form) by key, in one statement per up to 1,000 keys."""
+        found: dict[tuple, tuple] = {}
+        n_keys = len(part.keys)
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            sql = part.select + self.backend.key_condition(part.schema.keys, len(chunk))
+            with self.pool.cursor(sql) as cur:
+                cur.execute(sql, [v for k in chunk for v in k])
+                for row in cur.fetchall():
+                    found[tuple(row[:n_keys])] = tuple(row[n_keys:])
+        return found
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def plan(groups: Sequence[FeatureGroup], features: Sequence[str],
+         versions: Mapping[str, int] | None = None
+         ) -> list[tuple[FeatureGroup, list[str], list[str]]]:
+    """Which online feature group serves each feature: ``feature`` (found in exactly one online
+    feature group) or ``featuregroup.feature``; ``versions`` pins a feature group's version
+    (default: its latest). Returns (group, features, output names) per feature group."""
+    versions = dict(versions or {})
+    latest: dict[str, FeatureGroup] = {}
+    for g in groups:                              # ordered by name and version
+        if versions.get(g.name, g.version) == g.version:
+            latest[g.name] = g
+    problems = [f"feature group {n} version {v} does not exist" for n, v in versions.items()
+                if n not in latest]
+    chosen: dict[str, tuple[FeatureGroup, list[str], list[str]]] = {}
+    if isinstance(features, str) or not features:
+        problems.append("give a non-empty list of feature names")
+        features = []
+    for wanted in features:
+        fg_name, _, feature = wanted.rpartition(".")
+        if fg_name:
+            owners = [latest[fg_name]] if fg_name in latest and feature in latest[fg_name].feature_names else []
+            if fg_name not in latest:
+                problems.append(f"{wanted!r}: there is no feature group {fg_name!r}")
+                continue
+        else:
+            owners = [g for g in latest.values() if feature in g.feature_names]
+        if len(owners) != 1:
+            where = ", ".join(f"{g.name}.{feature}" for g in owners) or "no feature group"
+            problems.append(f"feature {wanted!r} is in {where}"
+                            + (": name it as featuregroup.feature" if owners else ""))
+            continue
+        group = owners[0]
+        if not group.online:
+            problems.append(f"feature {wanted!r}: feature group {group.name} v{group.version} is "
+                            "not online (create it with online=True, or sync it online)")
+            continue
+        entry = chosen.setdefault(group.name, (group, [], []))
+        entry[1].append(feature)
+        entry[2].append(feature)
+    outputs = [o for _, _, outs in chosen.values() for o in outs]
+    problems += [f"feature {o!r} is asked for twice: vectors need distinct names"
+                 for o in sorted({o for o in outputs if outputs.count(o) > 1})]
+    if problems:
+        raise InvalidInputError("cannot serve feature vectors", problems)
+    return list(chosen.values())
+
+
+def check_missing(missing: str) -> list[str]:
+    return [] if missing in MISSING else [f"missing must be one of {', '.join(MISSING)}, got {missing!r}"]

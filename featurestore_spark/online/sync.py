@@ -1,0 +1,184 @@
+"""Keeping online tables equal to the offline latest snapshot (one row per key, the latest by event
+time), and checking that they are.
+
+A **full** sync writes the snapshot into a staging table from the executors and swaps it in
+atomically. An **incremental** sync reads the Delta change data feed since the last synced commit
+to find the keys that changed, and rewrites exactly those keys from the snapshot (upserting the
+ones still there, deleting the others). Both record the synced commit in the metadata only at the
+end: a sync that is cut off is simply run again, and converges to the same table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidInputError
+from ..metadata import FeatureGroup, MetadataStore
+from ..names import quote, table_name
+from .schema import STAGING, online_schema, schema_problems, spark_decode, wire_frame
+from .sql import SqlOnlineBackend
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from ..offline.delta import DeltaEngine
+
+log = logging.getLogger(__name__)
+EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    name: str
+    version: int
+    mode: str                  # full, incremental or none (already in sync)
+    from_commit: int | None    # the last commit synced before
+    to_commit: int             # the commit the online table now reflects
+    rows_written: int
+    rows_deleted: int
+
+
+@dataclass(frozen=True)
+class ConsistencyReport:
+    name: str
+    version: int
+    offline_commit: int
+    online_commit: int | None
+    offline_rows: int          # keys in the offline latest snapshot
+    online_rows: int
+    missing_online: int        # keys offline only
+    extra_online: int          # keys online only
+    different: int             # keys whose values differ
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        return self.missing_online == self.extra_online == self.different == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+        return {**asdict(self), "consistent": self.consistent}
+
+
+def latest_per_key(df: DataFrame, group: FeatureGroup) -> DataFrame:
+    """One row per primary key: the latest by event time (any one without an event time)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    keys = [quote(k) for k in group.primary_key]
+    if not group.event_time:
+        return df.dropDuplicates(list(group.primary_key))
+    w = Window.partitionBy(*keys).orderBy(F.col(quote(group.event_time)).desc())
+    return df.withColumn("__rank", F.row_number().over(w)).where("__rank = 1").drop("__rank")
+
+
+class OnlineSync:
+    def __init__(self, backend: SqlOnlineBackend, offline: DeltaEngine, metadata: MetadataStore,
+                 batch_size: int) -> None:
+        self.backend, self.offline, self.metadata = backend, offline, metadata
+        self.batch_size = batch_size
+
+    def check_schema(self, group: FeatureGroup, what: str) -> None:
+        problems = schema_problems([(f.name, f.type) for f in group.features], group.primary_key,
+                                   group.project, table_name(group.name, group.version))
+        if problems:
+            raise InvalidInputError(what, problems)
+
+    def create_table(self, group: FeatureGroup) -> None:
+        self.backend.create_table(group.project, table_name(group.name, group.version),
+                                  online_schema(group))
+
+    def drop_table(self, group: FeatureGroup) -> None:
+        self.backend.drop_table(group.project, table_name(group.name, group.version))
+
+    def write(self, group: FeatureGroup, df: DataFrame, conditional: bool) -> int:
+        """Upsert ``df`` (one row per key) into the online table: an online-only write."""
+        return self.backend.write_frame(df, group.project, table_name(group.name, group.version),
+                                        online_schema(group), conditional=conditional,
+                                        batch_size=self.batch_size)
+
+    def replace(self, group: FeatureGroup, df: DataFrame) -> int:
+        """Make the online table hold exactly ``df`` (one row per key): staging, then swap."""
+        table = table_name(group.name, group.version)
+        schema = online_schema(group)
+        self.backend.create_table(group.project, table + STAGING, schema)
+        rows = self.backend.write_frame(df, group.project, table + STAGING, schema, fresh=True,
+                                        batch_size=self.batch_size)
+        self.backend.replace(group.project, table + STAGING, table)
+        return rows
+
+    def sync(self, group: FeatureGroup, full: bool = False) -> SyncResult:
+        """Bring the online table to the latest registered commit; returns what was done."""
+        self.check_schema(group, f"cannot sync feature group {group.name!r} online")
+        commits = [c.commit_id for c in self.metadata.commits(group.project, group.name, group.version)]
+        target, last = commits[-1], group.online_commit
+        table = table_name(group.name, group.version)
+        columns = self.backend.columns_of(group.project, table)
+        if columns != list(online_schema(group).names):
+            full = True          # never synced, or the features changed (schema evolution)
+        if not full and last == target:
+            return SyncResult(group.name, group.version, "none", last, target, 0, 0)
+        snapshot = self.offline.read(group, target)
+        if full or last is None or last not in commits:
+            log.info("full online sync of %s v%d at commit %d", group.name, group.version, target)
+            written = self.replace(group, latest_per_key(snapshot, group))
+            deleted, mode = 0, "full"
+        else:
+            log.info("incremental online sync of %s v%d: commits %d..%d", group.name,
+                     group.version, last + 1, target)
+            keys = list(group.primary_key)
+            changed = self.offline.changes(group, last + 1, target).select(*map(quote, keys)).distinct()
+            rows = latest_per_key(snapshot.join(changed, keys, "left_semi"), group)
+            written = self.write(group, rows, conditional=False)
+            gone = changed.join(snapshot.select(*map(quote, keys)), keys, "left_anti")
+            deleted = self.backend.write_frame(gone, group.project, table, online_schema(group),
+                                               batch_size=self.batch_size, delete=True)
+            mode = "incremental"
+        self.metadata.set_online(group, True, target)
+        return SyncResult(group.name, group.version, mode, last, target, written, deleted)
+
+    def read(self, group: FeatureGroup) -> DataFrame:
+        """The online table as a Spark DataFrame in the feature group's types."""
+        spark = self.offline.spark
+        raw = self.backend.read_frame(spark, group.project, table_name(group.name, group.version),
+                                      online_schema(group))
+        return spark_decode(raw, group)
+
+    def check(self, group: FeatureGroup) -> ConsistencyReport:
+        """Compare the online table with the offline latest snapshot, key by key."""
+        from pyspark.sql import functions as F
+        commits = self.metadata.commits(group.project, group.name, group.version)
+        schema = online_schema(group)
+        keys = list(group.primary_key)
+        offline = wire_frame(latest_per_key(self.offline.read(group), group), schema.columns)
+        online = wire_frame(self.read(group), schema.columns)
+        values = [c.name for c in schema.values]
+        joined = (offline.select(*keys, F.struct(*map(quote, values)).alias("off"), F.lit(True).alias("in_off"))
+                  .join(online.select(*keys, F.struct(*map(quote, values)).alias("on"),
+                                      F.lit(True).alias("in_on")), keys, "full_outer"))
+        differs = [F.when(~F.col("off." + quote(v)).eqNullSafe(F.col("on." + quote(v))), F.lit(v))
+                   for v in values]
+        joined = joined.select(*keys, "in_off", "in_on",
+                               F.array_compact(F.array(*differs)).alias("differs") if values
+                               else F.array().cast("array<string>").alias("differs"))
+        self.offline.spark.sparkContext.setJobDescription(
+            f"featurestore: compare online and offline {group.name} v{group.version}")
+        try:
+            counts = joined.agg(
+                F.count_if(F.col("in_off")).alias("off"), F.count_if(F.col("in_on")).alias("on"),
+                F.count_if(F.col("in_on").isNull()).alias("missing"),
+                F.count_if(F.col("in_off").isNull()).alias("extra"),
+                F.count_if(F.col("in_off") & F.col("in_on") & (F.size("differs") > 0)).alias("diff"),
+            ).first()
+            bad = joined.where(F.col("in_off").isNull() | F.col("in_on").isNull()
+                               | (F.size("differs") > 0)).limit(EXAMPLES).collect()
+        finally:
+            self.offline.spark.sparkContext.setJobDescription(None)
+        examples = [{"key": {k: r[k] for k in keys},
+                     "problem": "missing online" if r["in_on"] is None else
+                     "extra online" if r["in_off"] is None else
+                     "different: " + ", ".join(r["differs"])} for r in bad]
+        return ConsistencyReport(group.name, group.version, commits[-1].commit_id,
+                                 group.online_commit, counts["off"], counts["on"], counts["missing"],
+                                 counts["extra"], counts["diff"], examples)

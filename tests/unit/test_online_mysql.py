@@ -1,0 +1,216 @@
+"""The online store against real MariaDB servers: a sync cut off by the server going away, SQL
+injection attempts, and passwords kept out of logs, errors and metadata."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import featurestore_spark as fs
+from featurestore_spark import featurestore
+from featurestore_spark.config import load_settings
+from featurestore_spark.errors import InvalidInputError, OnlineStoreError
+from featurestore_spark.spec import ReadSpec
+
+from ..conftest import ROOT, settings_env
+from .conftest import mysql_env
+from .helpers import rows, snapshot
+
+SERVER = ROOT / "conf" / "mariadb" / "server.sh"
+ROWS = 30_000
+
+
+class PrivateServer:
+    """A MariaDB of this test's own (conf/mariadb/server.sh on a data folder under /tmp), so it
+    can be stopped and started without disturbing the server the other tests share."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="fsdb"))     # short: socket paths are limited
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.env = {**os.environ, "MARIADB_DIR": str(self.dir / "db"),
+                    "MARIADB_ENV_FILE": str(self.dir / "mysql.env"), "MYSQL_HOST": "127.0.0.1",
+                    "MYSQL_PORT": str(self.port), "MYSQL_USER": "cutoff",
+                    "MYSQL_PASSWORD": "cut-off-pw"}
+
+    def run(self, command: str) -> None:
+        done = subprocess.run([str(SERVER), command], env=self.env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    def settings_env(self) -> dict[str, str]:
+        return {"FEATURESTORE_MYSQL_HOST": "127.0.0.1", "FEATURESTORE_MYSQL_PORT": str(self.port),
+                "FEATURESTORE_MYSQL_USER": "cutoff", "FEATURESTORE_MYSQL_PASSWORD": "cut-off-pw",
+                "FEATURESTORE_MYSQL_UNIX_SOCKET": ""}
+
+    def close(self) -> None:
+        subprocess.run([str(SERVER), "stop"], env=self.env, capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_server():
+    if shutil.which("mariadbd") is None:
+        pytest.fail("mariadbd is not installed: run `make mysql` (or `make test`), which installs it")
+    server = PrivateServer()
+    try:
+        server.run("ensure")
+        yield server
+    finally:
+        server.close()
+
+
+def _store(spark, fs_home, project: str, mysql: dict[str, str], **extra: str) -> fs.FeatureStore:
+    env = {**settings_env(fs_home, project), "FEATURESTORE_ONLINE_BACKEND": "mysql", **mysql,
+           **extra}
+    return fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", env), spark)
+
+
+def _count(server: PrivateServer, sql: str) -> int | None:
+    import mysql.connector
+    try:
+        conn = mysql.connector.connect(host="127.0.0.1", port=server.port, user="cutoff",
+                                       password="cut-off-pw", database="cutoff_online",
+                                       connection_timeout=2)
+    except mysql.connector.Error:
+        return None
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_sync_cut_off_by_the_server_completes_when_run_again(spark, fs_home, private_server):
+    """Stop the server while an incremental sync writes, start it, sync again: online equals
+    the offline latest snapshot, and the cut-off sync did not record itself as done."""
+    from pyspark.sql import functions as F
+    store = _store(spark, fs_home, "cutoff", private_server.settings_env(),
+                   FEATURESTORE_ONLINE_BATCH_SIZE="100")
+    base = spark.range(ROWS).select(F.col("id").alias("k"), (F.col("id") * 0.5).alias("x"))
+    featurestore.create_featuregroup(base.repartition(4), "big", primary_key="k", online=True)
+    # offline only: every key changes and a tenth of them are deleted (overwrite)
+    update = (spark.range(ROWS).where("id % 10 != 0")
+              .select(F.col("id").alias("k"), F.lit(-1.0).alias("x")).repartition(4))
+    featurestore.insert_into_featuregroup(update, "big", mode="overwrite", online=False)
+    assert store.feature_group("big").online_commit == 0
+
+    outcome: dict = {}
+
+    def sync() -> None:
+        try:
+            outcome["result"] = store.sync_online("big")
+        except Exception as e:           # noqa: BLE001 - the test inspects it
+            outcome["error"] = e
+
+    worker = threading.Thread(target=sync)
+    worker.start()
+    progress = None
+    deadline = time.monotonic() + 120
+    while worker.is_alive() and time.monotonic() < deadline:
+        progress = _count(private_server, "SELECT COUNT(*) FROM big_1 WHERE x = -1")
+        if progress:                         # part of the rows are written: pull the plug
+            private_server.run("stop")
+            break
+        time.sleep(0.02)
+    worker.join(300)
+    assert progress, "the sync finished before the server could be stopped mid-way"
+    assert progress < ROWS - ROWS // 10, "the server was stopped after the sync had written all"
+    error = outcome.get("error")
+    assert isinstance(error, OnlineStoreError), outcome
+    assert "online table big_1" in str(error) and f"127.0.0.1:{private_server.port}" in str(error)
+    assert store.feature_group("big").online_commit == 0      # not recorded as synced
+
+    private_server.run("start")
+    store.close()
+    again = store.sync_online("big")
+    assert (again.mode, again.from_commit, again.to_commit) == ("incremental", 0, 1)
+    report = store.check_online("big")
+    assert report.consistent, report.as_dict()
+    assert report.online_rows == ROWS - ROWS // 10
+    assert store.feature_group("big").online_commit == 1
+
+
+def test_injection_through_names_and_keys_is_refused_or_harmless(spark, fs_home, mysql_settings):
+    store = _store(spark, fs_home, "inject", mysql_env(mysql_settings))
+    try:
+        df = spark.createDataFrame([("a", 1.0), ("b'; DROP TABLE users_1; --", 2.0)],
+                                   "k string, v double")
+        featurestore.create_featuregroup(df, "users", primary_key="k", online=True)
+        before = rows(store.read(ReadSpec("users", online=True)))
+        bad_names = ["users`; DROP TABLE users_1; --", "users_1` WHERE 1=1 --", "x'\"",
+                     "Users", "users; SELECT 1"]
+        for name in bad_names:
+            state = snapshot(store, "users")
+            with pytest.raises(InvalidInputError, match="name .* is invalid"):
+                featurestore.create_featuregroup(df, name, primary_key="k", online=True)
+            with pytest.raises(InvalidInputError, match="is invalid"):
+                featurestore.get_featuregroup(name, online=True)
+            with pytest.raises(InvalidInputError, match="is invalid"):
+                featurestore.sync_online_featuregroup(name)
+            assert snapshot(store, "users") == state
+        evil = spark.createDataFrame([("a", 1.0)], "k string, `v`` = 0; DROP TABLE users_1; --` double")
+        with pytest.raises(InvalidInputError, match="is invalid"):
+            featurestore.create_featuregroup(evil, "evil", primary_key="k", online=True)
+        with pytest.raises(InvalidInputError):
+            store.feature_vector(["v` FROM users_1; DROP TABLE users_1; --"], "a")
+        # key values are bound parameters: they match only themselves
+        for key in ["a' OR '1'='1", "a\" OR \"1\"=\"1", "' OR 1=1 --", "a`"]:
+            assert store.feature_vector(["v"], key) == {"v": None}
+        assert store.feature_vector(["v"], "b'; DROP TABLE users_1; --") == {"v": 2.0}
+        assert store.feature_vectors(["v"], ["a", "x') OR ('1'='1", "b'; DROP TABLE users_1; --"]) \
+            == [{"v": 1.0}, {"v": None}, {"v": 2.0}]
+        assert rows(store.read(ReadSpec("users", online=True))) == before
+        with store.online.backend.connection("inject") as conn:
+            cur = conn.cursor()
+            cur.execute("SHOW TABLES")
+            assert [r[0] for r in cur.fetchall()] == ["users_1"]
+    finally:
+        store.close()
+        with store.online.backend.connection("inject") as conn:
+            conn.cursor().execute("DROP DATABASE IF EXISTS `inject_online`")
+
+
+def test_passwords_stay_out_of_logs_errors_and_metadata(spark, fs_home, mysql_settings, caplog):
+    password = mysql_settings.password
+    assert len(password) >= 6, "the test server's password is too short to search for"
+    caplog.set_level(logging.DEBUG)
+    store = _store(spark, fs_home, "secrets", mysql_env(mysql_settings))
+    try:
+        df = spark.createDataFrame([(1, 0.5), (2, 1.5)], "id int, v double")
+        featurestore.create_featuregroup(df, "things", primary_key="id", online=True)
+        featurestore.insert_into_featuregroup(df, "things", mode="upsert")
+        store.sync_online("things", full=True)
+        assert store.feature_vector(["v"], 2) == {"v": 1.5}
+        texts = [repr(store.settings), str(store.settings.mysql), store.online.backend.describe("x")]
+        # a wrong password: refused with an error that names the server, not the password
+        wrong = "Wr0ng-but-secret-pw"
+        bad = _store(spark, fs_home, "secrets", {**mysql_env(mysql_settings),
+                                                 "FEATURESTORE_MYSQL_PASSWORD": wrong})
+        with pytest.raises(OnlineStoreError) as refused:
+            bad.feature_vector(["v"], 1)
+        texts.append(str(refused.value))
+        with pytest.raises(OnlineStoreError) as refused_write:
+            featurestore.insert_into_featuregroup(df, "things", mode="upsert")
+        texts.append(str(refused_write.value))
+        assert mysql_settings.describe() in str(refused.value)
+    finally:
+        store.close()
+    texts.append(caplog.text)
+    metadata = Path(store.settings.metadata_path).read_bytes()
+    for text in texts:
+        assert password not in text and wrong not in text
+    assert password.encode() not in metadata and wrong.encode() not in metadata
+    with store.online.backend.connection("secrets") as conn:
+        conn.cursor().execute("DROP DATABASE IF EXISTS `secrets_online`")
