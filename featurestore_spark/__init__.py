@@ -15,11 +15,12 @@ except ImportError:          # it then falls back to pure Python, about 1.5x slo
 from . import featurestore
 from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, FeatureGroupExists,
                      FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
-                     InvalidInputError, OnlineStoreError, SchemaMismatchError)
+                     InvalidInputError, MetadataStoreError, OnlineStoreError,
+                     SchemaMismatchError)
 from .feature_store import FeatureStore, connect
 from .hops import Hops
 
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
-           "Hops", "InvalidInputError", "OnlineStoreError", "SchemaMismatchError", "connect",
-           "featurestore"]
+           "Hops", "InvalidInputError", "MetadataStoreError", "OnlineStoreError",
+           "SchemaMismatchError", "connect", "featurestore"]

@@ -176,6 +176,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if settings.offline.metastore not in METASTORES:
         raise ConfigurationError(f"metastore {settings.offline.metastore!r} is not one of "
                                  f"{', '.join(METASTORES)}")
+    if (problem := name_problem("metadata database", settings.metadata.database)):
+        raise ConfigurationError(problem)
     for kind in ("metadata", "online"):
         backend = getattr(settings, kind).backend
         if backend not in BACKENDS:

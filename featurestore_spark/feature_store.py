@@ -494,7 +494,8 @@ class FeatureStore:
         return self._server(features, project, versions).get_batch(keys, return_type, missing)
 
     def close(self) -> None:
-        """Close the online store's pooled connections."""
+        """Close the online store's pooled connections and the metadata store's kept ones."""
+        self.metadata.close()
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

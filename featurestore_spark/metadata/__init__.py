@@ -8,6 +8,9 @@ from .base import Commit, Feature, FeatureGroup, MetadataStore
 
 def open_metadata_store(settings: Settings) -> MetadataStore:
     """The metadata store the settings name (load_settings has checked the backend)."""
+    if settings.metadata.backend == "mysql":
+        from .mysql import MysqlMetadataStore
+        return MysqlMetadataStore(settings.mysql, settings.metadata.database)
     from .sqlite import SqliteMetadataStore
     return SqliteMetadataStore(settings.metadata_path)
 

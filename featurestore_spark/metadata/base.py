@@ -86,3 +86,6 @@ class MetadataStore(ABC):
     @abstractmethod
     def delete_feature_group(self, project: str, name: str, version: int) -> None:
         """Forget a version and its features and commits."""
+
+    def close(self) -> None:
+        """Release kept connections (the store stays usable; backends without any do nothing)."""

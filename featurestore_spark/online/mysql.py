@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import MysqlSettings
 from ..errors import OnlineStoreError
+from ..mysql_client import connect, reason
 from .schema import ONLINE_DATABASE, STAGING_OLD, Column, OnlineSchema, batch_rows, batch_tsv
 from .sql import SqlOnlineBackend
 
@@ -42,24 +43,13 @@ class MysqlBackend(SqlOnlineBackend):
     def q(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
 
-    def connect(self, project: str, database_exists: bool = True) -> Any:
+    def connect(self, project: str) -> Any:
         import mysql.connector
-        args = dict(self.mysql.connect_args(), collation="utf8mb4_general_ci",
-                    allow_local_infile=True, autocommit=False)
         try:
-            try:
-                return mysql.connector.connect(database=database(project), **args)
-            except mysql.connector.errors.ProgrammingError as e:
-                if e.errno != 1049:          # unknown database: create it on first use
-                    raise
-            conn = mysql.connector.connect(**args)
-            conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {self.q(database(project))} "
-                                  "CHARACTER SET utf8mb4")
-            conn.database = database(project)
-            return conn
+            return connect(self.mysql, database(project), allow_local_infile=True)
         except mysql.connector.Error as e:
             raise OnlineStoreError(f"cannot connect to the online store {self.describe(project)}: "
-                                   f"{e.msg if hasattr(e, 'msg') else e}") from None
+                                   f"{reason(e, self.mysql)}") from None
 
     def lookup_cursor(self, conn: Any) -> Any:
         return conn.cursor(prepared=True)     # prepared once on the server, then executed

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import FeatureVectorNotFound, InvalidInputError
 from ..metadata import FeatureGroup
+from ..mysql_client import close_quietly
 from ..names import table_name
 from .schema import OnlineSchema, key_encoders, online_schema, python_decoders
 from .sql import SqlOnlineBackend
@@ -48,26 +49,19 @@ class ConnectionPool:
                 cur = cursors[statement] = self.backend.lookup_cursor(conn)
             yield cur
         except BaseException:
-            _close(conn)                    # a broken connection is not put back
+            close_quietly(conn)                    # a broken connection is not put back
             raise
         try:
             self._idle.put_nowait((conn, cursors))
         except queue.Full:
-            _close(conn)
+            close_quietly(conn)
 
     def close(self) -> None:
         while True:
             try:
-                _close(self._idle.get_nowait()[0])
+                close_quietly(self._idle.get_nowait()[0])
             except queue.Empty:
                 return
-
-
-def _close(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:
-        pass
 
 
 @dataclass(frozen=True)

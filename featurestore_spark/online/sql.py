@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import OnlineStoreError
+from ..mysql_client import close_quietly
 from .schema import Column, OnlineSchema, batch_rows, jdbc_custom_schema, wire_frame
 
 if TYPE_CHECKING:
@@ -191,10 +192,7 @@ class _PartitionTask:
             raise OnlineStoreError(f"{type(e).__name__}: {e}") from None
         finally:
             if conn is not None:
-                try:
-                    conn.close()
-                except Exception:   # the server may be gone; the error above says so
-                    pass
+                close_quietly(conn)     # the server may be gone; the error above says so
         yield pa.RecordBatch.from_pydict({"rows": [written]})
 
 

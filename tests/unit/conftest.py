@@ -20,19 +20,27 @@ def mysql_env(mysql) -> dict[str, str]:
 
 
 @pytest.fixture(params=["sqlite", "mysql"])
-def online_store(request, spark, fs_home):
-    """A FeatureStore whose online backend is SQLite, then MariaDB; a project of its own."""
+def online_env(request, fs_home) -> dict[str, str]:
+    """The settings (as FEATURESTORE_* variables) of a project of this test's own whose online
+    backend is SQLite, then MariaDB."""
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:36]
+    env = {**settings_env(fs_home, f"o{next(_counter)}_{slug}"),
+           "FEATURESTORE_ONLINE_BACKEND": request.param}
+    if request.param == "mysql":
+        env.update(mysql_env(request.getfixturevalue("mysql_settings")))
+    return env
+
+
+@pytest.fixture
+def online_store(online_env, spark):
+    """A FeatureStore of ``online_env``, set as the default store; its online database is
+    dropped afterwards."""
     import featurestore_spark as fs
     from featurestore_spark.config import load_settings
 
-    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:36]
-    project = f"o{next(_counter)}_{slug}"
-    env = {**settings_env(fs_home, project), "FEATURESTORE_ONLINE_BACKEND": request.param}
-    if request.param == "mysql":
-        env.update(mysql_env(request.getfixturevalue("mysql_settings")))
-    store = fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", env), spark)
+    store = fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", online_env), spark)
     yield store
     store.close()
-    if request.param == "mysql":
-        with store.online.backend.connection(project) as conn:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{project}_online`")
+    if store.settings.online.backend == "mysql":
+        with store.online.backend.connection(store.settings.project) as conn:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{store.settings.project}_online`")

@@ -1,18 +1,33 @@
-"""The SQLite metadata store: migrations, registration, commits, deletion."""
+"""The metadata store contract, run against SQLite and MySQL (MariaDB), and what only MySQL has:
+the migration lock, connection errors, a FeatureStore whose metadata lives on the server."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
+import mysql.connector
 import pytest
 
-from featurestore_spark.errors import FeatureGroupExists, FeatureGroupNotFound
-from featurestore_spark.metadata import Commit, Feature, FeatureGroup
+from featurestore_spark.config import MysqlSettings
+from featurestore_spark.errors import (ConfigurationError, FeatureGroupExists,
+                                       FeatureGroupNotFound, MetadataStoreError)
+from featurestore_spark.metadata import Commit, Feature, FeatureGroup, MetadataStore
 from featurestore_spark.metadata.migrations import MIGRATIONS
+from featurestore_spark.metadata.mysql import MYSQL, MysqlMetadataStore, migration_lock
 from featurestore_spark.metadata.sqlite import SqliteMetadataStore
 
+from ..conftest import ROOT, settings_env
+from .helpers import rows
+
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+Query = Callable[[str], list]
 
 
 def group(name="teams", version=1, project="p") -> FeatureGroup:
@@ -25,16 +40,68 @@ def commit(i: int) -> Commit:
     return Commit(i, T0, "append", 10 * i, i, 0, "me")
 
 
-def test_migrations_are_applied_once(tmp_path):
-    store = SqliteMetadataStore(tmp_path / "m.db")
+@contextmanager
+def mysql_database(mysql_settings) -> Iterator[tuple[str, Query]]:
+    """A database name of its own (the store creates it) and a raw query on it; dropped after."""
+    database = f"test_meta_{uuid.uuid4().hex[:12]}"
+
+    def query(statement: str) -> list:
+        with closing(mysql.connector.connect(**mysql_settings.connect_args(), database=database,
+                                             autocommit=True)) as conn:
+            cur = conn.cursor()
+            cur.execute(statement)
+            return [tuple(r) for r in cur.fetchall()]
+
+    try:
+        yield database, query
+    finally:
+        with closing(mysql.connector.connect(**mysql_settings.connect_args())) as conn:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend under test: ``open()`` opens a store on the same database each time;
+    ``query`` reads that database without the store."""
+    open: Callable[[], MetadataStore]
+    query: Query
+    integrity_error: type[Exception]
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def backend(request, tmp_path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        path = tmp_path / "m.db"
+
+        def query(statement: str) -> list:
+            with closing(sqlite3.connect(path)) as conn:
+                return conn.execute(statement).fetchall()
+
+        yield Backend(lambda: SqliteMetadataStore(path), query, sqlite3.IntegrityError)
+        return
+    mysql_settings = request.getfixturevalue("mysql_settings")
+    opened: list[MysqlMetadataStore] = []
+
+    def open_store() -> MysqlMetadataStore:
+        opened.append(MysqlMetadataStore(mysql_settings, database))
+        return opened[-1]
+
+    with mysql_database(mysql_settings) as (database, query):
+        yield Backend(open_store, query, MYSQL.integrity_error)
+        for store in opened:
+            store.close()
+
+
+# -- the contract: every backend --------------------------------------------------------------------
+def test_migrations_are_applied_once(backend):
+    store = backend.open()
     assert store.schema_version() == len(MIGRATIONS)
-    SqliteMetadataStore(tmp_path / "m.db")  # reopening must not re-apply
-    with sqlite3.connect(tmp_path / "m.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+    backend.open()  # reopening must not re-apply
+    assert backend.query("SELECT COUNT(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
 
 
-def test_register_read_and_commits(tmp_path):
-    store = SqliteMetadataStore(tmp_path / "m.db")
+def test_register_read_and_commits(backend):
+    store = backend.open()
     store.create_feature_group(group(), commit(0))
     store.create_feature_group(group(version=2), commit(0))
     got = store.get_feature_group("p", "teams", 1)
@@ -48,8 +115,34 @@ def test_register_read_and_commits(tmp_path):
     assert store.list_feature_groups("other") == []
 
 
-def test_duplicate_registration_is_refused_and_atomic(tmp_path):
-    store = SqliteMetadataStore(tmp_path / "m.db")
+def test_names_are_case_sensitive_and_sorted_alike(backend):
+    store = backend.open()
+    for name in ("b", "a_2", "a"):
+        store.create_feature_group(group(name, project="q"), commit(0))
+    store.create_feature_group(group("a", project="Q"), commit(0))
+    assert [(g.project, g.name) for g in store.list_feature_groups()] == [
+        ("Q", "a"), ("q", "a"), ("q", "a_2"), ("q", "b")]
+    with pytest.raises(FeatureGroupNotFound):
+        store.get_feature_group("q", "A")
+
+
+def test_online_flag_and_long_text(backend):
+    store = backend.open()
+    long_type = "struct<" + ",".join(f"f{i}:string" for i in range(3000)) + ">"   # > 64 KiB
+    described = replace(group(), description="é" * 70_000,
+                        features=(Feature("id", "int", "key", True), Feature("s", long_type)))
+    store.create_feature_group(described, commit(0))
+    store.set_online(described, True, 0)
+    got = store.get_feature_group("p", "teams", 1)
+    assert (got.online, got.online_commit) == (True, 0)
+    assert got.description == described.description and got.features[1].type == long_type
+    store.set_online(got, False, None)
+    got = store.get_feature_group("p", "teams", 1)
+    assert (got.online, got.online_commit) == (False, None)
+
+
+def test_duplicate_registration_is_refused_and_atomic(backend):
+    store = backend.open()
     store.create_feature_group(group(), commit(0))
     changed = FeatureGroup(**{**group().__dict__, "description": "other"})
     with pytest.raises(FeatureGroupExists):
@@ -58,24 +151,108 @@ def test_duplicate_registration_is_refused_and_atomic(tmp_path):
     assert store.commits("p", "teams", 1) == [commit(0)]
 
 
-def test_failed_commit_leaves_nothing(tmp_path):
-    store = SqliteMetadataStore(tmp_path / "m.db")
+def test_failed_commit_leaves_nothing(backend):
+    store = backend.open()
     store.create_feature_group(group(), commit(0))
-    with pytest.raises(sqlite3.IntegrityError):   # commit 0 is recorded already
+    with pytest.raises(backend.integrity_error):   # commit 0 is recorded already
         store.add_commit(group().with_features((Feature("id", "int"),)), commit(0))
     assert store.get_feature_group("p", "teams", 1).feature_names == ("id", "x")
 
 
-def test_not_found_and_delete(tmp_path):
-    store = SqliteMetadataStore(tmp_path / "m.db")
+def test_not_found_and_delete(backend):
+    store = backend.open()
     with pytest.raises(FeatureGroupNotFound, match="teams"):
         store.get_feature_group("p", "teams")
     store.create_feature_group(group(), commit(0))
     store.delete_feature_group("p", "teams", 1)
     with pytest.raises(FeatureGroupNotFound):
         store.get_feature_group("p", "teams", 1)
-    with sqlite3.connect(tmp_path / "m.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM commits").fetchone()[0] == 0
-        assert conn.execute("SELECT COUNT(*) FROM features").fetchone()[0] == 0
+    assert backend.query("SELECT COUNT(*) FROM commits") == [(0,)]
+    assert backend.query("SELECT COUNT(*) FROM features") == [(0,)]
     with pytest.raises(FeatureGroupNotFound):
         store.delete_feature_group("p", "teams", 1)
+
+
+def test_a_second_store_sees_writes_of_the_first(backend):
+    reader, writer = backend.open(), backend.open()
+    assert reader.list_feature_groups() == []     # a read before the write must not pin a snapshot
+    writer.create_feature_group(group(), commit(0))
+    assert reader.get_feature_group("p", "teams", 1) == group()
+    writer.add_commit(group(), commit(1))
+    assert reader.commits("p", "teams", 1) == [commit(0), commit(1)]
+
+
+# -- MySQL only -------------------------------------------------------------------------------------
+def test_mysql_migration_waits_for_the_lock(mysql_settings):
+    with mysql_database(mysql_settings) as (database, query), \
+            closing(mysql.connector.connect(**mysql_settings.connect_args())) as holder:
+        cur = holder.cursor()
+        cur.execute("SELECT GET_LOCK(%s, 0)", (migration_lock(database),))
+        assert cur.fetchone() == (1,)
+        with pytest.raises(MetadataStoreError, match="another process"):
+            MysqlMetadataStore(mysql_settings, database, lock_timeout_seconds=0.2)
+        assert query("SHOW TABLES") == []           # nothing migrated while the lock was held
+        with ThreadPoolExecutor(1) as pool:
+            opening = pool.submit(MysqlMetadataStore, mysql_settings, database)
+            time.sleep(0.5)
+            assert not opening.done()
+            cur.execute("SELECT RELEASE_LOCK(%s)", (migration_lock(database),))
+            cur.fetchall()
+            store = opening.result(timeout=30)
+        assert store.schema_version() == len(MIGRATIONS)
+        store.close()
+
+
+def test_mysql_concurrent_opens_migrate_once(mysql_settings):
+    with mysql_database(mysql_settings) as (database, query):
+        with ThreadPoolExecutor(4) as pool:
+            stores = list(pool.map(lambda _: MysqlMetadataStore(mysql_settings, database), range(4)))
+        assert query("SELECT version FROM schema_migrations ORDER BY version") == [
+            (n,) for n in range(1, len(MIGRATIONS) + 1)]
+        for store in stores:
+            store.close()
+
+
+def test_mysql_wrong_password_is_a_clear_error(mysql_settings):
+    wrong = replace(mysql_settings, password="not-the-Password-4711")
+    with pytest.raises(MetadataStoreError, match="Access denied") as e:
+        MysqlMetadataStore(wrong, "featurestore_never_created")
+    message = str(e.value)
+    assert f"{wrong.describe()}/featurestore_never_created" in message
+    assert wrong.password not in message
+    assert not mysql_settings.password or mysql_settings.password not in message
+
+
+def test_mysql_database_name_is_checked_before_connecting():
+    unreachable = MysqlSettings(unix_socket="/nonexistent/mysqld.sock")   # fails at once
+    with pytest.raises(ConfigurationError, match="metadata database"):
+        MysqlMetadataStore(unreachable, "meta`; DROP DATABASE x")
+
+
+def test_feature_store_with_metadata_on_mysql(spark, fs_home, mysql_settings, mysql_env):
+    import featurestore_spark as fs
+    from featurestore_spark import featurestore
+    from featurestore_spark.config import load_settings
+
+    project = f"mysqlmeta_{uuid.uuid4().hex[:8]}"
+    with mysql_database(mysql_settings) as (database, query):
+        env = {**settings_env(fs_home, project), **mysql_env,
+               "FEATURESTORE_METADATA_BACKEND": "mysql", "FEATURESTORE_METADATA_DATABASE": database}
+        store = fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", env), spark)
+        try:
+            assert isinstance(store.metadata, MysqlMetadataStore)
+            df = spark.createDataFrame([(1, "ajax", 2.5), (2, "psv", 1.0)],
+                                       "team_id int, name string, rating double")
+            featurestore.create_featuregroup(df, "teams", primary_key=["team_id"],
+                                             description="clubs")
+            assert rows(featurestore.get_featuregroup("teams")) == [(1, "ajax", 2.5), (2, "psv", 1.0)]
+            assert query("SELECT project, name, version, description FROM feature_groups") == [
+                (project, "teams", 1, "clubs")]
+            assert query("SELECT name FROM features ORDER BY position") == [
+                ("team_id",), ("name",), ("rating",)]
+            assert [c.operation for c in featurestore.get_featuregroup_commits("teams")] == ["create"]
+            featurestore.delete_featuregroup("teams")
+            assert query("SELECT COUNT(*) FROM feature_groups") == [(0,)]
+        finally:
+            store.close()
+            store.metadata.close()

@@ -3,12 +3,14 @@ Writes, syncs, reads, serving, consistency checks."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
 from featurestore_spark import Hops, featurestore
+from featurestore_spark.cli import main as cli
 from featurestore_spark.errors import FeatureVectorNotFound, InvalidInputError, SchemaMismatchError
 from featurestore_spark.spec import ReadSpec
 
@@ -235,3 +237,25 @@ def test_online_sql_and_delete(online_store):
     with pytest.raises(Exception):
         featurestore.sql("SELECT name FROM players_1", online=True).collect()
     assert online_store.feature_groups() == []
+
+
+def test_cli_checks_and_syncs_online(online_store, online_env, monkeypatch, capsys):
+    spark = online_store.spark
+    for key, value in online_env.items():
+        monkeypatch.setenv(key, value)
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1), (2, 10, "bob", 6.0, T1)]),
+                                     "players", primary_key="player_id", online=True)
+    assert cli(["check-online", "players"]) == 0
+    assert "online is consistent" in capsys.readouterr().out
+    featurestore.insert_into_featuregroup(players(spark, [(3, 11, "cid", 5.0, T2)]), "players",
+                                          online=False)
+    assert cli(["check-online", "players", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["consistent"], report["missing_online"], report["online_commit"],
+            report["offline_commit"]) == (False, 1, 0, 1)
+    assert report["examples"] == [{"key": {"player_id": 3}, "problem": "missing online"}]
+    assert cli(["sync-online", "players"]) == 0
+    assert "incremental sync, commit 0 -> 1, 1 rows written" in capsys.readouterr().out
+    assert cli(["check-online", "players"]) == 0
+    assert cli(["check-online", "nobody"]) == 2
+    assert "nobody does not exist" in capsys.readouterr().err

@@ -41,6 +41,7 @@ def test_settings_env_overrides_file(tmp_path):
     ("", {"FEATURESTORE_OFFLINE_WRITE_RETRIES": "many"}, "must be an integer"),
     ("", {"FEATURESTORE_METADATA_BACKEND": "oracle"}, "metadata backend 'oracle' is not one of"),
     ("", {"FEATURESTORE_ONLINE_BACKEND": "redis"}, "online backend 'redis' is not one of"),
+    ("", {"FEATURESTORE_METADATA_DATABASE": "fs`; DROP"}, "metadata database name .* is invalid"),
     ("[spark\n", {}, "not valid TOML"),
 ])
 def test_bad_settings_are_refused(tmp_path, text, env, message):
