@@ -36,9 +36,9 @@ $(JARS_OK): conf/jars/pom.xml
 	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch Delta's JARs: apt-get install maven" >&2; exit 1; }
 	rm -rf $(JARS_DIR)
 	mvn --batch-mode --quiet -f conf/jars/pom.xml dependency:copy-dependencies \
-	    -DoutputDirectory=$(CURDIR)/$(JARS_DIR) -DincludeScope=runtime -DincludeGroupIds=io.delta,org.mariadb.jdbc,org.xerial \
+	    -DoutputDirectory=$(CURDIR)/$(JARS_DIR) -DincludeScope=runtime -DincludeGroupIds=io.delta,org.mariadb.jdbc,org.xerial,org.apache.spark,org.tensorflow \
 	    -DexcludeArtifactIds=delta-kernel-unitycatalog,snappy-java \
-	  || { echo "could not resolve the JARs of conf/jars/pom.xml (io.delta:delta-spark_4.1_2.13, delta-storage, org.mariadb.jdbc:mariadb-java-client, org.xerial:sqlite-jdbc) from Maven Central" >&2; exit 1; }
+	  || { echo "could not resolve the JARs of conf/jars/pom.xml (io.delta:delta-spark_4.1_2.13, delta-storage, org.mariadb.jdbc:mariadb-java-client, org.xerial:sqlite-jdbc, org.apache.spark:spark-avro_2.13, org.tensorflow:tensorflow-hadoop) from Maven Central" >&2; exit 1; }
 	touch $@
 
 # The main job: a football feature pipeline under spark-submit; the feature store is left in

@@ -16,11 +16,13 @@ from . import featurestore
 from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, FeatureGroupExists,
                      FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
                      InvalidInputError, MetadataStoreError, OnlineStoreError,
-                     SchemaMismatchError)
+                     SchemaMismatchError, TrainingDatasetExists, TrainingDatasetNotFound)
 from .feature_store import FeatureStore, connect
 from .hops import Hops
+from .query import Query
 
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
-           "Hops", "InvalidInputError", "MetadataStoreError", "OnlineStoreError",
-           "SchemaMismatchError", "connect", "featurestore"]
+           "Hops", "InvalidInputError", "MetadataStoreError", "OnlineStoreError", "Query",
+           "SchemaMismatchError", "TrainingDatasetExists", "TrainingDatasetNotFound", "connect",
+           "featurestore"]

@@ -81,6 +81,11 @@ class OfflineSettings:
 
 
 @dataclass(frozen=True)
+class TrainingSettings:
+    path: str = "training_datasets"    # relative to home, or any Hadoop path (hdfs://, s3a://)
+
+
+@dataclass(frozen=True)
 class Settings:
     home: str = ".featurestore"
     project: str = "demo"
@@ -89,6 +94,7 @@ class Settings:
     offline: OfflineSettings = field(default_factory=OfflineSettings)
     online: OnlineSettings = field(default_factory=OnlineSettings)
     mysql: MysqlSettings = field(default_factory=MysqlSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
 
     @property
     def home_path(self) -> Path:
@@ -110,6 +116,13 @@ class Settings:
     @property
     def online_path(self) -> Path:
         return self.under_home(self.online.path)
+
+    @property
+    def training_path(self) -> str:
+        """The training datasets' folder: a Hadoop path (with a scheme) as it is, else a local
+        folder relative to home."""
+        path = self.training.path
+        return path.rstrip("/") if "://" in path else str(self.under_home(path))
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("home", "project")}

@@ -52,3 +52,11 @@ class MetadataStoreError(FeatureStoreError):
 
 class FeatureVectorNotFound(FeatureStoreError, LookupError):
     """A key asked for is not in the online store (raised only when missing keys are errors)."""
+
+
+class TrainingDatasetNotFound(FeatureStoreError, LookupError):
+    """No training dataset (or version) of that name in the feature store."""
+
+
+class TrainingDatasetExists(FeatureStoreError):
+    """A training dataset with that name and version exists already."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 from dataclasses import replace
+from functools import cached_property
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,10 @@ from .online import open_online_backend
 from .online.schema import schema_problems as online_problems
 from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
 from .online.sync import ConsistencyReport, OnlineSync, SyncResult, latest_per_key
+from .query import Query
 from .session import get_spark
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
+from .training import TrainingDatasets
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -428,6 +431,53 @@ class FeatureStore:
         """The catalog name to use with ``spark.table`` or SQL."""
         return qualified_name(self.feature_group(name, version, project)).replace("`", "")
 
+
+    # -- queries (featurestore_spark.query) -------------------------------------------------------
+    def query(self, name: str, version: int | None = None, project: str | None = None) -> Query:
+        """A query of every feature of a feature group version (the latest when ``version`` is
+        None), to compose with ``select``, ``join``, ``filter``, ``asOf`` and ``read()``.
+
+        Examples
+        --------
+        >>> store.query("players").select(["rating"]).join(store.query("teams")).read()  # doctest: +SKIP
+        """
+        return Query.of_group(self, self.feature_group(name, version, project))
+
+    def query_labels(self, labels: DataFrame, event_time: str | None = None) -> Query:
+        """A query starting from a DataFrame of labels (every row is kept by its joins); with
+        ``event_time``, joins onto feature groups with an event time are point in time."""
+        return Query.of_labels(self, labels, event_time)
+
+    def features_query(self, features: list[str], project: str | None = None,
+                       versions: dict[str, int] | None = None,
+                       join_key: str | list[str] | tuple[str, ...] | None = None,
+                       labels: DataFrame | None = None, label_event_time: str | None = None,
+                       max_age: Any = None) -> tuple[Query, list[str]]:
+        """The query of ``features`` found by name, and its column order as asked (see
+        ``featurestore.get_features``)."""
+        from .query.features import features_query
+        return features_query(self, features, project, versions, join_key, labels,
+                              label_event_time, max_age)
+
+
+    # -- training datasets (featurestore_spark.training) ------------------------------------------
+    @cached_property
+    def training(self) -> TrainingDatasets:
+        """The training datasets: ``create``, ``read``, ``path``, ``tf_record_schema``,
+        ``latest_version``, ``source`` and ``recreate`` (made again from the recorded query).
+
+        Examples
+        --------
+        >>> store.training.read("matches", split="train", dataframe_type="pandas")  # doctest: +SKIP
+        """
+        return TrainingDatasets(self)
+
+    def training_dataset_source(self, name: str, version: int | None = None,
+                                project: str | None = None, labels: DataFrame | None = None,
+                                query_from_dict: Any = None) -> DataFrame:
+        """The rows a training dataset was made from, read again from its recorded query at its
+        recorded commits: the same rows, even after the feature groups were updated."""
+        return self.training.source(name, version, project, labels, query_from_dict)
 
     # -- online -----------------------------------------------------------------------------------
     def sync_online(self, name: str, version: int | None = None, project: str | None = None,

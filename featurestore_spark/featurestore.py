@@ -17,10 +17,12 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .hops import Hops
-from .metadata import Commit, FeatureGroup
+from .metadata import Commit, FeatureGroup, TrainingDataset
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from .query import Query
 
 from .feature_store import default_store
 
@@ -81,6 +83,33 @@ def get_feature(feature: str, featurestore: str | None = None, featuregroup: str
         b = b.setFeaturegroup(featuregroup)
     return _on(b, featurestore, featuregroup_version).read()
 
+
+def get_features(features: list[str], featurestore: str | None = None,
+                 featuregroups_version_dict: Mapping[str, int] | None = None,
+                 join_key: str | list[str] | None = None, dataframe_type: str = "spark") -> Any:
+    """Features from the feature groups that have them, joined: each named ``feature``,
+    ``featuregroup.feature`` or ``featuregroup_<version>.feature``. The feature groups are
+    inner-joined on keys inferred from their primary keys (or on ``join_key``), point in time
+    when both have an event time. ``featuregroups_version_dict`` pins versions, and bare names
+    are then looked for in those feature groups only.
+
+    Examples
+    --------
+    >>> featurestore.get_features(["rating", "teams.attendance"], join_key="team_id")  # doctest: +SKIP
+    """
+    b = Hops.getFeatures(features).setDataframeType(dataframe_type)
+    b = b.setFeaturegroupVersions(featuregroups_version_dict or {})
+    if join_key is not None:
+        b = b.setJoinKey(join_key)
+    return (b if featurestore is None else b.setFeaturestore(featurestore)).read()
+
+
+def get_query(featuregroup: str, featurestore: str | None = None,
+              featuregroup_version: int | None = None) -> Query:
+    """A Query of every feature of a feature group, to compose (``select``, ``join``,
+    ``filter``, ``as_of``) and ``read()``."""
+    from .builders.featuregroup import project_of
+    return default_store().query(featuregroup, featuregroup_version, project_of(featurestore))
 
 def sql(query: str, featurestore: str | None = None, dataframe_type: str = "spark",
         online: bool = False) -> Any:
@@ -156,3 +185,98 @@ def get_online_feature_vectors(features: list[str], keys: list[Any],
     b = (Hops.getFeatureVector(features).setKeys(keys).setMissing(missing)
          .setReturnType(return_type).setFeaturegroupVersions(featuregroups_version_dict or {}))
     return (b if featurestore is None else b.setFeaturestore(featurestore)).read()
+
+
+# -- training datasets ----------------------------------------------------------------------------
+def create_training_dataset(df: Any, training_dataset: str, description: str = "",
+                            featurestore: str | None = None, data_format: str = "tfrecords",
+                            training_dataset_version: int = 1,
+                            splits: Mapping[str, Any] | None = None, seed: int | None = None,
+                            event_time: str | None = None,
+                            path: str | None = None) -> TrainingDataset:
+    """Write ``df`` (a Spark DataFrame, or a query to make it again later) as training dataset
+    ``training_dataset`` version ``training_dataset_version``, in ``data_format`` (tfrecords,
+    parquet, csv, tsv, avro, orc), under the feature store's training dataset folder or
+    ``path``. ``splits``: ``{"train": 0.8, "test": 0.2}`` (random; ``seed`` makes it
+    repeatable and is recorded) or ``{"train": (start, end), ...}`` ranges of ``event_time``.
+
+    Examples
+    --------
+    >>> featurestore.create_training_dataset(df, "matches", data_format="parquet",
+    ...                                      splits={"train": 0.8, "test": 0.2}, seed=42)  # doctest: +SKIP
+    """
+    b = (Hops.createTrainingDataset(training_dataset).setDataFormat(data_format)
+         .setDescription(description).setSplits(splits or {}))
+    from .training.lineage import is_query
+    b = b.setQuery(df) if is_query(df) else b.setDataframe(df)
+    if seed is not None:
+        b = b.setSeed(seed)
+    if event_time is not None:
+        b = b.setEventTime(event_time)
+    if path is not None:
+        b = b.setPath(path)
+    return _on(b, featurestore, training_dataset_version).write()
+
+
+def get_training_dataset(training_dataset: str, featurestore: str | None = None,
+                         training_dataset_version: int | None = None,
+                         dataframe_type: str = "spark", split: str | None = None) -> Any:
+    """A training dataset's rows (the latest version by default): every split, or ``split``;
+    ``dataframe_type`` spark, pandas, numpy or python."""
+    b = Hops.getTrainingDataset(training_dataset).setDataframeType(dataframe_type)
+    if split is not None:
+        b = b.setSplit(split)
+    return _on(b, featurestore, training_dataset_version).read()
+
+
+def get_training_dataset_path(training_dataset: str, featurestore: str | None = None,
+                              training_dataset_version: int | None = None,
+                              split: str | None = None) -> str:
+    """The folder of a training dataset version (or of one of its splits)."""
+    b = Hops.getTrainingDatasetPath(training_dataset)
+    if split is not None:
+        b = b.setSplit(split)
+    return _on(b, featurestore, training_dataset_version).read()
+
+
+def get_training_dataset_tf_record_schema(training_dataset: str, featurestore: str | None = None,
+                                          training_dataset_version: int | None = None
+                                          ) -> dict[str, dict[str, Any]]:
+    """The feature spec of a tfrecords training dataset: ``{name: {"kind": "FixedLenFeature" |
+    "VarLenFeature", "dtype": ..., "shape": [...]}}`` (``training.tensorflow_feature_spec``
+    turns it into TensorFlow's)."""
+    b = Hops.getTrainingDatasetTfRecordSchema(training_dataset)
+    return _on(b, featurestore, training_dataset_version).read()
+
+
+def get_latest_training_dataset_version(training_dataset: str,
+                                        featurestore: str | None = None) -> int:
+    return _on(Hops.getLatestTrainingDatasetVersion(training_dataset), featurestore, None).read()
+
+
+def get_training_datasets(featurestore: str | None = None) -> list[str]:
+    """``<name>_<version>`` of every training dataset in the feature store."""
+    from .builders.featuregroup import project_of
+    return [f"{d.name}_{d.version}"
+            for d in default_store().training.list(project_of(featurestore))]
+
+
+def recreate_training_dataset(training_dataset: str, featurestore: str | None = None,
+                              training_dataset_version: int | None = None,
+                              new_version: int | None = None, path: str | None = None,
+                              labels: DataFrame | None = None) -> TrainingDataset:
+    """Write a training dataset made from a query again, as ``new_version`` (default: the
+    next): its recorded query at its recorded commits, so the same rows in the same splits,
+    even after the feature groups were updated."""
+    b = Hops.recreateTrainingDataset(training_dataset).setLabels(labels)
+    if new_version is not None:
+        b = b.setNewVersion(new_version)
+    if path is not None:
+        b = b.setPath(path)
+    return _on(b, featurestore, training_dataset_version).write()
+
+
+def delete_training_dataset(training_dataset: str, featurestore: str | None = None,
+                            training_dataset_version: int = 1) -> None:
+    """Remove a training dataset version: its files and its registration."""
+    _on(Hops.deleteTrainingDataset(training_dataset), featurestore, training_dataset_version).write()

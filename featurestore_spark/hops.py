@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from .builders import (CheckOnlineFeaturegroup, CreateFeaturegroup, GetFeatureVector,
                        SyncOnlineFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
-                       GetFeaturegroupChanges, GetFeaturegroupCommits,
+                       GetFeaturegroupChanges, GetFeaturegroupCommits, GetFeatures,
                        GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
 from .spec import CreateSpec, InsertSpec, ReadSpec
+from .training.builders import (CreateTrainingDataset, DeleteTrainingDataset,
+                                GetLatestTrainingDatasetVersion, GetTrainingDataset,
+                                GetTrainingDatasetPath, GetTrainingDatasetTfRecordSchema,
+                                RecreateTrainingDataset)
+from .training.spec import TrainingDatasetSpec
 
 
 class Hops:
@@ -66,3 +71,42 @@ class Hops:
     def getFeatureVector(features: str | list[str]) -> GetFeatureVector:
         from .builders.online import feature_list
         return GetFeatureVector(features=feature_list(features))
+
+    @staticmethod
+    def getFeatures(features: str | list[str]) -> GetFeatures:
+        """Features by name (``feature``, ``featuregroup.feature``), from the feature groups
+        that have them, joined on their keys: ``Hops.getFeatures(["rating", "attendance"])
+        .setJoinKey("team_id").read()``."""
+        from .builders.online import feature_list
+        return GetFeatures(features=feature_list(features))
+
+    # -- training datasets ------------------------------------------------------------------------
+    @staticmethod
+    def createTrainingDataset(name: str) -> CreateTrainingDataset:
+        """``Hops.createTrainingDataset("td").setDataframe(df)`` (or ``.setQuery(q)``)
+        ``.setDataFormat("parquet").setSplits({"train": 0.8, "test": 0.2}).setSeed(1).write()``"""
+        return CreateTrainingDataset(spec=TrainingDatasetSpec(name))
+
+    @staticmethod
+    def getTrainingDataset(name: str) -> GetTrainingDataset:
+        return GetTrainingDataset(name=name)
+
+    @staticmethod
+    def getTrainingDatasetPath(name: str) -> GetTrainingDatasetPath:
+        return GetTrainingDatasetPath(name=name)
+
+    @staticmethod
+    def getTrainingDatasetTfRecordSchema(name: str) -> GetTrainingDatasetTfRecordSchema:
+        return GetTrainingDatasetTfRecordSchema(name=name)
+
+    @staticmethod
+    def getLatestTrainingDatasetVersion(name: str) -> GetLatestTrainingDatasetVersion:
+        return GetLatestTrainingDatasetVersion(name=name)
+
+    @staticmethod
+    def recreateTrainingDataset(name: str) -> RecreateTrainingDataset:
+        return RecreateTrainingDataset(name=name)
+
+    @staticmethod
+    def deleteTrainingDataset(name: str) -> DeleteTrainingDataset:
+        return DeleteTrainingDataset(name=name)

@@ -20,7 +20,8 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 # The Delta artifacts a session needs on its classpath (conf/jars/pom.xml resolves them).
 REQUIRED_JARS = ("delta-spark_4.1_2.13", "delta-storage",       # Delta Lake
-                 "mariadb-java-client", "sqlite-jdbc")            # JDBC reads of online tables
+                 "mariadb-java-client", "sqlite-jdbc",            # JDBC reads of online tables
+                 "spark-avro_2.13", "tensorflow-hadoop")          # training dataset formats
 
 
 def delta_jars(jars_dir: str | Path) -> list[str]:

@@ -5,8 +5,10 @@ from .featuregroup import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, G
                            GetFeaturegroupChanges, GetFeaturegroupCommits,
                            GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
 from .online import CheckOnlineFeaturegroup, GetFeatureVector, SyncOnlineFeaturegroup
+from ..query.builder import GetFeatures  # noqa: E402 (it builds on featuregroup's _Builder)
 
 __all__ = ["CheckOnlineFeaturegroup", "CreateFeaturegroup", "GetFeatureVector",
            "SyncOnlineFeaturegroup", "DeleteFeaturegroup", "GetFeature", "GetFeaturegroup",
-           "GetFeaturegroupChanges", "GetFeaturegroupCommits", "GetLatestFeaturegroupVersion",
+           "GetFeaturegroupChanges", "GetFeaturegroupCommits", "GetFeatures",
+           "GetLatestFeaturegroupVersion",
            "InsertIntoFeaturegroup", "QueryFeaturestore"]

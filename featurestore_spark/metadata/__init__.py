@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .base import Commit, Feature, FeatureGroup, MetadataStore
+from .base import Commit, Feature, FeatureGroup, MetadataStore, TrainingDataset
 
 
 def open_metadata_store(settings: Settings) -> MetadataStore:
@@ -15,4 +15,5 @@ def open_metadata_store(settings: Settings) -> MetadataStore:
     return SqliteMetadataStore(settings.metadata_path)
 
 
-__all__ = ["Commit", "Feature", "FeatureGroup", "MetadataStore", "open_metadata_store"]
+__all__ = ["Commit", "Feature", "FeatureGroup", "MetadataStore", "TrainingDataset",
+           "open_metadata_store"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,31 @@ class FeatureGroup:
         return replace(self, features=features)
 
 
+@dataclass(frozen=True)
+class TrainingDataset:
+    """A training dataset version: files of one format under ``location`` (one sub-folder per
+    split when it has splits), and where its rows came from."""
+    project: str
+    name: str
+    version: int
+    description: str
+    data_format: str           # tfrecords, parquet, csv, tsv, avro or orc
+    location: str              # a Hadoop path (folder)
+    features: tuple[Feature, ...]   # the columns: name and Spark SQL type
+    splits: Mapping[str, Any]  # JSON-able: {"kind": "none" | "random" | "time", ...}
+    source: Mapping[str, Any]  # JSON-able: {"kind": "query" | "dataframe", ...}
+    created_at: datetime
+    creator: str
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(s["name"] for s in self.splits.get("splits", ()))
+
+
 class MetadataStore(ABC):
     """What the feature store keeps about feature groups. One implementation per backend."""
 
@@ -86,6 +112,25 @@ class MetadataStore(ABC):
     @abstractmethod
     def delete_feature_group(self, project: str, name: str, version: int) -> None:
         """Forget a version and its features and commits."""
+
+    @abstractmethod
+    def create_training_dataset(self, dataset: TrainingDataset) -> None:
+        """Register a training dataset version. Raises TrainingDatasetExists when that name and
+        version is registered."""
+
+    @abstractmethod
+    def get_training_dataset(self, project: str, name: str,
+                             version: int | None = None) -> TrainingDataset:
+        """The version asked for, or the latest when ``version`` is None.
+        Raises TrainingDatasetNotFound."""
+
+    @abstractmethod
+    def list_training_datasets(self, project: str | None = None) -> list[TrainingDataset]:
+        """Every registered version, of one project or of all, by project, name and version."""
+
+    @abstractmethod
+    def delete_training_dataset(self, project: str, name: str, version: int) -> None:
+        """Forget a version. Raises TrainingDatasetNotFound."""
 
     def close(self) -> None:
         """Release kept connections (the store stays usable; backends without any do nothing)."""

@@ -42,4 +42,22 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE feature_groups ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE feature_groups ADD COLUMN online_commit INTEGER",
     ],
+    [  # 3: training datasets (one statement, re-runnable: MySQL commits each DDL on its own).
+        # features: JSON [[name, type], ...]; splits: JSON {"kind", "seed"/"column", "splits"};
+        # source: JSON {"kind": "query" | "dataframe", "query", "feature_groups", ...}
+        """CREATE TABLE IF NOT EXISTS training_datasets (
+            id {id},
+            project {key} NOT NULL,
+            name {key} NOT NULL,
+            version INTEGER NOT NULL,
+            description {text} NOT NULL,
+            data_format {key} NOT NULL,
+            location {text} NOT NULL,
+            features {text} NOT NULL,
+            splits {text} NOT NULL,
+            source {text} NOT NULL,
+            created_at {key} NOT NULL,
+            creator {key} NOT NULL,
+            UNIQUE (project, name, version))""",
+    ],
 ]

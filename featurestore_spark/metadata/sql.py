@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-from ..errors import FeatureGroupExists, FeatureGroupNotFound
-from .base import Commit, Feature, FeatureGroup, MetadataStore
+from ..errors import (FeatureGroupExists, FeatureGroupNotFound, TrainingDatasetExists,
+                      TrainingDatasetNotFound)
+from .base import Commit, Feature, FeatureGroup, MetadataStore, TrainingDataset
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -190,3 +191,59 @@ class SqlMetadataStore(MetadataStore):
             for table in ("commits", "features"):
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE feature_group_id = ?"), (fg_id,))
             cur.execute(self._sql("DELETE FROM feature_groups WHERE id = ?"), (fg_id,))
+
+    # -- training datasets ------------------------------------------------------------------------
+    _TD_COLUMNS = ("project, name, version, description, data_format, location, features, splits, "
+                   "source, created_at, creator")
+
+    def create_training_dataset(self, dataset: TrainingDataset) -> None:
+        d = dataset
+        try:
+            with self._transaction() as cur:
+                cur.execute(self._sql(f"INSERT INTO training_datasets ({self._TD_COLUMNS}) "
+                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                            (d.project, d.name, d.version, d.description, d.data_format,
+                             d.location, json.dumps([[f.name, f.type] for f in d.features]),
+                             json.dumps(d.splits), json.dumps(d.source), to_text(d.created_at),
+                             d.creator))
+        except self._dialect.integrity_error:
+            raise TrainingDatasetExists(f"training dataset {d.name} version {d.version} exists "
+                                        f"already in feature store {d.project}") from None
+
+    @staticmethod
+    def _training_dataset(row: tuple) -> TrainingDataset:
+        (project, name, version, description, data_format, location, features, splits, source,
+         created_at, creator) = row
+        return TrainingDataset(
+            project=project, name=name, version=version, description=description,
+            data_format=data_format, location=location,
+            features=tuple(Feature(n, t) for n, t in json.loads(features)),
+            splits=json.loads(splits), source=json.loads(source),
+            created_at=from_text(created_at), creator=creator)
+
+    def get_training_dataset(self, project: str, name: str,
+                             version: int | None = None) -> TrainingDataset:
+        select = f"SELECT {self._TD_COLUMNS} FROM training_datasets WHERE project = ? AND name = ? "
+        if version is None:
+            rows = self._query(select + "ORDER BY version DESC LIMIT 1", (project, name))
+        else:
+            rows = self._query(select + "AND version = ?", (project, name, version))
+        if not rows:
+            which = "" if version is None else f" version {version}"
+            raise TrainingDatasetNotFound(f"training dataset {name}{which} does not exist in "
+                                          f"feature store {project}")
+        return self._training_dataset(rows[0])
+
+    def list_training_datasets(self, project: str | None = None) -> list[TrainingDataset]:
+        where, params = ("WHERE project = ? ", (project,)) if project else ("", ())
+        rows = self._query(f"SELECT {self._TD_COLUMNS} FROM training_datasets {where}"
+                           "ORDER BY project, name, version", params)
+        return [self._training_dataset(r) for r in rows]
+
+    def delete_training_dataset(self, project: str, name: str, version: int) -> None:
+        with self._transaction() as cur:
+            cur.execute(self._sql("DELETE FROM training_datasets WHERE project = ? AND name = ? "
+                                  "AND version = ?"), (project, name, version))
+            if cur.rowcount == 0:
+                raise TrainingDatasetNotFound(f"training dataset {name} version {version} is not "
+                                              f"registered in feature store {project}")

@@ -51,6 +51,11 @@ class MysqlBackend(SqlOnlineBackend):
             raise OnlineStoreError(f"cannot connect to the online store {self.describe(project)}: "
                                    f"{reason(e, self.mysql)}") from None
 
+    def lookup_connection(self, project: str) -> Any:
+        conn = self.connect(project)
+        conn.autocommit = True    # else the pooled connection reads one snapshot forever and
+        return conn               # its metadata locks block the RENAME of a full sync
+
     def lookup_cursor(self, conn: Any) -> Any:
         return conn.cursor(prepared=True)     # prepared once on the server, then executed
 

@@ -204,13 +204,12 @@ def python_decoders(schema: OnlineSchema, text_times: bool) -> list[Callable[[An
     return out
 
 
-def key_encoders(schema: OnlineSchema, text_times: bool) -> list[Callable[[Any], Any]]:
-    """Per key column, what turns a caller's key value into the stored form."""
-    def encode(c: Column) -> Callable[[Any], Any]:
-        if text_times and c.kind in ("timestamp", "timestamp_ntz", "date", "decimal"):
-            return lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else str(v)
-        return lambda v: v
-    return [encode(c) for c in schema.keys]
+def key_encoders(schema: OnlineSchema, text_times: bool) -> list[Callable[[Any], Any] | None]:
+    """Per key column, what turns a caller's key value into the stored form (None: as is)."""
+    def encode(v: Any) -> str:
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else str(v)
+    return [encode if text_times and c.kind in ("timestamp", "timestamp_ntz", "date", "decimal")
+            else None for c in schema.keys]
 
 
 def jdbc_custom_schema(schema: OnlineSchema) -> str:

@@ -12,18 +12,23 @@ import queue
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from ..errors import FeatureVectorNotFound, InvalidInputError
 from ..metadata import FeatureGroup
 from ..mysql_client import close_quietly
 from ..names import table_name
+from ..query.resolve import resolve
 from .schema import OnlineSchema, key_encoders, online_schema, python_decoders
 from .sql import SqlOnlineBackend
 
 MISSING = ("null", "error")
 RETURN_TYPES = ("dict", "pandas")
 MAX_CURSORS = 32
+SCALARS = {int, str, float, bool, bytes, date, datetime, Decimal}   # one-column key values
 
 
 class ConnectionPool:
@@ -40,7 +45,7 @@ class ConnectionPool:
         try:
             conn, cursors = self._idle.get_nowait()
         except queue.Empty:
-            conn, cursors = self.backend.connect(self.project), {}
+            conn, cursors = self.backend.lookup_connection(self.project), {}
         try:
             cur = cursors.get(statement)
             if cur is None:
@@ -106,14 +111,23 @@ class FeatureVectorServer:
         self.parts = tuple(built)
         self.features = tuple(o for p in self.parts for o in p.outputs)
         self.key_names = tuple(dict.fromkeys(k for p in self.parts for k in p.keys))
+        # per part: the decoders of its features and the encoders of its keys, None where every
+        # one is the identity (the common case on MySQL: values go through untouched)
         self._codecs = []
         for p in self.parts:
             decoders = dict(zip(p.schema.names, python_decoders(p.schema, backend.text_times)))
-            self._codecs.append(([decoders[f] for f in p.features],
-                                 key_encoders(p.schema, backend.text_times)))
+            wanted = [decoders[f] for f in p.features]
+            encoders = key_encoders(p.schema, backend.text_times)
+            self._codecs.append((wanted if any(wanted) else None,
+                                 encoders if any(encoders) else None))
+        # batch statements by (part, number of keys): mysql-connector re-prepares a statement
+        # unless it is passed the very same string object
+        self._batch_sql: dict[tuple[int, int], str] = {}
 
     # -- keys -------------------------------------------------------------------------------------
-    def _key(self, key: Any, part: _Part, encoders: list) -> tuple:
+    def _key(self, key: Any, part: _Part, encoders: list | None) -> tuple:
+        if type(key) in SCALARS and len(self.key_names) == 1:     # the common case, first
+            return (key,) if encoders is None else (encoders[0](key),)
         if isinstance(key, Mapping):
             missing = [k for k in part.keys if k not in key]
             if missing:
@@ -131,10 +145,14 @@ class FeatureVectorServer:
             raise InvalidInputError("cannot look up a feature vector",
                                     [f"give the key as a dict of {', '.join(self.key_names)}, "
                                      f"got {key!r}"])
-        return tuple(e(v) for e, v in zip(encoders, values))
+        if encoders is None:
+            return values
+        return tuple(v if e is None else e(v) for e, v in zip(encoders, values))
 
     @staticmethod
-    def _decode(row: Sequence[Any], decoders: list) -> list[Any]:
+    def _decode(row: Sequence[Any], decoders: list | None) -> Sequence[Any]:
+        if decoders is None:
+            return row
         return [v if d is None else d(v) for v, d in zip(row, decoders)]
 
     # -- lookups ----------------------------------------------------------------------------------
@@ -148,14 +166,13 @@ class FeatureVectorServer:
             with self.pool.cursor(part.single) as cur:
                 cur.execute(part.single, params)
                 rows = cur.fetchall()
-            row = rows[0] if rows else None
-            if row is None:
+            if not rows:
                 if missing == "error":
                     raise FeatureVectorNotFound(f"key {key!r} is not in online feature group "
                                                 f"{part.group.name} v{part.group.version}")
                 vector.update(dict.fromkeys(part.outputs))
             else:
-                vector.update(zip(part.outputs, self._decode(row, decoders)))
+                vector.update(zip(part.outputs, self._decode(rows[0], decoders)))
         return vector
 
     def get_batch(self, keys: Sequence[Any], return_type: str = "dict",
@@ -166,36 +183,49 @@ class FeatureVectorServer:
             raise InvalidInputError("cannot look up feature vectors",
                                     [f"return type {return_type!r} is not one of "
                                      f"{', '.join(RETURN_TYPES)}"])
-        columns: dict[str, list[Any]] = {}
+        vectors: list[dict[str, Any]] = []
         absent: list[str] = []
-        for part, (decoders, encoders) in zip(self.parts, self._codecs):
-            wanted = [self._key(k, part, encoders) for k in keys]
-            found = self._fetch(part, list(dict.fromkeys(wanted)))
+        for index, (part, (decoders, encoders)) in enumerate(zip(self.parts, self._codecs)):
+            if encoders is None and len(self.key_names) == 1 and set(map(type, keys)) <= SCALARS:
+                wanted = [(k,) for k in keys]          # plain one-column keys: nothing to check
+            else:
+                wanted = [self._key(k, part, encoders) for k in keys]
+            found = self._fetch(index, part, list(dict.fromkeys(wanted)))
             rows = [found.get(w) for w in wanted]
-            absent += [f"{k!r} in {part.group.name}" for k, r in zip(keys, rows) if r is None]
-            for i, name in enumerate(part.outputs):
-                d = decoders[i]
-                columns[name] = [None if r is None else (r[i] if d is None else d(r[i]))
-                                 for r in rows]
+            if decoders is not None:
+                rows = [None if r is None else self._decode(r, decoders) for r in rows]
+            outputs, empty = part.outputs, tuple([None] * len(part.outputs))
+            if None in rows:
+                absent += [f"{k!r} in {part.group.name}" for k, r in zip(keys, rows) if r is None]
+                rows = [empty if r is None else r for r in rows]
+            if index == 0:
+                vectors = [dict(zip(outputs, r)) for r in rows]
+            else:
+                for vector, r in zip(vectors, rows):
+                    vector.update(zip(outputs, r))
         if absent and missing == "error":
             raise FeatureVectorNotFound(f"{len(absent)} key(s) not in the online store: "
                                         + ", ".join(absent[:20]))
         if return_type == "pandas":
             import pandas as pd
-            return pd.DataFrame(columns, columns=list(self.features))
-        return [dict(zip(columns, values)) for values in zip(*columns.values())] if keys else []
+            return pd.DataFrame.from_records(vectors, columns=list(self.features))
+        return vectors
 
-    def _fetch(self, part: _Part, keys: list[tuple]) -> dict[tuple, tuple]:
+    def _fetch(self, index: int, part: _Part, keys: list[tuple]) -> dict[tuple, Sequence[Any]]:
         """Rows of ``keys`` (stored form) by key, in one statement per up to 1,000 keys."""
-        found: dict[tuple, tuple] = {}
+        found: dict[tuple, Sequence[Any]] = {}
         n_keys = len(part.keys)
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
-            sql = part.select + self.backend.key_condition(part.schema.keys, len(chunk))
+            sql = self._batch_sql.get((index, len(chunk)))
+            if sql is None:
+                if len(self._batch_sql) >= 256:
+                    self._batch_sql.clear()
+                sql = self._batch_sql[(index, len(chunk))] = (
+                    part.select + self.backend.key_condition(part.schema.keys, len(chunk)))
             with self.pool.cursor(sql) as cur:
                 cur.execute(sql, [v for k in chunk for v in k])
-                for row in cur.fetchall():
-                    found[tuple(row[:n_keys])] = tuple(row[n_keys:])
+                found.update({row[:n_keys]: row[n_keys:] for row in cur.fetchall()})
         return found
 
     def close(self) -> None:
@@ -205,48 +235,23 @@ class FeatureVectorServer:
 def plan(groups: Sequence[FeatureGroup], features: Sequence[str],
          versions: Mapping[str, int] | None = None
          ) -> list[tuple[FeatureGroup, list[str], list[str]]]:
-    """Which online feature group serves each feature: ``feature`` (found in exactly one online
-    feature group) or ``featuregroup.feature``; ``versions`` pins a feature group's version
-    (default: its latest). Returns (group, features, output names) per feature group."""
-    versions = dict(versions or {})
-    latest: dict[str, FeatureGroup] = {}
-    for g in groups:                              # ordered by name and version
-        if versions.get(g.name, g.version) == g.version:
-            latest[g.name] = g
-    problems = [f"feature group {n} version {v} does not exist" for n, v in versions.items()
-                if n not in latest]
-    chosen: dict[str, tuple[FeatureGroup, list[str], list[str]]] = {}
-    if isinstance(features, str) or not features:
-        problems.append("give a non-empty list of feature names")
-        features = []
-    for wanted in features:
-        fg_name, _, feature = wanted.rpartition(".")
-        if fg_name:
-            owners = [latest[fg_name]] if fg_name in latest and feature in latest[fg_name].feature_names else []
-            if fg_name not in latest:
-                problems.append(f"{wanted!r}: there is no feature group {fg_name!r}")
-                continue
-        else:
-            owners = [g for g in latest.values() if feature in g.feature_names]
-        if len(owners) != 1:
-            where = ", ".join(f"{g.name}.{feature}" for g in owners) or "no feature group"
-            problems.append(f"feature {wanted!r} is in {where}"
-                            + (": name it as featuregroup.feature" if owners else ""))
-            continue
-        group = owners[0]
+    """Which online feature group serves each feature (found as :func:`..query.resolve.resolve`
+    finds it: ``feature``, ``featuregroup.feature`` or ``featuregroup_<version>.feature``;
+    ``versions`` pins versions). Returns (group, features, output names) per feature group."""
+    found = resolve(groups, features, versions)
+    problems = list(found.problems)
+    chosen = []
+    for group, names in found.by_group():
         if not group.online:
-            problems.append(f"feature {wanted!r}: feature group {group.name} v{group.version} is "
-                            "not online (create it with online=True, or sync it online)")
-            continue
-        entry = chosen.setdefault(group.name, (group, [], []))
-        entry[1].append(feature)
-        entry[2].append(feature)
-    outputs = [o for _, _, outs in chosen.values() for o in outs]
+            problems.append(f"feature group {group.name} v{group.version} is not online (create "
+                            "it with online=True, or sync it online)")
+        chosen.append((group, names, list(names)))
+    outputs = [o for _, _, outs in chosen for o in outs]
     problems += [f"feature {o!r} is asked for twice: vectors need distinct names"
                  for o in sorted({o for o in outputs if outputs.count(o) > 1})]
     if problems:
         raise InvalidInputError("cannot serve feature vectors", problems)
-    return list(chosen.values())
+    return chosen
 
 
 def check_missing(missing: str) -> list[str]:

@@ -59,6 +59,11 @@ class SqlOnlineBackend(ABC):
     def jdbc_options(self, project: str) -> dict[str, str]:
         """Spark JDBC options (url, driver, credentials) for the project's online database."""
 
+    def lookup_connection(self, project: str) -> Any:
+        """A connection for lookups: each statement sees the latest committed rows and holds no
+        lock after it (a pooled connection must not keep a snapshot open)."""
+        return self.connect(project)
+
     def lookup_cursor(self, conn: Any) -> Any:
         """A cursor for one lookup statement, kept and reused by the connection pool."""
         return conn.cursor()

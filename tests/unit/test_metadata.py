@@ -17,8 +17,10 @@ import pytest
 
 from featurestore_spark.config import MysqlSettings
 from featurestore_spark.errors import (ConfigurationError, FeatureGroupExists,
-                                       FeatureGroupNotFound, MetadataStoreError)
-from featurestore_spark.metadata import Commit, Feature, FeatureGroup, MetadataStore
+                                       FeatureGroupNotFound, MetadataStoreError,
+                                       TrainingDatasetExists, TrainingDatasetNotFound)
+from featurestore_spark.metadata import (Commit, Feature, FeatureGroup, MetadataStore,
+                                         TrainingDataset)
 from featurestore_spark.metadata.migrations import MIGRATIONS
 from featurestore_spark.metadata.mysql import MYSQL, MysqlMetadataStore, migration_lock
 from featurestore_spark.metadata.sqlite import SqliteMetadataStore
@@ -180,6 +182,53 @@ def test_a_second_store_sees_writes_of_the_first(backend):
     assert reader.get_feature_group("p", "teams", 1) == group()
     writer.add_commit(group(), commit(1))
     assert reader.commits("p", "teams", 1) == [commit(0), commit(1)]
+
+
+def training_dataset(name="td", version=1, project="p", **changes) -> TrainingDataset:
+    fields = dict(
+        project=project, name=name, version=version, description="für Modelle",
+        data_format="tfrecords", location=f"/w/td/{name}_{version}",
+        features=(Feature("id", "bigint"), Feature("tags", "array<string>"),
+                  Feature("s", "struct<a:int,b:map<string,double>>")),
+        splits={"kind": "random", "seed": 7,
+                "splits": [{"name": "train", "fraction": 0.8}, {"name": "test", "fraction": 0.2}]},
+        source={"kind": "query", "query": {"root": {"features": ["id"], "as_of": 3}},
+                "feature_groups": [{"name": "teams", "version": 1, "commit": 3}]},
+        created_at=T0, creator="me")
+    return TrainingDataset(**{**fields, **changes})
+
+
+def test_training_datasets_register_read_list_delete(backend):
+    store = backend.open()
+    with pytest.raises(TrainingDatasetNotFound, match="td"):
+        store.get_training_dataset("p", "td")
+    assert store.list_training_datasets() == []
+    first, second = training_dataset(), training_dataset(version=2, data_format="csv",
+                                                         splits={"kind": "none", "splits": []})
+    store.create_training_dataset(first)
+    store.create_training_dataset(second)
+    store.create_training_dataset(training_dataset("other", project="q"))
+    assert store.get_training_dataset("p", "td", 1) == first      # JSON and types round-trip
+    assert store.get_training_dataset("p", "td") == second        # the latest
+    assert first.split_names == ("train", "test") and second.split_names == ()
+    assert [(d.name, d.version) for d in store.list_training_datasets("p")] == [("td", 1), ("td", 2)]
+    assert [d.project for d in store.list_training_datasets()] == ["p", "p", "q"]
+    store.delete_training_dataset("p", "td", 2)
+    assert store.get_training_dataset("p", "td").version == 1
+    with pytest.raises(TrainingDatasetNotFound):
+        store.delete_training_dataset("p", "td", 2)
+    assert backend.open().get_training_dataset("p", "td", 1) == first   # another connection
+
+
+def test_training_dataset_version_is_registered_once(backend):
+    store = backend.open()
+    store.create_training_dataset(training_dataset())
+    with pytest.raises(TrainingDatasetExists):
+        store.create_training_dataset(training_dataset(description="other"))
+    assert store.get_training_dataset("p", "td", 1).description == "für Modelle"
+    long_source = {"kind": "dataframe", "plan": "x" * 100_000}      # > 64 KiB of JSON
+    store.create_training_dataset(training_dataset(version=2, source=long_source))
+    assert store.get_training_dataset("p", "td", 2).source == long_source
 
 
 # -- MySQL only -------------------------------------------------------------------------------------

@@ -259,3 +259,22 @@ def test_cli_checks_and_syncs_online(online_store, online_env, monkeypatch, caps
     assert cli(["check-online", "players"]) == 0
     assert cli(["check-online", "nobody"]) == 2
     assert "nobody does not exist" in capsys.readouterr().err
+
+
+def test_lookups_see_new_writes_and_do_not_block_a_full_sync(online_store):
+    spark = online_store.spark
+    schema = "id int, v double"
+    # no event time, a key twice in Delta: the full sync keeps one row per key without a shuffle
+    featurestore.create_featuregroup(spark.createDataFrame([(1, 1.0), (1, 1.0), (2, 2.0)], schema),
+                                     "vals", primary_key="id", online=True)
+    assert online_rows(online_store, "vals") == [(1, 1.0), (2, 2.0)]
+    server = online_store.feature_vector_server(["v"])
+    assert server.get_batch([1, 2, 3]) == [{"v": 1.0}, {"v": 2.0}, {"v": None}]
+    featurestore.insert_into_featuregroup(spark.createDataFrame([(1, 5.0), (3, 3.0)], schema),
+                                          "vals", mode="upsert")
+    # the pooled connections read what was committed since, not a snapshot of their first read
+    assert server.get(1) == {"v": 5.0} and server.get(3) == {"v": 3.0}
+    # and hold no lock that would stop the swap of a full sync
+    assert online_store.sync_online("vals", full=True).mode == "full"
+    assert server.get_batch([1, 2, 3]) == [{"v": 5.0}, {"v": 2.0}, {"v": 3.0}]
+    assert_consistent(online_store, "vals")

@@ -61,11 +61,13 @@ def test_missing_jars_are_named(tmp_path):
     with pytest.raises(ConfigurationError, match=r"delta-spark_4\.1_2\.13.*make setup"):
         delta_jars(tmp_path)
     (tmp_path / "delta-spark_4.1_2.13-4.4.0.jar").write_bytes(b"")
-    with pytest.raises(ConfigurationError, match=r"mariadb-java-client, sqlite-jdbc\. Run"):
+    with pytest.raises(ConfigurationError, match=r"mariadb-java-client, sqlite-jdbc, "
+                                                 r"spark-avro_2\.13, tensorflow-hadoop\. Run"):
         delta_jars(tmp_path)
-    (tmp_path / "mariadb-java-client-3.5.6.jar").write_bytes(b"")
-    (tmp_path / "sqlite-jdbc-3.50.3.0.jar").write_bytes(b"")
-    assert len(delta_jars(tmp_path)) == 4
+    for jar in ("mariadb-java-client-3.5.6", "sqlite-jdbc-3.50.3.0", "spark-avro_2.13-4.1.1",
+                "tensorflow-hadoop-1.15.0"):
+        (tmp_path / f"{jar}.jar").write_bytes(b"")
+    assert len(delta_jars(tmp_path)) == 6
 
 
 def test_spark_defaults_parsing(tmp_path):

@@ -1,0 +1,304 @@
+"""The online store benchmark behind `make bench`.
+
+Lookups: FeatureVectorServer.get (one key) and get_batch (BENCH_BATCH keys) on online feature
+groups of BENCH_ROWS rows x 10 and x 50 double features, each beside a raw mysql-connector
+primary-key SELECT (an IN list for the batch) on the same table in the same run, over TCP and over
+the unix socket. Sync: BENCH_ROWS rows x 20 doubles with sync_online(full=True) beside a
+single-connection executemany upsert baseline, and the driver's peak memory at BENCH_ROWS and
+BENCH_MEMORY_ROWS rows. Every target is a ratio against a baseline measured in the same run.
+
+    make bench                          # the full run (1M rows, 5M for the memory check)
+    BENCH_ROWS=20000 make bench         # a smoke run (not recorded in bench/RESULTS.md)
+
+Environment: BENCH_ROWS (1000000), BENCH_MEMORY_ROWS (5 x BENCH_ROWS), BENCH_LOOKUPS (timed
+single-key lookups per side: 4000, 300 below 1M rows), BENCH_BATCH_LOOKUPS (timed batches per
+side: 2000, 100 below 1M rows), BENCH_BATCH (100),
+BENCH_PARTITIONS (4), BENCH_RECORD (1 when BENCH_ROWS >= 1000000: append to bench/RESULTS.md),
+BENCH_KEEP (1: keep the benchmark's online database), BENCH_SPARK_MASTER (local[2]),
+BENCH_MEMORY_MASTER (the memory runs' own session: local-cluster[2,1,1536]; empty, the default
+below 1M rows: in the main session).
+"""
+
+from __future__ import annotations
+
+# featurestore_spark imports mysql-connector's C extension before anything imports ssl
+import featurestore_spark  # noqa: F401  isort: skip
+import mysql.connector  # isort: skip
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import lookup_bench as lk
+import report as rp
+import sync_bench as sb
+
+PROJECT = "fsbench"
+LOOKUP_GROUPS = ((10, "lk10", "a"), (50, "lk50", "b"))
+RATIO_TARGET = 1.2
+SYNC_TARGET = 2.0
+FLAT_MIB = 50.0          # the driver's peak may not grow more than this from 1x to 5x the rows
+
+
+STARTED = time.perf_counter()
+
+
+def say(message: str) -> None:
+    print(f"[{time.perf_counter() - STARTED:5.0f} s] {message}", flush=True)
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def main() -> None:
+    rows = env_int("BENCH_ROWS", 1_000_000)
+    memory_rows = env_int("BENCH_MEMORY_ROWS", 5 * rows)
+    full = rows >= 1_000_000
+    n_single = env_int("BENCH_LOOKUPS", 4000 if full else 300)
+    n_batch = env_int("BENCH_BATCH_LOOKUPS", 2000 if full else 100)
+    batch = env_int("BENCH_BATCH", 100)
+    partitions = env_int("BENCH_PARTITIONS", 4)
+    record = env_int("BENCH_RECORD", 1 if full else 0)
+    keep = env_int("BENCH_KEEP", 0)
+    memory_master = os.environ.get("BENCH_MEMORY_MASTER", "local-cluster[2,1,1536]" if full else "")
+    logging.basicConfig(level=logging.WARNING)
+    started = time.perf_counter()
+    machine = rp.machine()
+
+    from featurestore_spark.config import load_settings
+    from featurestore_spark.feature_store import FeatureStore
+    from featurestore_spark.names import table_name
+    from featurestore_spark.session import get_spark
+    from featurestore_spark.spec import CreateSpec
+
+    home = rp.ROOT / ".cache" / "bench" / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = {t: load_settings(rp.ROOT / "conf" / "featurestore.toml", rp.settings_env(home, PROJECT, t))
+                for t in ("tcp", "socket")}
+    spark = get_spark(settings["tcp"])
+    spark.sparkContext.setLogLevel("ERROR")
+    stores = {t: FeatureStore.connect(s, spark) for t, s in settings.items()}
+    tcp = stores["tcp"]
+    backend = tcp.online.backend
+    with backend.connection(PROJECT) as conn:        # a clean online database
+        cur = conn.cursor()
+        cur.execute(f"DROP DATABASE IF EXISTS `{PROJECT}_online`")
+    with backend.connection(PROJECT) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT VERSION()")
+        server_version = cur.fetchone()[0]
+        connection_class = type(conn).__name__
+    import pyspark
+    info = {
+        "HAVE_CEXT": mysql.connector.HAVE_CEXT,
+        "connection class": connection_class,
+        "mysql-connector-python": mysql.connector.__version__,
+        "server": server_version,
+        "pyspark": pyspark.__version__,
+        "spark master": spark.sparkContext.master,
+        **machine,
+    }
+    print(f"online store benchmark: {rows:,} rows; HAVE_CEXT={info['HAVE_CEXT']} "
+          f"({connection_class}); server {server_version}; nproc {machine['nproc']}", flush=True)
+
+    # -- lookup tables (online-only writes: offline=False, the Delta tables stay empty) ----------
+    setup = []
+    for features, name, prefix in LOOKUP_GROUPS:
+        t0 = time.perf_counter()
+        df = lk.feature_frame(spark, rows, features, prefix, partitions)
+        tcp.create(CreateSpec(name, df, primary_key=("id",), online=True, offline=False))
+        setup.append((name, features, time.perf_counter() - t0))
+        say(f"wrote online {name}: {rows:,} x {features} in {setup[-1][2]:.1f} s")
+
+    # -- lookups ---------------------------------------------------------------------------------
+    comparisons: list[lk.Comparison] = []
+    for features, name, prefix in LOOKUP_GROUPS:
+        table = table_name(name, 1)
+        outputs = [f"{prefix}{j}" for j in range(features)]
+        with backend.connection(PROJECT) as conn:      # the table into the buffer pool
+            cur = conn.cursor()
+            cur.execute(f"SELECT SUM(`{outputs[-1]}`) FROM `{table}`")
+            cur.fetchall()
+        for transport, store in stores.items():
+            server = store.feature_vector_server([f"{name}.{o}" for o in outputs])
+            raw = lk.RawLookups(lk.pooled_connection(server, 0), table, "id", outputs)
+            lk.check_same_answers(server, raw, [0, rows // 3, rows - 1], outputs)
+            comparisons += lk.run_lookups(server, raw, rows, f"{features} features", transport,
+                                          n_single, n_batch, batch, warmup=300,
+                                          seed=features * 10 + len(transport))
+            raw.close()
+            store.close()     # a new pool (and connection) for the next table
+            for c in comparisons[-2:]:
+                say(f"{c.what:28} {c.transport:6} ours p50 {c.ours.p50:.3f} p99 {c.ours.p99:.3f}"
+                    f" | raw p50 {c.raw.p50:.3f} p99 {c.raw.p99:.3f} ms")
+    counted = FeatureStore.connect(settings["tcp"], spark)     # a pool of its own
+    statements = lk.statements_per_call(
+        counted, [f"{n}.{p}{j}" for f, n, p in LOOKUP_GROUPS for j in range(f)],
+        list(range(0, rows, max(1, rows // batch)))[:batch])
+    counted.close()
+    for store in stores.values():
+        store.close()     # the pooled lookup connections hold their tables' metadata locks
+    say(f"statements per call over {statements['feature_groups']} feature groups: "
+        f"get {statements['get']}, get_batch {statements['get_batch']}")
+
+    for _, name, _ in LOOKUP_GROUPS:      # the sync starts from the same server state as
+        tcp.delete(name, 1)               # its baseline: without the lookup tables
+
+    # -- sync: baseline, ours, ours, baseline (drift cancels) ------------------------------------
+    connect_args = {**settings["tcp"].mysql.connect_args(), "database": f"{PROJECT}_online"}
+    # the session's first sync of a plan pays Spark's code generation and JIT (measured: the
+    # first dedup job of a session about 3x slower than the next): shown, not in the ratio
+    warm_rows = max(10_000, rows // 10)
+    sb.write_offline(tcp, "warmup", warm_rows, 20, partitions)
+    warm = sb.timed_sync(tcp, "warmup")
+    tcp.delete("warmup", 1)
+    say(f"warm-up sync_online(full=True) {warm_rows:,} rows: {warm.rows_per_second:,.0f} rows/s")
+    sb.write_offline(tcp, "sync1", rows, 20, partitions)
+    bases, ours = [], []
+    for side in ("baseline", "ours", "ours", "baseline"):
+        if side == "baseline":
+            bases.append(sb.baseline(connect_args, rows, 20, 2000, "baseline_upsert"))
+            say(f"baseline executemany {rows:,} rows: {bases[-1]['rows_per_second']:,.0f} rows/s")
+        else:
+            ours.append(sb.timed_sync(tcp, "sync1"))
+            sb.check_synced(tcp, "sync1", rows, 20)
+            say(f"sync_online(full=True) {rows:,} rows: {ours[-1].rows_per_second:,.0f} rows/s")
+    tcp.delete("sync1", 1)
+    if not memory_master:         # in this session: its JVM also runs the tasks
+        memory = sb.memory_runs_in(tcp, [rows, memory_rows], partitions)
+    if not keep:
+        with backend.connection(PROJECT) as conn:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{PROJECT}_online`")
+    spark.stop()          # its cores and memory to the memory runs' session
+    if memory_master:
+        memory = sb.memory_runs([rows, memory_rows], partitions, memory_master)
+    info["load average after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    info["baseline HAVE_CEXT"] = bases[0]["have_cext"]
+    info["memory run master"] = memory_master or f"{info['spark master']} (the same session)"
+    text = render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons,
+                  statements, bases, ours, warm, memory, time.perf_counter() - started)
+    print()
+    print(text)
+    if record:
+        if not rp.RESULTS.exists():
+            rp.RESULTS.write_text("# Online store benchmark results\n\nAppended by `make bench` "
+                                  "(bench/online_bench.py), newest last.\n")
+        with rp.RESULTS.open("a") as f:
+            f.write("\n" + text + "\n")
+        print(f"\nappended to {rp.RESULTS.relative_to(rp.ROOT)}")
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons, statements,
+           bases, ours, warm, memory, elapsed) -> str:
+    out = [f"## {rp.now()}: {rows:,} rows", ""]
+    out.append(rp.table(["", ""], [(k, v) for k, v in info.items() if k != "free -g"]))
+    out += ["", "`free -g`:", "", "```", info["free -g"], "```", ""]
+    out.append(f"Lookups: {n_single} timed single-key lookups and {n_batch} timed batches of "
+               f"{batch} random keys per side, after warm-up, in alternating blocks of "
+               f"{lk.BLOCK}. Ours: FeatureVectorServer.get / get_batch (dicts). Raw: "
+               "mysql-connector prepared cursors (binary protocol, as ours) on the very connection "
+               "ours' pool uses (same server thread), `SELECT cols FROM t WHERE id = %s` / "
+               "`WHERE id IN (...)`, fetchall(). Latencies in ms; lookups/s for one caller back to back "
+               "(keys/s for batches).")
+    out.append("")
+    rows_ = []
+    for c in comparisons:
+        per = batch if c.what.startswith("batch") else 1
+        r50, r99 = c.ours.p50 / c.raw.p50, c.ours.p99 / c.raw.p99
+        rows_.append((c.what, c.transport, c.ours.p50, c.raw.p50, r50, c.ours.p99, c.raw.p99,
+                      r99, c.ours.per_second * per, c.raw.per_second * per,
+                      rp.verdict(r50 <= RATIO_TARGET and r99 <= RATIO_TARGET)))
+    out.append(rp.table(["lookup", "transport", "ours p50", "raw p50", "p50 x", "ours p99",
+                         "raw p99", "p99 x", "ours keys/s", "raw keys/s",
+                         f"<= {RATIO_TARGET}x"], rows_))
+    groups = statements["feature_groups"]
+    single_s, batch_s = statements["get"], statements["get_batch"]
+    ok_stmt = batch_s["Com_stmt_execute"] == groups and single_s["Com_stmt_execute"] == groups
+    out += ["", f"Statements the server ran for one call over {groups} feature groups (a second "
+            "call: the first connects and prepares), counted on the server with SHOW SESSION "
+            f"STATUS on the pool's {statements['connections']} connection(s):", ""]
+    out.append(rp.table(["call"] + [c.replace("Com_", "") for c in lk.COUNTERS],
+                        [("get (1 key)", *single_s.values()),
+                         (f"get_batch ({statements['keys']} keys)", *batch_s.values())]))
+    out += ["", f"One statement per feature group: {rp.verdict(ok_stmt)}. "
+            + ("A get_batch re-prepares its statements on every call (stmt_prepare and "
+               "stmt_close above 0): a prepare round trip more per feature group. "
+               if batch_s["Com_stmt_prepare"] else "")
+            + ("Every execute is preceded by a COM_STMT_RESET round trip (mysql-connector's "
+               "prepared cursor, raw side too). " if single_s["Com_stmt_reset"] else ""), ""]
+    base_rate = sum(b["rows"] for b in bases) / sum(b["seconds"] for b in bases)
+    our_rate = sum(r.rows for r in ours) / sum(r.seconds for r in ours)
+    ratio = our_rate / base_rate
+    out.append(f"Sync: {rows:,} rows x 20 DOUBLE features over TCP, run as baseline, ours, ours, "
+               "baseline, after an untimed warm-up sync of another feature group in the same "
+               "session (the session's first sync pays Spark's code generation and JIT; it is "
+               "shown below, outside the ratio). Ours: FeatureStore.sync_online(name, full=True) of a feature group "
+               "written to Delta before (untimed): Delta read, one row per key (dropDuplicates), "
+               "executors bulk-load a staging table (LOAD DATA LOCAL INFILE, "
+               f"{partitions} partitions, {info['spark master']}) and swap it in. Baseline: one "
+               "mysql-connector connection in a process of its own, executemany of INSERT ... ON "
+               "DUPLICATE KEY UPDATE in batches of 2,000, a commit per batch, into an empty table "
+               "of the same DDL (only executemany + commit timed). The lookup tables are dropped "
+               "before.")
+    out.append("")
+    sync_rows = [(f"baseline executemany #{i + 1}", b["rows"], b["seconds"], b["rows_per_second"],
+                  b["rows_per_second"] / base_rate, "") for i, b in enumerate(bases)]
+    sync_rows += [(f"sync_online(full=True) #{i + 1}", r.rows, r.seconds, r.rows_per_second,
+                   r.rows_per_second / base_rate, "") for i, r in enumerate(ours)]
+    sync_rows += [("warm-up sync_online (first in session)", warm.rows, warm.seconds,
+                   warm.rows_per_second, warm.rows_per_second / base_rate, "not counted")]
+    sync_rows += [("baseline, both runs", sum(b["rows"] for b in bases),
+                   sum(b["seconds"] for b in bases), base_rate, 1.0, ""),
+                  ("sync_online, both runs", sum(r.rows for r in ours),
+                   sum(r.seconds for r in ours), our_rate, ratio, rp.verdict(ratio >= SYNC_TARGET))]
+    out.append(rp.table(["sync", "rows", "seconds", "rows/s", "x baseline", f">= {SYNC_TARGET}x"],
+                        sync_rows))
+    small, big = memory[0], memory[-1]
+    growth = max(big.driver_rss_peak - small.driver_rss_peak, big.jvm_old_peak - small.jvm_old_peak)
+    where = (f"in a Spark session of its own ({info['memory run master']}: the executors run "
+             "in JVMs of their own, so the driver JVM is the driver alone)"
+             if info["memory run master"].startswith("local-cluster") else
+             f"in the same session ({info['spark master']}: its JVM also runs the tasks, so the "
+             "JVM figures are not the driver's alone)")
+    out += ["", f"Driver memory during sync_online(full=True), {where}. MiB. Python driver: "
+            "RSS before and peak (VmHWM, "
+            "reset through /proc/self/clear_refs just before the sync). Driver JVM: used heap "
+            "(sampled every 0.2 s, garbage included), old generation peak (pool peak counter, "
+            "reset before) and peak RSS (VmHWM, reset before).", ""]
+    out.append(rp.table(["rows", "seconds", "rows/s", "Python RSS before", "Python peak RSS",
+                         "JVM heap max", "JVM old gen peak", "JVM peak RSS"],
+                        [(r.rows, r.seconds, r.rows_per_second, r.driver_rss_before,
+                          r.driver_rss_peak, r.jvm_heap_max, r.jvm_old_peak, r.jvm_rss_peak)
+                         for r in memory]))
+    flat = growth <= FLAT_MIB
+    out += ["", f"From {small.rows:,} to {big.rows:,} rows the Python driver's peak RSS changes "
+            f"{big.driver_rss_peak - small.driver_rss_peak:+.1f} MiB and the driver JVM's old "
+            f"generation peak {big.jvm_old_peak - small.jvm_old_peak:+.1f} MiB (flat: neither "
+            f"grows more than {FLAT_MIB:.0f} MiB)."]
+    single = [r for r in rows_ if r[0].startswith("single")]
+    batches = [r for r in rows_ if r[0].startswith("batch")]
+    out += ["", "Targets:", "",
+            f"- single-key lookup p50 and p99 <= {RATIO_TARGET}x raw: "
+            + rp.verdict(all(r[-1] == "met" for r in single))
+            + f" (worst p50 x {max(r[4] for r in single):.2f}, p99 x {max(r[7] for r in single):.2f})",
+            f"- batch lookup p50 and p99 <= {RATIO_TARGET}x raw: "
+            + rp.verdict(all(r[-1] == "met" for r in batches))
+            + f" (worst p50 x {max(r[4] for r in batches):.2f}, p99 x {max(r[7] for r in batches):.2f})",
+            f"- one query per feature group for a batch: {rp.verdict(ok_stmt)}",
+            f"- sync >= {SYNC_TARGET}x the executemany baseline: {rp.verdict(ratio >= SYNC_TARGET)} "
+            f"({ratio:.2f}x)",
+            f"- driver memory flat from 1x to {big.rows // max(1, small.rows)}x the rows: "
+            f"{rp.verdict(flat)} ({growth:+.1f} MiB)",
+            "", f"Setup (untimed in the figures above): "
+            + ", ".join(f"{n} {rows:,} x {f} online-only write {s:.0f} s" for n, f, s in setup)
+            + f"; whole run {elapsed / 60:.1f} min."]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""TrainingDatasets: create, read and make again the training datasets of a feature store.
+
+A training dataset version is files of one data format in a folder (one sub-folder per split),
+registered in the metadata store with its columns, splits and source. Creation checks the whole
+request first (one error listing every problem, nothing written), writes the files from the
+executors, and registers the version last; if writing or registering fails, the folder is
+removed, so a failure leaves neither files nor a registered version.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..dataframes import convert
+from ..errors import InvalidInputError, TrainingDatasetNotFound
+from ..metadata import Feature, TrainingDataset
+from ..names import name_problem
+from ..spec import DATAFRAME_TYPES
+from . import formats, lineage, paths, splits
+from .spec import TrainingDatasetSpec, version_problem
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from ..feature_store import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+def _json(value: Any) -> Any:
+    """``value`` as the metadata store gives it back (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def _lost_race(error: BaseException) -> bool:
+    """Whether a write failed at once because its folder exists (Spark's or Hadoop's check)."""
+    return any(s in str(error) for s in (
+        "PATH_ALREADY_EXISTS", "FileAlreadyExistsException"))
+
+
+class TrainingDatasets:
+    """The training datasets of a :class:`~featurestore_spark.FeatureStore` (``store.training``).
+
+    Examples
+    --------
+    >>> td = store.training.create(TrainingDatasetSpec("matches", df, data_format="parquet",
+    ...                                                splits=(("train", 0.8), ("test", 0.2))))  # doctest: +SKIP
+    >>> store.training.read("matches", split="train", dataframe_type="pandas")    # doctest: +SKIP
+    """
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+        self.spark = store.spark
+        self.metadata = store.metadata
+
+    def _project(self, project: str | None) -> str:
+        project = project or self.store.settings.project
+        if (problem := name_problem("project", project)):
+            raise InvalidInputError("cannot open feature store", [problem])
+        return project
+
+    def location(self, project: str, name: str, version: int) -> str:
+        return paths.join(self.store.settings.training_path, f"{project}/{name}_{version}")
+
+    # -- metadata ---------------------------------------------------------------------------------
+    def get(self, name: str, version: int | None = None,
+            project: str | None = None) -> TrainingDataset:
+        """The metadata of a version (the latest when ``version`` is None)."""
+        problems = [p for p in (name_problem("training dataset", name),
+                                version_problem(version, optional=True)) if p]
+        if problems:
+            raise InvalidInputError(f"cannot find training dataset {name!r}", problems)
+        return self.metadata.get_training_dataset(self._project(project), name, version)
+
+    def list(self, project: str | None = None) -> list[TrainingDataset]:
+        return self.metadata.list_training_datasets(self._project(project))
+
+    def latest_version(self, name: str, project: str | None = None) -> int:
+        return self.get(name, None, project).version
+
+    def path(self, name: str, version: int | None = None, split: str | None = None,
+             project: str | None = None) -> str:
+        """The folder of a version, or of one of its splits."""
+        td = self.get(name, version, project)
+        return td.location if split is None else self._split_paths(td, split)[0]
+
+    def tf_record_schema(self, name: str, version: int | None = None,
+                         project: str | None = None) -> dict[str, dict[str, Any]]:
+        """The TFRecord feature spec of a version stored as tfrecords (see
+        :func:`.tfrecord.tf_record_schema`)."""
+        from .tfrecord import tf_record_schema
+        td = self.get(name, version, project)
+        if td.data_format != "tfrecords":
+            raise InvalidInputError(f"cannot give the tf record schema of {name!r}", [
+                f"version {td.version} is stored as {td.data_format}, not tfrecords"])
+        return tf_record_schema(td.features)
+
+    # -- create -----------------------------------------------------------------------------------
+    def create(self, spec: TrainingDatasetSpec) -> TrainingDataset:
+        """Write a new training dataset version; returns its metadata."""
+        return self._create(spec, lineage.resolve(spec.source) if spec.source is not None
+                            else (None, None, []))
+
+    def _create(self, spec: TrainingDatasetSpec, resolved: tuple[DataFrame | None, Any, list[str]],
+                more_source: dict[str, Any] | None = None) -> TrainingDataset:
+        problems = spec.problems()
+        project = spec.project or self.store.settings.project
+        data_format = formats.normal(spec.data_format)
+        split_plan, split_problems = splits.plan(dict(spec.splits) if spec.splits else None,
+                                                 spec.seed, spec.event_time)
+        problems += split_problems
+        if not (name_problem("training dataset", spec.name) or name_problem("project", project)):
+            existing = [d.version for d in self.metadata.list_training_datasets(project)
+                        if d.name == spec.name]
+            if spec.version in existing:
+                problems.append(f"training dataset {spec.name} version {spec.version} exists "
+                                f"already (latest is {max(existing)}): ask for version "
+                                f"{max(existing) + 1} to create a new one")
+        df, query, source_problems = resolved
+        problems += source_problems
+        features: tuple[Feature, ...] = ()
+        if df is not None:
+            features = tuple(Feature(f.name, f.dataType.simpleString()) for f in df.schema.fields)
+            if isinstance(data_format, str) and data_format in formats.DATA_FORMATS:
+                problems += formats.type_problems(data_format, features)
+            problems += splits.frame_problems(df, split_plan)
+        location = (spec.path.rstrip("/") if isinstance(spec.path, str) and spec.path.strip()
+                    else self.location(project, spec.name, spec.version))
+        if not problems and paths.exists(self.spark, location):
+            problems.append(f"{location} exists already: remove it, or write the training "
+                            "dataset somewhere else (path) or as another version")
+        if problems or df is None:
+            raise InvalidInputError(f"cannot create training dataset {spec.name!r}", problems)
+        reads, others = lineage.inputs(self.spark, df, self.metadata.list_feature_groups)
+        td = TrainingDataset(
+            project=project, name=spec.name, version=spec.version, description=spec.description,
+            data_format=str(data_format), location=location, features=features,
+            splits=_json(split_plan), source=_json({**lineage.record(
+                "query" if query is not None else "dataframe", query, reads, others),
+                **(more_source or {})}),
+            created_at=datetime.now(timezone.utc), creator=getpass.getuser())
+        self._write(td, df)
+        return self.metadata.get_training_dataset(project, td.name, td.version)
+
+    def _write(self, td: TrainingDataset, df: DataFrame) -> None:
+        """Write every split, then register; on any failure remove the folder (it did not exist
+        before) and let the error through. A first write that finds the folder made meanwhile
+        (another writer of the same version) leaves it alone."""
+        sc = self.spark.sparkContext
+        log.info("creating training dataset %s version %d (%s) in %s", td.name, td.version,
+                 td.data_format, td.location)
+        written = False
+        try:
+            for split, rows in splits.split_frames(df, td.splits):
+                where = td.location if split is None else paths.join(td.location, split)
+                sc.setJobDescription(f"featurestore: training dataset {td.name} v{td.version}"
+                                     + (f" split {split}" if split else ""))
+                try:
+                    formats.write(rows, td.data_format, where, td.features)
+                except BaseException as e:
+                    written = written or not _lost_race(e)    # did it write anything?
+                    raise
+                written = True
+            self.metadata.create_training_dataset(td)
+        except BaseException:
+            if not written:
+                raise
+            log.warning("training dataset %s version %d failed: removing %s", td.name,
+                        td.version, td.location)
+            try:
+                paths.delete(self.spark, td.location)
+            except Exception:  # keep the original error; say what is left behind
+                log.exception("could not remove %s after a failed write", td.location)
+            raise
+        finally:
+            sc.setJobDescription(None)  # type: ignore[arg-type]
+
+    # -- read -------------------------------------------------------------------------------------
+    def _split_paths(self, td: TrainingDataset, split: str | None) -> list[str]:
+        names = td.split_names
+        if split is None:
+            return [paths.join(td.location, s) for s in names] if names else [td.location]
+        if split not in names:
+            have = f"its splits are {', '.join(names)}" if names else "it has no splits"
+            raise InvalidInputError(f"cannot read training dataset {td.name!r}", [
+                f"version {td.version} has no split {split!r}: {have}"])
+        return [paths.join(td.location, split)]
+
+    def read(self, name: str, version: int | None = None, split: str | None = None,
+             dataframe_type: str = "spark", project: str | None = None) -> Any:
+        """The rows of a version (every split, or ``split``) as ``dataframe_type``: ``spark``
+        (lazy), ``pandas``, ``numpy`` or ``python`` (brought to the driver)."""
+        if dataframe_type not in DATAFRAME_TYPES:
+            raise InvalidInputError(f"cannot read training dataset {name!r}", [
+                f"dataframe type {dataframe_type!r} is not one of {', '.join(DATAFRAME_TYPES)}"])
+        td = self.get(name, version, project)
+        df = formats.read(self.spark, td.data_format, self._split_paths(td, split), td.features)
+        return convert(df, dataframe_type)
+
+    # -- again ------------------------------------------------------------------------------------
+    def _rebuild(self, td: TrainingDataset, labels: DataFrame | None,
+                 query_from_dict: lineage.QueryFromDict | None) -> tuple[Any, DataFrame]:
+        lineage.check_made_from_query(td)
+        make = query_from_dict or lineage.default_query_from_dict(td.source, self.store, labels)
+        return lineage.rebuild(td, self.spark, self.metadata.list_feature_groups, make)
+
+    def source(self, name: str, version: int | None = None, project: str | None = None,
+               labels: DataFrame | None = None,
+               query_from_dict: lineage.QueryFromDict | None = None) -> DataFrame:
+        """The rows a version was made from, read again from its recorded query at its recorded
+        commits (``labels``: the labels DataFrame of a query that started from labels;
+        ``query_from_dict``: how to make the query from its recorded dict, by default the
+        recorded class's ``from_dict``)."""
+        return self._rebuild(self.get(name, version, project), labels, query_from_dict)[1]
+
+    def recreate(self, name: str, version: int | None = None, new_version: int | None = None,
+                 path: str | None = None, project: str | None = None,
+                 labels: DataFrame | None = None,
+                 query_from_dict: lineage.QueryFromDict | None = None) -> TrainingDataset:
+        """Write a version again as ``new_version`` (default: the next one): the same query at
+        the same commits, format and splits (same seed or ranges), so the same rows per split."""
+        td = self.get(name, version, project)
+        query, df = self._rebuild(td, labels, query_from_dict)
+        plan = td.splits
+        split_spec = tuple((s["name"], s["fraction"] if plan["kind"] == "random"
+                            else (s["start"], s["end"])) for s in plan.get("splits", ()))
+        spec = TrainingDatasetSpec(
+            td.name, query, td.project,
+            self.latest_version(name, td.project) + 1 if new_version is None else new_version,
+            td.description, td.data_format, split_spec, plan.get("seed"), plan.get("column"),
+            path)
+        return self._create(spec, (df, query, []), {"recreated_from": td.version})
+
+    def delete(self, name: str, version: int, project: str | None = None) -> None:
+        """Remove a version: its files, then its registration."""
+        td = self.get(name, version, project)
+        paths.delete(self.spark, td.location)
+        self.metadata.delete_training_dataset(td.project, td.name, td.version)
+
+
+__all__ = ["TrainingDatasetNotFound", "TrainingDatasets"]
