@@ -52,10 +52,16 @@ mysql:
 test: setup mysql
 	$(PY) -m pytest -q tests
 
-# The online store benchmark (bench/online_bench.py): lookups and sync against the MariaDB above,
-# each beside a raw mysql-connector baseline of the same run. Scale: BENCH_ROWS=20000 make bench.
-bench: setup mysql
-	@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py
+# The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.
+# online (bench/online_bench.py): lookups and sync against the MariaDB above, beside raw
+# mysql-connector. query (bench/query_bench.py): point-in-time join beside a plain equi-join, and
+# training dataset writes per format beside Spark's parquet writer (needs no MySQL).
+# One of them: make bench BENCH=online | BENCH=query. Scale: BENCH_ROWS=20000 make bench.
+BENCH ?= online query
+bench: setup $(if $(filter online,$(BENCH)),mysql)
+	@$(if $(filter-out online query,$(BENCH)),echo "BENCH=$(BENCH): name online and/or query" >&2; exit 2;) true
+	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
+	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 
 lint: setup
 	$(PY) -m compileall -q featurestore_spark jobs tests

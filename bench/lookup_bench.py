@@ -135,8 +135,8 @@ class _Recording:
         self._backend = backend
         self.connections: list[Any] = []
 
-    def connect(self, project: str) -> Any:
-        conn = self._backend.connect(project)
+    def lookup_connection(self, project: str) -> Any:
+        conn = self._backend.lookup_connection(project)
         self.connections.append(conn)
         return conn
 

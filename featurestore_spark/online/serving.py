@@ -77,7 +77,7 @@ class _Part:
     features: tuple[str, ...]        # in the group
     outputs: tuple[str, ...]         # the names they get in the vector
     single: str                      # SELECT ... WHERE k = ?
-    select: str                      # SELECT keys, features FROM t WHERE (without the condition)
+    select: str                      # SELECT features, keys FROM t WHERE (without the condition)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -107,7 +107,7 @@ class FeatureVectorServer:
             table = q(table_name(group.name, group.version))
             built.append(_Part(group, schema, tuple(features), tuple(outputs),
                                f"SELECT {cols} FROM {table} WHERE {where}",
-                               f"SELECT {keys}, {cols} FROM {table} WHERE "))
+                               f"SELECT {cols}, {keys} FROM {table} WHERE "))
         self.parts = tuple(built)
         self.features = tuple(o for p in self.parts for o in p.outputs)
         self.key_names = tuple(dict.fromkeys(k for p in self.parts for k in p.keys))
@@ -186,15 +186,15 @@ class FeatureVectorServer:
         vectors: list[dict[str, Any]] = []
         absent: list[str] = []
         for index, (part, (decoders, encoders)) in enumerate(zip(self.parts, self._codecs)):
-            if encoders is None and len(self.key_names) == 1 and set(map(type, keys)) <= SCALARS:
-                wanted = [(k,) for k in keys]          # plain one-column keys: nothing to check
-            else:
-                wanted = [self._key(k, part, encoders) for k in keys]
-            found = self._fetch(index, part, list(dict.fromkeys(wanted)))
+            plain = (encoders is None and len(part.keys) == 1 and len(self.key_names) == 1
+                     and set(map(type, keys)) <= SCALARS)
+            # rows are (features..., keys...): zip(outputs, row) stops before the keys
+            wanted = keys if plain else [self._key(k, part, encoders) for k in keys]
+            found = self._fetch(index, part, list(dict.fromkeys(wanted)), plain)
             rows = [found.get(w) for w in wanted]
             if decoders is not None:
                 rows = [None if r is None else self._decode(r, decoders) for r in rows]
-            outputs, empty = part.outputs, tuple([None] * len(part.outputs))
+            outputs, empty = part.outputs, (None,) * len(part.outputs)
             if None in rows:
                 absent += [f"{k!r} in {part.group.name}" for k, r in zip(keys, rows) if r is None]
                 rows = [empty if r is None else r for r in rows]
@@ -211,9 +211,10 @@ class FeatureVectorServer:
             return pd.DataFrame.from_records(vectors, columns=list(self.features))
         return vectors
 
-    def _fetch(self, index: int, part: _Part, keys: list[tuple]) -> dict[tuple, Sequence[Any]]:
-        """Rows of ``keys`` (stored form) by key, in one statement per up to 1,000 keys."""
-        found: dict[tuple, Sequence[Any]] = {}
+    def _fetch(self, index: int, part: _Part, keys: list[Any], plain: bool) -> dict[Any, Sequence[Any]]:
+        """Rows (features, then keys) of ``keys`` by key, in one statement per up to 1,000 keys.
+        ``plain``: keys are single values, else tuples in the stored form."""
+        found: dict[Any, Sequence[Any]] = {}
         n_keys = len(part.keys)
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
@@ -224,8 +225,12 @@ class FeatureVectorServer:
                 sql = self._batch_sql[(index, len(chunk))] = (
                     part.select + self.backend.key_condition(part.schema.keys, len(chunk)))
             with self.pool.cursor(sql) as cur:
-                cur.execute(sql, [v for k in chunk for v in k])
-                found.update({row[:n_keys]: row[n_keys:] for row in cur.fetchall()})
+                if plain:
+                    cur.execute(sql, chunk)
+                    found.update({row[-1]: row for row in cur.fetchall()})
+                else:
+                    cur.execute(sql, [v for k in chunk for v in k])
+                    found.update({row[-n_keys:]: row for row in cur.fetchall()})
         return found
 
     def close(self) -> None:
