@@ -25,7 +25,7 @@ from .offline.delta import CONFLICTS, DeltaEngine, WriteResult, qualified_name
 from .online import open_online_backend
 from .online.schema import schema_problems as online_problems
 from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
-from .online.sync import ConsistencyReport, OnlineSync, SyncResult, latest_per_key
+from .online.sync import ConsistencyReport, OnlineSync, SyncResult
 from .query import Query
 from .session import get_spark
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe

@@ -69,16 +69,16 @@ class Hops:
 
     @staticmethod
     def getFeatureVector(features: str | list[str]) -> GetFeatureVector:
-        from .builders.online import feature_list
-        return GetFeatureVector(features=feature_list(features))
+        from .builders.featuregroup import columns
+        return GetFeatureVector(features=columns(features))
 
     @staticmethod
     def getFeatures(features: str | list[str]) -> GetFeatures:
         """Features by name (``feature``, ``featuregroup.feature``), from the feature groups
         that have them, joined on their keys: ``Hops.getFeatures(["rating", "attendance"])
         .setJoinKey("team_id").read()``."""
-        from .builders.online import feature_list
-        return GetFeatures(features=feature_list(features))
+        from .builders.featuregroup import columns
+        return GetFeatures(features=columns(features))
 
     # -- training datasets ------------------------------------------------------------------------
     @staticmethod

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import InvalidInputError
 from ..online.sync import ConsistencyReport, SyncResult
-from .featuregroup import _Builder, _NamedBuilder, columns, project_of
+from .featuregroup import _Builder, _NamedBuilder, project_of
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,3 @@ class GetFeatureVector(_Builder):
         return self._fs().feature_vectors(list(self.features), list(self.keys), self.project,
                                           versions, self.return_type, self.missing)
 
-
-def feature_list(features: str | Iterable[str]) -> tuple[str, ...]:
-    return columns(features)
