@@ -1,6 +1,7 @@
 """Online lookups: FeatureVectorServer.get / get_batch beside a raw mysql-connector primary-key
-SELECT on the same table, same server, same transport and the same kind of cursor (prepared:
-binary protocol, as the server's lookup cursors are)."""
+SELECT on the same table, same server and transport, through a prepared cursor (binary protocol),
+and beside the floor of our own path: our NativeStatement alone on the same SQL (no planning, no
+dicts)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Comparison:
     transport: str       # tcp or socket
     ours: Latency
     raw: Latency
+    bare: Latency        # our statement class alone on the same SQL: the floor of our path
 
 
 class RawLookups:
@@ -49,6 +51,9 @@ class RawLookups:
         self.batch_cur = self.conn.cursor(prepared=True)
         self._batch_sql: str | None = None
         self._batch_n = 0
+        from featurestore_spark.online.mysql import NativeStatement
+        self.bare_single = NativeStatement(conn, self.single_sql)
+        self._bare_batch: Any = None
 
     def get(self, key: int) -> list[tuple]:
         self.single_cur.execute(self.single_sql, (key,))
@@ -61,9 +66,24 @@ class RawLookups:
         self.batch_cur.execute(self._batch_sql, tuple(keys))
         return self.batch_cur.fetchall()
 
+    def bare_get(self, key: int) -> list[tuple]:
+        return self.bare_single.rows((key,))
+
+    def bare_get_batch(self, keys: Sequence[int]) -> list[tuple]:
+        if self._bare_batch is None or self._batch_n != len(keys):
+            from featurestore_spark.online.mysql import NativeStatement
+            self.get_batch(keys)               # builds the SQL text for this batch size
+            if self._bare_batch is not None:
+                self._bare_batch.close()
+            self._bare_batch = NativeStatement(self.conn, self._batch_sql)
+        return self._bare_batch.rows(tuple(keys))
+
     def close(self) -> None:
         self.single_cur.close()
         self.batch_cur.close()
+        self.bare_single.close()
+        if self._bare_batch is not None:
+            self._bare_batch.close()
 
 
 def pooled_connection(server: Any, key: Any) -> Any:
@@ -78,20 +98,21 @@ def pooled_connection(server: Any, key: Any) -> Any:
     return recording.connections[0]
 
 
-def alternate(ours: Callable[[Any], Any], raw: Callable[[Any], Any], make_arg: Callable[[], Any],
-              n: int, warmup: int) -> tuple[Latency, Latency]:
-    """``n`` timed calls of each side after ``warmup`` untimed ones, in alternating blocks of
-    ``BLOCK`` (which side goes first alternates too), each call with its own random argument."""
+def alternate(sides: Sequence[Callable[[Any], Any]], make_arg: Callable[[], Any],
+              n: int, warmup: int) -> list[Latency]:
+    """``n`` timed calls of each side after ``warmup`` untimed ones, in blocks of ``BLOCK``
+    taking turns (the side that goes first rotates too), each call with its own random
+    argument."""
     for _ in range(warmup):
-        ours(make_arg())
-        raw(make_arg())
-    timed: dict[int, list[int]] = {0: [], 1: []}
-    sides = (ours, raw)
+        for call in sides:
+            call(make_arg())
+    timed: list[list[int]] = [[] for _ in sides]
     clock = time.perf_counter_ns
     block = 0
     while len(timed[0]) < n:
         size = min(BLOCK, n - len(timed[0]))
-        for side in ((0, 1) if block % 2 == 0 else (1, 0)):
+        for i in range(len(sides)):
+            side = (block + i) % len(sides)
             call, out = sides[side], timed[side]
             args = [make_arg() for _ in range(size)]
             for a in args:
@@ -99,7 +120,7 @@ def alternate(ours: Callable[[Any], Any], raw: Callable[[Any], Any], make_arg: C
                 call(a)
                 out.append(clock() - t0)
         block += 1
-    return Latency(timed[0]), Latency(timed[1])
+    return [Latency(t) for t in timed]
 
 
 def check_same_answers(server: Any, raw: RawLookups, keys: Sequence[int], outputs: Sequence[str]) -> None:
@@ -108,7 +129,8 @@ def check_same_answers(server: Any, raw: RawLookups, keys: Sequence[int], output
     rows = {r[0]: r[1:] for r in raw.get_batch(list(keys))}
     for k, v in zip(keys, vectors):
         single = server.get(k)
-        if single != v or [v[o] for o in outputs] != list(rows[k]) or list(rows[k]) != list(raw.get(k)[0]):
+        if (single != v or [v[o] for o in outputs] != list(rows[k])
+                or list(rows[k]) != list(raw.get(k)[0]) or raw.get(k) != raw.bare_get(k)):
             raise RuntimeError(f"ours and raw disagree for key {k}: {v} / {rows[k]}")
         want = [value(k, j) for j in range(len(outputs))]
         if [v[o] for o in outputs] != want:
@@ -121,8 +143,9 @@ def run_lookups(server: Any, raw: RawLookups, rows: int, what: str, transport: s
     rng = random.Random(seed)
     key = lambda: rng.randrange(rows)
     keys = lambda: rng.sample(range(rows), batch)
-    single = alternate(server.get, raw.get, key, n_single, warmup)
-    many = alternate(server.get_batch, raw.get_batch, keys, n_batch, max(warmup // 4, 20))
+    single = alternate((server.get, raw.get, raw.bare_get), key, n_single, warmup)
+    many = alternate((server.get_batch, raw.get_batch, raw.bare_get_batch), keys, n_batch,
+                     max(warmup // 4, 20))
     return [Comparison(f"single key, {what}", transport, *single),
             Comparison(f"batch of {batch}, {what}", transport, *many)]
 

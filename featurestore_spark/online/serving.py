@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,39 +26,40 @@ from .sql import SqlOnlineBackend
 
 MISSING = ("null", "error")
 RETURN_TYPES = ("dict", "pandas")
-MAX_CURSORS = 32
+MAX_STATEMENTS = 32
 SCALARS = {int, str, float, bool, bytes, date, datetime, Decimal}   # one-column key values
 
 
 class ConnectionPool:
     """Open connections to one project's online database, reused across lookups (thread-safe).
-    Each connection keeps its cursors by statement, so statements are prepared once."""
+    Each connection keeps its prepared statements by SQL text, so each is prepared once."""
 
     def __init__(self, backend: SqlOnlineBackend, project: str, size: int) -> None:
         self.backend, self.project = backend, project
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue(maxsize=size)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def cursor(self, statement: str) -> Iterator[Any]:
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """Every row of ``sql`` with ``params``, on an idle connection (or a new one)."""
         try:
-            conn, cursors = self._idle.get_nowait()
+            conn, statements = self._idle.get_nowait()
         except queue.Empty:
-            conn, cursors = self.backend.lookup_connection(self.project), {}
+            conn, statements = self.backend.lookup_connection(self.project), {}
         try:
-            cur = cursors.get(statement)
-            if cur is None:
-                if len(cursors) >= MAX_CURSORS:     # batch statements vary with the batch size
-                    cursors.pop(next(iter(cursors))).close()
-                cur = cursors[statement] = self.backend.lookup_cursor(conn)
-            yield cur
+            statement = statements.get(sql)
+            if statement is None:
+                if len(statements) >= MAX_STATEMENTS:   # batch statements vary with the batch size
+                    statements.pop(next(iter(statements))).close()
+                statement = statements[sql] = self.backend.lookup_statement(conn, sql)
+            rows = statement.rows(params)
         except BaseException:
             close_quietly(conn)                    # a broken connection is not put back
             raise
         try:
-            self._idle.put_nowait((conn, cursors))
+            self._idle.put_nowait((conn, statements))
         except queue.Full:
             close_quietly(conn)
+        return rows
 
     def close(self) -> None:
         while True:
@@ -120,8 +120,7 @@ class FeatureVectorServer:
             encoders = key_encoders(p.schema, backend.text_times)
             self._codecs.append((wanted if any(wanted) else None,
                                  encoders if any(encoders) else None))
-        # batch statements by (part, number of keys): mysql-connector re-prepares a statement
-        # unless it is passed the very same string object
+        # batch statements by (part, number of keys), built once
         self._batch_sql: dict[tuple[int, int], str] = {}
 
     # -- keys -------------------------------------------------------------------------------------
@@ -163,9 +162,7 @@ class FeatureVectorServer:
         vector: dict[str, Any] = {}
         for part, (decoders, encoders) in zip(self.parts, self._codecs):
             params = self._key(key, part, encoders)
-            with self.pool.cursor(part.single) as cur:
-                cur.execute(part.single, params)
-                rows = cur.fetchall()
+            rows = self.pool.rows(part.single, params)
             if not rows:
                 if missing == "error":
                     raise FeatureVectorNotFound(f"key {key!r} is not in online feature group "
@@ -224,13 +221,11 @@ class FeatureVectorServer:
                     self._batch_sql.clear()
                 sql = self._batch_sql[(index, len(chunk))] = (
                     part.select + self.backend.key_condition(part.schema.keys, len(chunk)))
-            with self.pool.cursor(sql) as cur:
-                if plain:
-                    cur.execute(sql, chunk)
-                    found.update({row[-1]: row for row in cur.fetchall()})
-                else:
-                    cur.execute(sql, [v for k in chunk for v in k])
-                    found.update({row[-n_keys:]: row for row in cur.fetchall()})
+            if plain:
+                found.update({row[-1]: row for row in self.pool.rows(sql, chunk)})
+            else:
+                rows = self.pool.rows(sql, [v for k in chunk for v in k])
+                found.update({row[-n_keys:]: row for row in rows})
         return found
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from ..errors import OnlineStoreError
 from ..mysql_client import close_quietly
@@ -18,6 +18,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DELETE_BATCH = 500              # keys per DELETE statement
+
+
+class LookupStatement(ABC):
+    """One lookup statement on one connection: ``rows(params)`` runs it and returns every row."""
+
+    @abstractmethod
+    def rows(self, params: Sequence[Any]) -> list[tuple]:
+        ...
+
+    @abstractmethod
+    def close(self) -> None:
+        ...
+
+
+class CursorStatement(LookupStatement):
+    """Through a DB-API cursor of its own (prepared once, where the driver's cursor prepares)."""
+
+    def __init__(self, cursor: Any, sql: str) -> None:
+        self.cursor, self.sql = cursor, sql
+
+    def rows(self, params: Sequence[Any]) -> list[tuple]:
+        self.cursor.execute(self.sql, params)
+        return self.cursor.fetchall()
+
+    def close(self) -> None:
+        self.cursor.close()
 
 
 class SqlOnlineBackend(ABC):
@@ -64,9 +90,9 @@ class SqlOnlineBackend(ABC):
         lock after it (a pooled connection must not keep a snapshot open)."""
         return self.connect(project)
 
-    def lookup_cursor(self, conn: Any) -> Any:
-        """A cursor for one lookup statement, kept and reused by the connection pool."""
-        return conn.cursor()
+    def lookup_statement(self, conn: Any, sql: str) -> LookupStatement:
+        """``sql`` ready to run many times on ``conn``: kept and reused by the connection pool."""
+        return CursorStatement(conn.cursor(), sql)
 
     # -- shared SQL ---------------------------------------------------------------------------------
     def q(self, identifier: str) -> str:

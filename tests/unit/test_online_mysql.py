@@ -214,3 +214,52 @@ def test_passwords_stay_out_of_logs_errors_and_metadata(spark, fs_home, mysql_se
     assert password.encode() not in metadata and wrong.encode() not in metadata
     with store.online.backend.connection("secrets") as conn:
         conn.cursor().execute("DROP DATABASE IF EXISTS `secrets_online`")
+
+
+def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
+    """Lookups run through the C extension's statement (no cursor): the same rows and Python
+    values as mysql-connector's prepared cursor, errors as mysql-connector's error classes, and
+    a connection that failed is not reused."""
+    import mysql.connector
+
+    from featurestore_spark.online.mysql import MysqlBackend, NativeStatement
+    from featurestore_spark.online.serving import ConnectionPool
+    from featurestore_spark.online.sql import CursorStatement
+
+    backend = MysqlBackend(mysql_settings)
+    with backend.connection("native") as conn:
+        cur = conn.cursor()
+        cur.execute("DROP TABLE IF EXISTS t")
+        cur.execute("CREATE TABLE t (k VARCHAR(20) PRIMARY KEY, b BOOLEAN, n BIGINT, d DOUBLE, "
+                    "m DECIMAL(12,3), day DATE, at DATETIME(6), j JSON, s TEXT)")
+        cur.execute("INSERT INTO t VALUES ('a', 1, 9007199254740993, 0.1, 1234.567, "
+                    "'2026-03-29', '2026-03-29 01:30:00.123456', '{\"x\": [1, 2]}', 'ünï ✓'), "
+                    "('b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        conn.commit()
+    sql = "SELECT k, b, n, d, m, day, at, j, s FROM `t` WHERE `k` IN (%s, %s, %s)"
+    conn = backend.lookup_connection("native")
+    try:
+        native = backend.lookup_statement(conn, sql)
+        assert isinstance(native, NativeStatement) == mysql.connector.HAVE_CEXT
+        cursor = CursorStatement(conn.cursor(prepared=True), sql)
+        for params in (("a", "b", "zz"), ("zz", "y", "x"), ("b", "b", "a")):
+            got, want = native.rows(params), cursor.rows(params)
+            assert got == want and [list(map(type, r)) for r in got] == [list(map(type, r)) for r in want]
+        assert len(native.rows(("a", "b", "zz"))) == 2
+        with pytest.raises(mysql.connector.Error):
+            native.rows(("a", "b"))                            # one parameter short
+        native.close()
+        cursor.close()
+    finally:
+        conn.close()
+    pool = ConnectionPool(backend, "native", 2)
+    try:
+        assert pool.rows(sql, ("a", "zz", "zz"))[0][0] == "a"
+        with pytest.raises(mysql.connector.Error, match="doesn't exist"):
+            pool.rows("SELECT k FROM `no_such_table` WHERE k = %s", ("a",))
+        assert pool._idle.qsize() == 0                         # the failed connection was closed
+        assert pool.rows(sql, ("b", "zz", "zz"))[0][0] == "b"
+    finally:
+        pool.close()
+        with backend.connection("native") as conn:
+            conn.cursor().execute("DROP DATABASE IF EXISTS `native_online`")
