@@ -56,12 +56,15 @@ test: setup mysql
 # online (bench/online_bench.py): lookups and sync against the MariaDB above, beside raw
 # mysql-connector. query (bench/query_bench.py): point-in-time join beside a plain equi-join, and
 # training dataset writes per format beside Spark's parquet writer (needs no MySQL).
-# One of them: make bench BENCH=online | BENCH=query. Scale: BENCH_ROWS=20000 make bench.
-BENCH ?= online query
+# statistics (bench/statistics_bench.py): descriptive statistics and histograms beside
+# df.summary(). One of them: make bench BENCH=online | query | statistics.
+# Scale: BENCH_ROWS=20000 make bench.
+BENCH ?= online query statistics
 bench: setup $(if $(filter online,$(BENCH)),mysql)
-	@$(if $(filter-out online query,$(BENCH)),echo "BENCH=$(BENCH): name online and/or query" >&2; exit 2;) true
+	@$(if $(filter-out online query statistics,$(BENCH)),echo "BENCH=$(BENCH): name online, query and/or statistics" >&2; exit 2;) true
 	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
+	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)
 
 lint: setup
 	$(PY) -m compileall -q featurestore_spark jobs tests

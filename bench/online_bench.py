@@ -42,15 +42,7 @@ SYNC_TARGET = 2.0
 FLAT_MIB = 50.0          # the driver's peak may not grow more than this from 1x to 5x the rows
 
 
-STARTED = time.perf_counter()
-
-
-def say(message: str) -> None:
-    print(f"[{time.perf_counter() - STARTED:5.0f} s] {message}", flush=True)
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+say, env_int = rp.say, rp.env_int
 
 
 def main() -> None:
@@ -184,12 +176,7 @@ def main() -> None:
     print()
     print(text)
     if record:
-        if not rp.RESULTS.exists():
-            rp.RESULTS.write_text("# Online store benchmark results\n\nAppended by `make bench` "
-                                  "(bench/online_bench.py), newest last.\n")
-        with rp.RESULTS.open("a") as f:
-            f.write("\n" + text + "\n")
-        print(f"\nappended to {rp.RESULTS.relative_to(rp.ROOT)}")
+        rp.record(text)
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -53,27 +53,11 @@ FG_EPOCH = "2026-01-01 00:00:00"     # feature rows: within 30 days after this
 LABEL_EPOCH = "2026-03-01 00:00:00"  # labels: within 30 days after this (later than any feature)
 SPAN = 30 * 86400
 
-STARTED = time.perf_counter()
-
-
-def say(message: str) -> None:
-    print(f"[{time.perf_counter() - STARTED:5.0f} s] {message}", flush=True)
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+say, env_int = rp.say, rp.env_int
 
 
 def settings_env(home: Path) -> dict[str, str]:
-    """A feature store of its own (embedded SQLite metadata, no online store) in ``home``."""
-    return {
-        "FEATURESTORE_HOME": str(home),
-        "FEATURESTORE_PROJECT": PROJECT,
-        "FEATURESTORE_SPARK_MASTER": os.environ.get("BENCH_SPARK_MASTER", "local[2]"),
-        "FEATURESTORE_SPARK_JARS_DIR": str(rp.ROOT / ".cache" / "jars"),
-        "FEATURESTORE_SPARK_DEFAULTS_FILE": str(rp.ROOT / "conf" / "spark-defaults.conf"),
-        "FEATURESTORE_SPARK_LOG4J_FILE": str(rp.ROOT / "conf" / "log4j2.properties"),
-    }
+    return rp.local_settings_env(home, PROJECT)
 
 
 def memory_total() -> str:
@@ -285,17 +269,13 @@ def main() -> None:
             say(f"{f'round {r}' if r else 'warm-up'} {what}: {seconds:.1f} s "
                 f"({rows / seconds:,.0f} rows/s)")
     info["load average after"] = load_average()
-    elapsed = time.perf_counter() - STARTED
+    elapsed = time.perf_counter() - rp.STARTED
 
     text = render(rows, info, setup, shapes, checked, warm, runs, writes, rounds, elapsed)
     print()
     print(text)
     if record:
-        if not rp.RESULTS.exists():
-            rp.RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`, newest last.\n")
-        with rp.RESULTS.open("a") as f:
-            f.write("\n" + text + "\n")
-        print(f"\nappended to {rp.RESULTS.relative_to(rp.ROOT)}")
+        rp.record(text)
     spark.stop()
     if not keep:
         shutil.rmtree(home, ignore_errors=True)

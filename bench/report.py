@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,25 @@ from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
+STARTED = time.perf_counter()
+
+
+def say(message: str) -> None:
+    """A progress line, with the seconds since the benchmark started."""
+    print(f"[{time.perf_counter() - STARTED:5.0f} s] {message}", flush=True)
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def record(text: str) -> None:
+    """Append a run's section to bench/RESULTS.md."""
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`, newest last.\n")
+    with RESULTS.open("a") as f:
+        f.write("\n" + text + "\n")
+    print(f"\nappended to {RESULTS.relative_to(ROOT)}")
 
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -34,19 +54,26 @@ def mysql_env() -> dict[str, str]:
     return found
 
 
-def settings_env(home: Path, project: str, transport: str) -> dict[str, str]:
-    """Settings of a feature store whose online store is the benchmark's MariaDB, reached over
-    ``transport`` (tcp or socket)."""
-    env = {
+def local_settings_env(home: Path, project: str) -> dict[str, str]:
+    """A feature store of its own (embedded SQLite metadata and online store) in ``home``."""
+    return {
         "FEATURESTORE_HOME": str(home),
         "FEATURESTORE_PROJECT": project,
-        "FEATURESTORE_ONLINE_BACKEND": "mysql",
         "FEATURESTORE_SPARK_MASTER": os.environ.get("BENCH_SPARK_MASTER", "local[2]"),
         "FEATURESTORE_SPARK_JARS_DIR": str(ROOT / ".cache" / "jars"),
         "FEATURESTORE_SPARK_DEFAULTS_FILE": str(ROOT / "conf" / "spark-defaults.conf"),
         "FEATURESTORE_SPARK_LOG4J_FILE": str(ROOT / "conf" / "log4j2.properties"),
-        **{k: v for k, v in mysql_env().items() if k.startswith("FEATURESTORE_MYSQL_")},
+        # writes are measured without the statistics jobs that follow them by default
+        # (bench/statistics_bench.py measures those)
+        "FEATURESTORE_STATISTICS_ON_WRITE": "false",
     }
+
+
+def settings_env(home: Path, project: str, transport: str) -> dict[str, str]:
+    """Settings of a feature store whose online store is the benchmark's MariaDB, reached over
+    ``transport`` (tcp or socket)."""
+    env = {**local_settings_env(home, project), "FEATURESTORE_ONLINE_BACKEND": "mysql",
+           **{k: v for k, v in mysql_env().items() if k.startswith("FEATURESTORE_MYSQL_")}}
     if transport == "tcp":
         env["FEATURESTORE_MYSQL_UNIX_SOCKET"] = ""
     elif not env.get("FEATURESTORE_MYSQL_UNIX_SOCKET"):

@@ -13,16 +13,19 @@ except ImportError:          # it then falls back to pure Python, about 1.5x slo
     pass
 
 from . import featurestore
-from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, FeatureGroupExists,
+from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, DataValidationError,
+                     FeatureGroupExists,
                      FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
                      InvalidInputError, MetadataStoreError, OnlineStoreError,
                      SchemaMismatchError, TrainingDatasetExists, TrainingDatasetNotFound)
 from .feature_store import FeatureStore, connect
 from .hops import Hops
 from .query import Query
+from .statistics import StatisticsConfig
 
-__all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "FeatureGroupExists",
+__all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "DataValidationError",
+           "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
            "Hops", "InvalidInputError", "MetadataStoreError", "OnlineStoreError", "Query",
-           "SchemaMismatchError", "TrainingDatasetExists", "TrainingDatasetNotFound", "connect",
+           "SchemaMismatchError", "StatisticsConfig", "TrainingDatasetExists", "TrainingDatasetNotFound", "connect",
            "featurestore"]

@@ -1,7 +1,8 @@
-"""``featurestore``: list, describe and show the history of feature groups; sync and check online.
+"""``featurestore``: feature groups and their history, online copy, statistics and validation.
 
-``list``, ``describe`` and ``history`` read only the metadata store and start no Spark, so they
-answer in well under a second; ``sync-online`` and ``check-online`` run Spark jobs.
+``list``, ``describe``, ``history``, ``validation`` and ``statistics`` (without ``--compute``) read
+only the metadata store and start no Spark, so they answer in well under a second;
+``sync-online``, ``check-online`` and ``statistics --compute`` run Spark jobs.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ import argparse
 import dataclasses
 import json
 import logging
+import re
 import sys
+import time
 from datetime import datetime
-from typing import Any, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from .config import load_settings
-from .errors import FeatureStoreError
+from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
 from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, table_name
+from .quality import Quality
+
+if TYPE_CHECKING:
+    from .feature_store import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +143,172 @@ def cmd_check_online(meta: MetadataStore, project: str, args: argparse.Namespace
     return "\n\n".join(lines)
 
 
+# -- statistics and validation ---------------------------------------------------------------------
+def _quality(meta: MetadataStore) -> Quality:
+    """Statistics, comparisons, suites and reports read from the metadata store alone (no
+    Spark): Quality's readers use nothing of the store but its ``metadata``."""
+    return Quality(cast("FeatureStore", SimpleNamespace(metadata=meta)))
+
+
+def _num(value: Any, sign: str = "") -> str:
+    """A table cell: floats to 6 significant digits (``sign="+"`` shows the sign), None blank."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, f"{sign}.6g")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format(value, f"{sign}d")
+    return str(value)
+
+
+def _check_commit(meta: MetadataStore, g: FeatureGroup, commit: int | None) -> int | None:
+    if commit is not None:
+        commits = [c.commit_id for c in meta.commits(g.project, g.name, g.version)]
+        if commit not in commits:
+            raise CommitNotFound(f"{g.name} version {g.version} has no commit {commit}; its "
+                                 f"commits are {commits}")
+    return commit
+
+
+def statistics_table(stats: Mapping[str, Any]) -> str:
+    """The descriptive statistics as a table: feature, count, completeness, mean, stddev, min,
+    max; then the notes (what was not computed, and why) and the columns skipped."""
+    described = stats.get("descriptive", {})
+    rows = [(c, *(_num(described.get(c, {}).get(k)) for k in
+                  ("count", "completeness", "mean", "stddev", "min", "max")))
+            for c in stats.get("columns", [])]
+    lines = [table(["feature", "count", "completeness", "mean", "stddev", "min", "max"], rows)]
+    if "descriptive" not in stats:
+        lines.append("no descriptive statistics (descriptive_statistics is off)")
+    if stats.get("skipped"):
+        lines.append(f"skipped (type not described): {', '.join(stats['skipped'])}")
+    lines += [f"note: {n}" for n in stats.get("notes", [])]
+    return "\n".join(lines)
+
+
+def drift_table(change: Mapping[str, Any]) -> str:
+    """How the features moved between two commits (``Quality.compare``): per feature the change
+    of mean and of null fraction, and the PSI of the histograms."""
+    head = (f"commit {change['from_commit']} -> {change['to_commit']}: "
+            f"{_num(change.get('row_count_change'), '+')} rows")
+    for key in ("added", "removed"):
+        if change.get(key):
+            head += f", {key} {', '.join(change[key])}"
+    rows = [(name, f.get("kind") or "", _num(f.get("mean_change"), "+"),
+             _num(f.get("null_fraction_change"), "+"), _num(f.get("psi")))
+            for name, f in change.get("features", {}).items()]
+    return head + "\n" + table(["feature", "kind", "mean change", "null fraction change", "PSI"],
+                               rows)
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def save_figures(stats: Mapping[str, Any], folder: str | Path) -> list[Path]:
+    """Write the figures of ``stats`` as PNG files into ``folder`` (made if missing):
+    ``histogram_<feature>.png`` per histogram, ``correlations.png`` and ``clusters.png`` when
+    they were computed. Returns the paths written.
+
+    Examples
+    --------
+    >>> save_figures(store.quality.statistics(group), "plots/players_v1")     # doctest: +SKIP
+    [PosixPath('plots/players_v1/histogram_rating.png'), ...]
+    """
+    from .statistics import cluster_figure, correlation_figure, histogram_figure, save_figure
+    folder = Path(folder)
+    figures = [(f"histogram_{_file_name(f)}.png", histogram_figure, (f,))
+               for f in stats.get("histograms", {})]
+    figures += [(f"{part}.png", make, ()) for part, make in
+                (("correlations", correlation_figure), ("clusters", cluster_figure))
+                if part in stats]
+    written = []
+    try:
+        for file_name, make, extra in figures:
+            written.append(save_figure(make(stats, *extra), folder / file_name))
+    except OSError as e:
+        raise FeatureStoreError(f"cannot write the figures into {folder}: "
+                                f"{e.strerror or e}") from None
+    return written
+
+
+def cmd_statistics(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    g = meta.get_feature_group(project, args.name, args.version)
+    commit = _check_commit(meta, g, args.commit)
+    quality = _quality(meta)
+    if args.compute:
+        store = _store(args)
+        if commit is None:
+            commit = meta.commits(g.project, g.name, g.version)[-1].commit_id
+        print(f"computing the statistics of {g.name} v{g.version} commit {commit} (Spark) ...",
+              file=sys.stderr, flush=True)
+        started = time.monotonic()
+        store.quality.compute(g, commit)
+        print(f"computed in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    stats = quality.statistics(g, commit)
+    change = None
+    if args.compare:
+        for c in args.compare:
+            _check_commit(meta, g, c)
+        change = quality.compare(g, *args.compare)
+    figures = []
+    if args.plots:
+        figures = save_figures(stats, Path(args.plots) / f"{_file_name(g.name)}_v{g.version}")
+    if args.json:
+        return {"name": g.name, "version": g.version, **stats,
+                **({"comparison": change} if change is not None else {}),
+                **({"figures": [str(p) for p in figures]} if args.plots else {})}
+    parts = [f"{g.name} version {g.version} commit {stats['commit']}: {stats['row_count']} rows, "
+             f"{len(stats.get('columns', []))} columns\n{statistics_table(stats)}"]
+    if change is not None:
+        parts.append(drift_table(change))
+    if args.plots:
+        parts.append(f"{len(figures)} figure(s) written:\n" + "\n".join(map(str, figures)))
+    return "\n\n".join(parts)
+
+
+def _failed_types(report: Mapping[str, Any]) -> list[str]:
+    return [r["expectation_type"] for r in report.get("results", []) if not r.get("success")]
+
+
+def cmd_validation(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    g = meta.get_feature_group(project, args.name, args.version)
+    commit = _check_commit(meta, g, args.commit)
+    quality = _quality(meta)
+    suite, policy, suite_version = quality.suite(g)
+    reports = quality.reports(g, commit)
+    expectations = len(suite["expectations"]) if suite else 0
+    if args.json:
+        return {"name": g.name, "version": g.version, "suite": suite, "policy": policy,
+                "suite_version": suite_version, "expectations": expectations,
+                "reports": [{**r, "failed_expectations": _failed_types(r)} for r in reports]}
+    if suite is not None:
+        about = (f"suite:   {suite['name']}, policy {policy}, version {suite_version}, "
+                 f"{expectations} expectation(s)")
+    elif suite_version:
+        about = f"suite:   none (detached in version {suite_version})"
+    else:
+        about = "suite:   none attached"
+    which = "" if commit is None else f" of commit {commit}"
+    if not reports:
+        kept = f"no validation reports kept{which}"
+    else:
+        kept = f"validation reports{which}:\n" + table(
+            ["commit", "success", "suite version", "evaluated", "failed", "failed expectations"],
+            [(r["commit"], "yes" if r.get("success") else "no", r.get("suite_version"),
+              r.get("evaluated"), r.get("failed"), ", ".join(_failed_types(r)))
+             for r in reports])
+    return f"{g.name} version {g.version}\n{about}\n\n{kept}"
+
+
+def _one_line(error: FeatureStoreError) -> str:
+    """The error's message on one line (an InvalidInputError's problems joined by "; ")."""
+    if isinstance(error, InvalidInputError) and error.problems:
+        what = str(error).split(f": {len(error.problems)} problem(s)", 1)[0]
+        return f"{what}: {'; '.join(error.problems)}"
+    return " ".join(str(error).split())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="featurestore", description=__doc__.splitlines()[0])
     p.add_argument("--conf", help="settings file (default: $FEATURESTORE_CONF or conf/featurestore.toml)")
@@ -156,11 +331,35 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--project", help="default: the configured project")
         s.add_argument("--json", action="store_true", help="JSON for scripts")
         s.set_defaults(func=func)
+    stats = _quality_parser(sub, "statistics", cmd_statistics,
+                            "the statistics of a commit: descriptive table, drift, figures")
+    stats.add_argument("--compute", action="store_true",
+                       help="compute them first (Spark), as of --commit or the latest commit")
+    stats.add_argument("--compare", nargs=2, type=int, metavar=("OLD", "NEW"),
+                       help="also how the features moved from commit OLD to NEW (mean, nulls, PSI)")
+    stats.add_argument("--plots", metavar="DIR",
+                       help="write the figures as PNG files into DIR/<name>_v<version>/")
+    _quality_parser(sub, "validation", cmd_validation,
+                    "the expectation suite of a feature group and the validation reports kept")
     return p
 
 
+def _quality_parser(sub: Any, name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+    s = sub.add_parser(name, help=help_text, description=help_text)
+    s.add_argument("name")
+    s.add_argument("--version", type=int, help="default: the latest")
+    s.add_argument("--commit", type=int, help=(
+        "default: the latest commit that has statistics (with --compute: the latest commit)"
+        if name == "statistics" else "only this commit's report (default: every report kept)"))
+    s.add_argument("--project", help="default: the configured project")
+    s.add_argument("--json", action="store_true", help="JSON for scripts")
+    s.set_defaults(func=func, error_code=1)
+    return s
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (2 on an error, with the message on stderr).
+    """Run the CLI; returns the exit code. On an error the message is one line on stderr and the
+    exit code is 2 (1 for ``statistics`` and ``validation``).
 
     Examples
     --------
@@ -173,8 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         project = args.project or settings.project
         out = args.func(open_metadata_store(settings), project, args)
     except FeatureStoreError as e:
-        print(f"featurestore: error: {e}", file=sys.stderr)
-        return 2
+        print(f"featurestore: error: {_one_line(e)}", file=sys.stderr)
+        return getattr(args, "error_code", 2)
     print(json.dumps(out, indent=2, default=_jsonable) if args.json else out)
     return getattr(args, "exit_code", 0)
 

@@ -86,6 +86,12 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class StatisticsSettings:
+    on_write: bool = True    # statistics of every commit and training dataset, as they are written
+                             # (each feature group's own settings may turn them off)
+
+
+@dataclass(frozen=True)
 class Settings:
     home: str = ".featurestore"
     project: str = "demo"
@@ -95,6 +101,7 @@ class Settings:
     online: OnlineSettings = field(default_factory=OnlineSettings)
     mysql: MysqlSettings = field(default_factory=MysqlSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
 
     @property
     def home_path(self) -> Path:

@@ -60,3 +60,15 @@ class TrainingDatasetNotFound(FeatureStoreError, LookupError):
 
 class TrainingDatasetExists(FeatureStoreError):
     """A training dataset with that name and version exists already."""
+
+
+class DataValidationError(FeatureStoreError):
+    """The data failed its expectation suite under the STRICT policy; nothing was written.
+    ``report`` is the validation report (a dict)."""
+
+    def __init__(self, what: str, report: dict) -> None:
+        self.report = report
+        failed = [r for r in report.get("results", []) if not r.get("success")]
+        lines = "\n".join(f"  - {r['expectation_type']} {r.get('kwargs', {})}: {r.get('observed', '')}"
+                          for r in failed[:20])
+        super().__init__(f"{what}: {len(failed)} expectation(s) failed, nothing was written:\n{lines}")

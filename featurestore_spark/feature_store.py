@@ -26,8 +26,10 @@ from .online import open_online_backend
 from .online.schema import schema_problems as online_problems
 from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
 from .online.sync import ConsistencyReport, OnlineSync, SyncResult
+from .quality import Quality
 from .query import Query
 from .session import get_spark
+from .statistics.config import config_problems
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
 from .training import TrainingDatasets
 
@@ -71,6 +73,11 @@ class FeatureStore:
         self._online: OnlineSync | None = None
         self._pools: dict[str, ConnectionPool] = {}
         self._servers: dict[tuple, FeatureVectorServer] = {}
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Statistics and validation: settings, suites, reports, statistics per commit."""
+        return Quality(self)
 
     @property
     def online(self) -> OnlineSync:
@@ -136,9 +143,14 @@ class FeatureStore:
                             "to create a new one")
         df = spec.dataframe
         primary_key = spec.primary_key
+        suite = None
         if is_dataframe(df):
             primary_key = primary_key or (df.columns[0],)
             problems += checks.column_problems(df, primary_key, spec.partition_by, spec.event_time)
+            problems += config_problems(spec.statistics, df.schema)
+            suite, suite_problems = self.quality.suite_problems(
+                spec.expectation_suite, spec.validation_policy, df.columns)
+            problems += suite_problems
             if spec.online:
                 problems += online_problems([(f.name, f.dataType.simpleString())
                                              for f in df.schema.fields], primary_key, project,
@@ -153,8 +165,11 @@ class FeatureStore:
             problems += checks.null_problems(df, key_cols, "key or event time")
         if not problems and not spec.offline:
             df, problems = self._one_row_per_key(df, primary_key, spec.event_time)
+        what = f"cannot create feature group {spec.name!r}"
         if problems:
-            raise InvalidInputError(f"cannot create feature group {spec.name!r}", problems)
+            raise InvalidInputError(what, problems)
+        report = self.quality.validate(df, suite, spec.validation_policy, what,
+                                       job=f"validation of {spec.name} v{spec.version}")
         descriptions = dict(spec.feature_descriptions)
         group = FeatureGroup(
             project=project, name=spec.name, version=spec.version, description=spec.description,
@@ -172,7 +187,12 @@ class FeatureStore:
             if spec.online:
                 self.online.create_table(group)      # the online store is reachable: go on
             result = self.offline.create(group, df if spec.offline else df.limit(0))
-            self.metadata.create_feature_group(group, _commit(result, "create"))
+            documents = [self.quality.settings_document(group, spec.statistics)]
+            if suite is not None:
+                documents.append(self.quality.suite_document(group, suite, spec.validation_policy))
+            if report is not None:
+                documents.append(self.quality.report_document(group, result.version, report, 1))
+            self.metadata.create_feature_group(group, _commit(result, "create"), documents)
             registered = True
             if spec.online and spec.offline:
                 self.online.sync(group, full=True)
@@ -182,7 +202,10 @@ class FeatureStore:
         except BaseException:
             self._undo_create(group, registered)
             raise
-        return self.metadata.get_feature_group(project, group.name, group.version)
+        created = self.metadata.get_feature_group(project, group.name, group.version)
+        if spec.offline:
+            self.quality.after_commit(created, result.version, spec.statistics)
+        return created
 
     @staticmethod
     def _one_row_per_key(df: DataFrame, primary_key: tuple[str, ...] | list[str],
@@ -247,6 +270,8 @@ class FeatureStore:
                             "offline feature group first)")
         if schema:
             raise SchemaMismatchError(what, schema + problems)
+        if spec.statistics is not None:
+            problems += config_problems(spec.statistics, df.schema)
         if not spec.offline:
             return self._write_online_only(group, df, spec, what, problems)
         if spec.mode == "upsert" and not problems:
@@ -258,13 +283,17 @@ class FeatureStore:
                     problems.append("without an event time an upsert needs one row per key")
         if problems:
             raise InvalidInputError(what, problems)
+        suite, policy, suite_version = self.quality.suite(group)
+        report = self.quality.validate(df, suite, policy, what,
+                                       job=f"validation of {spec.mode} into {group.name}")
         self._register_project(project)
         evolved = group.with_features(features)
         before = self.offline.latest_version(group)
         result = self._write_with_retries(group, df, spec)
         try:
             commit = _commit(result, spec.mode)
-            self.metadata.add_commit(evolved, commit)
+            self.metadata.add_commit(evolved, commit, [] if report is None else [
+                self.quality.report_document(group, commit.commit_id, report, suite_version)])
         except BaseException:
             self._undo_commit(group, before, result.version)
             raise
@@ -279,6 +308,7 @@ class FeatureStore:
                     f"commit {commit.commit_id} of {group.name} v{group.version} was written "
                     f"offline, but the online table was not brought up to date: {e}. Run "
                     f"sync_online({group.name!r}) when the online store is back") from e
+        self.quality.after_commit(evolved, commit.commit_id, spec.statistics)
         return commit
 
     def _write_online_only(self, group: FeatureGroup, df: DataFrame, spec: InsertSpec, what: str,
@@ -294,6 +324,8 @@ class FeatureStore:
                             f"its features: run sync_online({group.name!r}, full=True) first")
         if problems:
             raise InvalidInputError(what, problems)
+        self.quality.validate(df, *self.quality.suite(group)[:2], what,      # no commit: the
+                              job=f"validation of online {spec.mode} into {group.name}")  # report is logged
         df = df.select(*map(quote, group.feature_names))
         if spec.mode == "overwrite":
             rows = self.online.replace(group, df)

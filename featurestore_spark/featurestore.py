@@ -16,8 +16,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from .builders.quality import statistics_config
 from .hops import Hops
 from .metadata import Commit, FeatureGroup, TrainingDataset
+from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -25,6 +27,14 @@ if TYPE_CHECKING:
     from .query import Query
 
 from .feature_store import default_store
+
+
+_HOPS_STATISTICS = ("descriptive_statistics", "feature_correlation", "feature_histograms",
+                    "cluster_analysis", "stat_columns", "num_bins", "corr_method", "num_clusters")
+
+
+def _hops_settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: arguments[k] for k in _HOPS_STATISTICS}
 
 
 def _on(builder: Any, featurestore: str | None, version: int | None) -> Any:
@@ -38,13 +48,33 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
                         featuregroup_version: int = 1, partition_by: str | Iterable[str] = (),
                         event_time: str | None = None,
                         feature_descriptions: Mapping[str, str] | None = None,
-                        online: bool = False, offline: bool = True) -> FeatureGroup:
+                        online: bool = False, offline: bool = True,
+                        descriptive_statistics: bool | None = None,
+                        feature_correlation: bool | None = None,
+                        feature_histograms: bool | None = None,
+                        cluster_analysis: bool | None = None,
+                        stat_columns: Iterable[str] | None = None, num_bins: int | None = None,
+                        corr_method: str | None = None, num_clusters: int | None = None,
+                        statistics: StatisticsConfig | None = None,
+                        expectation_suite: Any = None,
+                        validation_ingestion_policy: str = "STRICT") -> FeatureGroup:
     """Create ``featuregroup`` version ``featuregroup_version`` from ``df``. Without a primary
     key, the first column is the key (as in hops-util-py). ``online``: also create its online
-    table and fill it; ``offline=False``: the data goes online only."""
+    table and fill it; ``offline=False``: the data goes online only.
+
+    Statistics: the settings of hops-util-py (``descriptive_statistics`` ... ``num_clusters``,
+    or all at once as ``statistics``) are kept as the feature group's and used for every commit.
+    ``expectation_suite``: a great_expectations suite every write is validated with first;
+    ``validation_ingestion_policy`` STRICT refuses failing data, ALWAYS writes it and keeps the
+    report."""
     b = (Hops.createFeaturegroup(featuregroup).setDataframe(df).setPrimaryKey(primary_key)
          .setPartitionBy(partition_by).setDescription(description)
-         .setFeatureDescriptions(feature_descriptions or {}).setOnline(online).setOffline(offline))
+         .setFeatureDescriptions(feature_descriptions or {}).setOnline(online).setOffline(offline)
+         .setExpectationSuite(expectation_suite)
+         .setValidationIngestionPolicy(validation_ingestion_policy))
+    config = statistics_config(statistics, **_hops_settings(locals()))
+    if config is not None:
+        b = b.setStatistics(config)
     if event_time is not None:
         b = b.setEventTime(event_time)
     return _on(b, featurestore, featuregroup_version).write()
@@ -53,12 +83,23 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
 def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str | None = None,
                              featuregroup_version: int | None = None, mode: str = "append",
                              schema_evolution: bool = False, online: bool | None = None,
-                             offline: bool = True) -> Commit | None:
+                             offline: bool = True, descriptive_statistics: bool | None = None,
+                             feature_correlation: bool | None = None,
+                             feature_histograms: bool | None = None,
+                             cluster_analysis: bool | None = None,
+                             stat_columns: Iterable[str] | None = None, num_bins: int | None = None,
+                             corr_method: str | None = None, num_clusters: int | None = None,
+                             statistics: StatisticsConfig | None = None) -> Commit | None:
     """Write ``df`` into a feature group: ``append``, ``overwrite`` or ``upsert``. ``online``
     (default: whether the feature group is online) also brings its online table up to date;
-    ``offline=False`` writes the online table only (and returns None: no offline commit)."""
+    ``offline=False`` writes the online table only (and returns None: no offline commit).
+    The data is validated with the feature group's expectation suite first; the statistics
+    settings given here replace the feature group's for this commit's statistics."""
     b = (Hops.insertIntoFeaturegroup(featuregroup).setDataframe(df).setMode(mode)
          .setSchemaEvolution(schema_evolution).setOffline(offline))
+    config = statistics_config(statistics, **_hops_settings(locals()))
+    if config is not None:
+        b = b.setStatistics(config)
     if online is not None:
         b = b.setOnline(online)
     return _on(b, featurestore, featuregroup_version).write()
@@ -193,7 +234,8 @@ def create_training_dataset(df: Any, training_dataset: str, description: str = "
                             training_dataset_version: int = 1,
                             splits: Mapping[str, Any] | None = None, seed: int | None = None,
                             event_time: str | None = None,
-                            path: str | None = None) -> TrainingDataset:
+                            path: str | None = None,
+                            statistics: StatisticsConfig | None = None) -> TrainingDataset:
     """Write ``df`` (a Spark DataFrame, or a query to make it again later) as training dataset
     ``training_dataset`` version ``training_dataset_version``, in ``data_format`` (tfrecords,
     parquet, csv, tsv, avro, orc), under the feature store's training dataset folder or
@@ -215,6 +257,8 @@ def create_training_dataset(df: Any, training_dataset: str, description: str = "
         b = b.setEventTime(event_time)
     if path is not None:
         b = b.setPath(path)
+    if statistics is not None:
+        b = b.setStatistics(statistics)
     return _on(b, featurestore, training_dataset_version).write()
 
 
@@ -280,3 +324,179 @@ def delete_training_dataset(training_dataset: str, featurestore: str | None = No
                             training_dataset_version: int = 1) -> None:
     """Remove a training dataset version: its files and its registration."""
     _on(Hops.deleteTrainingDataset(training_dataset), featurestore, training_dataset_version).write()
+
+
+# -- statistics and validation -----------------------------------------------------------------------
+def _group(featuregroup: str, featurestore: str | None, version: int | None) -> Any:
+    from .builders.featuregroup import project_of
+    store = default_store()
+    return store, store.feature_group(featuregroup, version, project_of(featurestore))
+
+
+def get_featuregroup_statistics(featuregroup: str, featurestore: str | None = None,
+                                featuregroup_version: int | None = None,
+                                commit: int | None = None) -> dict[str, Any]:
+    """The statistics of a feature group as of ``commit`` (default: the latest commit that has
+    them): ``descriptive``, ``histograms``, ``correlations``, ``clusters``, with ``commit``.
+
+    Examples
+    --------
+    >>> featurestore.get_featuregroup_statistics("teams")["descriptive"]["budget"]["mean"]  # doctest: +SKIP
+    """
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    return store.quality.statistics(group, commit)
+
+
+def update_featuregroup_stats(featuregroup: str, featurestore: str | None = None,
+                              featuregroup_version: int | None = None, commit: int | None = None,
+                              descriptive_statistics: bool | None = None,
+                              feature_correlation: bool | None = None,
+                              feature_histograms: bool | None = None,
+                              cluster_analysis: bool | None = None,
+                              stat_columns: Iterable[str] | None = None,
+                              num_bins: int | None = None, corr_method: str | None = None,
+                              num_clusters: int | None = None,
+                              statistics: StatisticsConfig | None = None) -> dict[str, Any]:
+    """Compute (again) the statistics of ``commit`` (default: the latest) as Spark jobs and
+    keep them. Settings given become the feature group's."""
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    hops = _hops_settings(locals())
+    if statistics is not None or any(v is not None for v in hops.values()):
+        from dataclasses import replace
+        current = store.quality.config(group)
+        base = statistics or current
+        config = replace(base, **{k: (tuple(v) if k == "stat_columns" else v)
+                                  for k, v in hops.items() if v is not None})
+        store.quality.set_config(group, config)
+    if commit is None:
+        commit = store.metadata.commits(group.project, group.name, group.version)[-1].commit_id
+    return store.quality.compute(group, commit)
+
+
+def compare_featuregroup_statistics(featuregroup: str, old_commit: int, new_commit: int,
+                                    featurestore: str | None = None,
+                                    featuregroup_version: int | None = None) -> dict[str, Any]:
+    """How the features changed between two commits: per feature the change in mean and in
+    null fraction, and the population stability index (PSI) of their histograms."""
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    return store.quality.compare(group, old_commit, new_commit)
+
+
+def _figures(stats: dict[str, Any], kind: str, feature: str | None) -> Any:
+    from .statistics import cluster_figure, correlation_figure, histogram_figure
+    if kind == "correlations":
+        return correlation_figure(stats)
+    if kind == "clusters":
+        return cluster_figure(stats)
+    if feature is not None:
+        return histogram_figure(stats, feature)
+    return {f: histogram_figure(stats, f) for f in stats.get("histograms", {})}
+
+
+def visualize_featuregroup_distributions(featuregroup: str, feature: str | None = None,
+                                         featurestore: str | None = None,
+                                         featuregroup_version: int | None = None,
+                                         commit: int | None = None) -> Any:
+    """The histogram of ``feature`` as a matplotlib Figure (every histogram, by feature, when
+    None); ``figure.savefig(path)`` writes a PNG."""
+    return _figures(get_featuregroup_statistics(featuregroup, featurestore, featuregroup_version,
+                                                commit), "histograms", feature)
+
+
+def visualize_featuregroup_correlations(featuregroup: str, featurestore: str | None = None,
+                                        featuregroup_version: int | None = None,
+                                        commit: int | None = None) -> Any:
+    """The correlation heat map of the numeric features, a matplotlib Figure."""
+    return _figures(get_featuregroup_statistics(featuregroup, featurestore, featuregroup_version,
+                                                commit), "correlations", None)
+
+
+def visualize_featuregroup_clusters(featuregroup: str, featurestore: str | None = None,
+                                    featuregroup_version: int | None = None,
+                                    commit: int | None = None) -> Any:
+    """The k-means clusters of a sample in two dimensions (PCA), a matplotlib Figure."""
+    return _figures(get_featuregroup_statistics(featuregroup, featurestore, featuregroup_version,
+                                                commit), "clusters", None)
+
+
+def get_training_dataset_statistics(training_dataset: str, featurestore: str | None = None,
+                                    training_dataset_version: int | None = None) -> dict[str, Any]:
+    """The statistics of a training dataset's rows (computed when it was written, or by
+    :func:`update_training_dataset_stats`)."""
+    from .builders.featuregroup import project_of
+    store = default_store()
+    td = store.training.get(training_dataset, training_dataset_version, project_of(featurestore))
+    return store.quality.training_dataset_statistics(td)
+
+
+def update_training_dataset_stats(training_dataset: str, featurestore: str | None = None,
+                                  training_dataset_version: int | None = None,
+                                  statistics: StatisticsConfig | None = None) -> dict[str, Any]:
+    """Compute (again) the statistics of a training dataset's rows and keep them."""
+    from .builders.featuregroup import project_of
+    store = default_store()
+    project = project_of(featurestore)
+    td = store.training.get(training_dataset, training_dataset_version, project)
+    rows = store.training.read(td.name, td.version, project=project)
+    return store.quality.training_statistics(td, rows, statistics, on_demand=True)
+
+
+def visualize_training_dataset_distributions(training_dataset: str, feature: str | None = None,
+                                             featurestore: str | None = None,
+                                             training_dataset_version: int | None = None) -> Any:
+    return _figures(get_training_dataset_statistics(training_dataset, featurestore,
+                                                    training_dataset_version), "histograms", feature)
+
+
+def visualize_training_dataset_correlations(training_dataset: str, featurestore: str | None = None,
+                                            training_dataset_version: int | None = None) -> Any:
+    return _figures(get_training_dataset_statistics(training_dataset, featurestore,
+                                                    training_dataset_version), "correlations", None)
+
+
+def visualize_training_dataset_clusters(training_dataset: str, featurestore: str | None = None,
+                                        training_dataset_version: int | None = None) -> Any:
+    return _figures(get_training_dataset_statistics(training_dataset, featurestore,
+                                                    training_dataset_version), "clusters", None)
+
+
+def attach_expectation_suite(featuregroup: str, expectation_suite: Any,
+                             validation_ingestion_policy: str = "STRICT",
+                             featurestore: str | None = None,
+                             featuregroup_version: int | None = None) -> int:
+    """Validate every later write of the feature group with ``expectation_suite`` (a
+    great_expectations ExpectationSuite, or its dict or JSON; None detaches the current one);
+    returns the suite's new version number."""
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    return store.quality.attach(group, expectation_suite, validation_ingestion_policy)
+
+
+def get_expectation_suite(featuregroup: str, featurestore: str | None = None,
+                          featuregroup_version: int | None = None) -> dict[str, Any] | None:
+    """The feature group's current suite (canonical dict) with its ``policy`` and ``version``,
+    or None without one."""
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    suite, policy, version = store.quality.suite(group)
+    return None if suite is None else {**suite, "policy": policy, "version": version}
+
+
+def get_validation_reports(featuregroup: str, featurestore: str | None = None,
+                           featuregroup_version: int | None = None,
+                           commit: int | None = None) -> list[dict[str, Any]]:
+    """The validation reports kept with the feature group's commits (of one ``commit``)."""
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    return store.quality.reports(group, commit)
+
+
+def validate(df: DataFrame, featuregroup: str, featurestore: str | None = None,
+             featuregroup_version: int | None = None) -> dict[str, Any]:
+    """Validate ``df`` with the feature group's suite without writing anything: the report."""
+    from .validation import validate as run
+    store, group = _group(featuregroup, featurestore, featuregroup_version)
+    suite = store.quality.suite(group)[0]
+    if suite is None:
+        from .errors import InvalidInputError
+        raise InvalidInputError(f"cannot validate against {featuregroup!r}",
+                                [f"{group.name} v{group.version} has no expectation suite: "
+                                 "attach one with attach_expectation_suite"])
+    return run(df, suite, job=f"validation against {group.name}")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .names import name_problem
+from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -43,6 +44,9 @@ class CreateSpec:
     feature_descriptions: tuple[tuple[str, str], ...] = ()
     online: bool = False                       # also create an online table, and fill it
     offline: bool = True                       # False: the Delta table starts empty
+    statistics: StatisticsConfig = StatisticsConfig()   # kept as the feature group's settings
+    expectation_suite: Any = None              # a great_expectations suite, checked on every write
+    validation_policy: str = "STRICT"          # STRICT: refuse failing data; ALWAYS: write, report
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=False)
@@ -66,6 +70,7 @@ class InsertSpec:
     evolve_schema: bool = False
     online: bool | None = None                 # None: online when the feature group is online
     offline: bool = True
+    statistics: StatisticsConfig | None = None  # None: the feature group's settings
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)

@@ -1,8 +1,10 @@
 """The main job: a football feature pipeline (the example of the Hopsworks docs), end to end.
 
 It generates a small deterministic raw dataset with Spark (teams, players, match attendances,
-season scores), computes four feature groups and writes them, upserts a correction, reads the
-older commit back by time travel, and prints a summary. Run it with ``make demo`` (spark-submit)
+season scores), computes five feature groups and writes them, upserts a correction, reads the
+older commit back by time travel, serves feature vectors from the online store, joins features
+with ``get_features``, and writes a training dataset of match outcomes whose features are joined
+point in time (each match sees the team's form as it was before kick-off). It prints a summary. Run it with ``make demo`` (spark-submit)
 or ``python jobs/demo_pipeline.py``; the feature store lands in ``$FEATURESTORE_HOME``
 (``.featurestore/`` by default). Re-running creates new versions of the feature groups.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 import featurestore_spark as fs
@@ -21,6 +23,11 @@ from featurestore_spark import Hops, featurestore
 log = logging.getLogger("demo_pipeline")
 
 TEAMS, PLAYERS_PER_TEAM, MATCHES, SEASONS = 20, 25, 38, 5
+# a great_expectations suite (its JSON form): attendances are known and plausible
+ATTENDANCE_SUITE = {"name": "attendances", "expectations": [
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "average_attendance"}},
+    {"type": "expect_column_values_to_be_between",
+     "kwargs": {"column": "average_attendance", "min_value": 0, "max_value": 150_000}}]}
 
 
 def pick(col: str, salt: int, modulo: int) -> F.Column:
@@ -60,20 +67,47 @@ def features(raw: dict[str, DataFrame]) -> dict[str, tuple[DataFrame, dict]]:
         F.max("match_time").alias("last_match_time"))
     scores = raw["scores"].groupBy("team_id").agg(
         F.avg("position").alias("average_position"), F.min("position").alias("best_position"))
+    # the form of each team after each match: a row per (team, match), with its event time
+    last_three = (Window.partitionBy("team_id").orderBy("match_time").rowsBetween(-2, 0))
+    form = raw["attendances"].select(
+        "team_id", "match_time", F.avg("attendance").over(last_three).alias("recent_attendance"),
+        F.count("*").over(last_three.rowsBetween(Window.unboundedPreceding, 0))
+        .alias("matches_played"))
     return {
         "teams_features": (raw["teams"], {"description": "budget and league position of each team"}),
         "players_features": (players, {"description": "player age and rating averaged per team",
                                        "online": True}),
         "attendances_features": (attendances, {"description": "home match attendance per team",
-                                               "event_time": "last_match_time", "online": True}),
+                                               "event_time": "last_match_time", "online": True,
+                                               "expectations": ATTENDANCE_SUITE}),
         "season_scores_features": (scores, {"description": "final positions over past seasons"}),
+        "team_form_features": (form, {"description": "attendance over the last three matches, "
+                                      "after each match", "event_time": "match_time",
+                                      "primary_key": ["team_id", "match_time"]}),
     }
+
+
+def match_labels(spark: SparkSession) -> DataFrame:
+    """What a model learns to predict: did the team win the match it played 3 days after each
+    attendance record (kick-off time, and the outcome)."""
+    return spark.range(TEAMS * MATCHES).select(
+        (F.col("id") % TEAMS + 1).cast("int").alias("team_id"),
+        F.timestamp_seconds(F.lit(1_754_000_000 + 3 * 86_400)
+                            + (F.col("id") / TEAMS).cast("int") * 604_800).alias("kickoff"),
+        (pick("id", 7, 2) == 1).alias("won"))
 
 
 def next_version(name: str) -> int:
     try:
         return featurestore.get_latest_featuregroup_version(name) + 1
     except fs.FeatureGroupNotFound:
+        return 1
+
+
+def next_training_version(name: str) -> int:
+    try:
+        return featurestore.get_latest_training_dataset_version(name) + 1
+    except fs.TrainingDatasetNotFound:
         return 1
 
 
@@ -87,11 +121,14 @@ def main() -> int:
     written = {}
     for name, (df, options) in features(raw_data(spark)).items():
         version = next_version(name)
-        builder = (Hops.createFeaturegroup(name).setDataframe(df).setPrimaryKey("team_id")
+        builder = (Hops.createFeaturegroup(name).setDataframe(df)
+                   .setPrimaryKey(options.get("primary_key", "team_id"))
                    .setVersion(version).setDescription(options["description"]))
         if "event_time" in options:
             builder = builder.setEventTime(options["event_time"])
         builder = builder.setOnline(options.get("online", False))   # online: served by key
+        if "expectations" in options:        # every write of it is validated first
+            builder = builder.setExpectationSuite(options["expectations"])
         written[name] = builder.write()
         log.info("created %s version %d", name, version)
 
@@ -104,6 +141,28 @@ def main() -> int:
         "SELECT 3, 99999.0D, 99999.0D, TIMESTAMP'2026-05-01 00:00:00'")
     commit = (Hops.insertIntoFeaturegroup(att.name).setVersion(att.version).setDataframe(correction)
               .setMode("upsert").write())
+
+    # A bad batch is refused by the suite (STRICT): nothing of it is written anywhere
+    bad = spark.sql("SELECT 4 AS team_id, -10.0D AS average_attendance, 0.0D AS sum_attendance, "
+                    "TIMESTAMP'2026-06-02 00:00:00' AS last_match_time")
+    try:
+        featurestore.insert_into_featuregroup(bad, att.name, featuregroup_version=att.version,
+                                              mode="upsert")
+        refused = "NOT refused"
+    except fs.DataValidationError as e:
+        failed = [r["expectation_type"] for r in e.report["results"] if not r["success"]]
+        refused = f"refused by its suite ({', '.join(failed)}), nothing written"
+    # the statistics of both commits (computed as each was written, unless statistics on write
+    # are turned off: then on demand), and how the features changed between them
+    for c in (0, commit.commit_id):
+        try:
+            statistics = featurestore.get_featuregroup_statistics(
+                att.name, featuregroup_version=att.version, commit=c)
+        except fs.InvalidInputError:
+            statistics = featurestore.update_featuregroup_stats(
+                att.name, featuregroup_version=att.version, commit=c)
+    change = featurestore.compare_featuregroup_statistics(att.name, 0, commit.commit_id,
+                                                          featuregroup_version=att.version)
 
     before = (Hops.getFeaturegroup(att.name).setVersion(att.version).setAsOf(0)
               .read().where("team_id = 3").first())
@@ -123,6 +182,28 @@ def main() -> int:
                                                     featuregroups_version_dict=versions)
     report = featurestore.check_online_featuregroup(att.name, featuregroup_version=att.version)
 
+    # The query planner: features found by name in their feature groups and joined on team_id
+    found = featurestore.get_features(["average_attendance", "average_player_age"],
+                                      featuregroups_version_dict={n: g.version for n, g in
+                                                                  written.items()})
+    # A training dataset: each match gets the team's form as it was at kick-off (point in time)
+    # and its players' averages; split 80/20 by a seeded hash, written as TFRecords
+    form, players = written["team_form_features"], written["players_features"]
+    labels = match_labels(spark)
+    query = (store.query_labels(labels, event_time="kickoff")
+             .join(store.query(form.name, form.version)
+                   .select(["match_time", "recent_attendance", "matches_played"]), on="team_id")
+             .join(store.query(players.name, players.version)
+                   .select(["average_player_age", "average_player_rating"]), on="team_id"))
+    td = featurestore.create_training_dataset(
+        query, "match_outcomes", description="match outcomes with the team's form at kick-off",
+        data_format="tfrecords", splits={"train": 0.8, "test": 0.2}, seed=42,
+        training_dataset_version=next_training_version("match_outcomes"))
+    split_rows = {s: featurestore.get_training_dataset(td.name, training_dataset_version=td.version,
+                                                       split=s).count() for s in td.split_names}
+    written_rows = featurestore.get_training_dataset(td.name, training_dataset_version=td.version)
+    from_the_future = written_rows.where("match_time > kickoff").count()
+
     print("\n== featurestore_spark demo ==")
     print(f"feature store: {store.settings.project}_featurestore in {store.settings.home_path}")
     for name, group in written.items():
@@ -133,6 +214,12 @@ def main() -> int:
           f"{commit.rows_updated} row(s) updated, {commit.rows_inserted} inserted")
     print(f"team 3 average_attendance: {before.average_attendance} at commit 0 (time travel), "
           f"{after.average_attendance} now")
+    print(f"a negative attendance for team 4: {refused}")
+    mean = change["features"]["average_attendance"]["mean_change"]
+    print(f"statistics of {att.name} commit {statistics['commit']} (computed as Spark jobs): "
+          f"{statistics['row_count']} rows, average_attendance mean "
+          f"{statistics['descriptive']['average_attendance']['mean']:.1f} ({mean:+.1f} since "
+          f"commit 0)")
     print("first teams, joined across feature groups:")
     for row in joined.collect():
         print("  " + ", ".join(f"{k}={v}" for k, v in row.asDict().items()))
@@ -142,9 +229,17 @@ def main() -> int:
     print(f"{att.name} v{att.version} online vs offline: "
           f"{'consistent' if report.consistent else 'NOT consistent'} "
           f"({report.online_rows} keys online, synced to commit {report.online_commit})")
+    print(f"get_features average_attendance, average_player_age: {found.count()} rows, "
+          f"columns {', '.join(found.columns)}")
+    print(f"training dataset {td.name} v{td.version} ({td.data_format}): "
+          f"{sum(split_rows.values())} rows for {labels.count()} labels "
+          f"({', '.join(f'{k} {v}' for k, v in split_rows.items())}), "
+          f"{from_the_future} with features from after kick-off, in {td.location}")
     ok = (after.average_attendance == 12345.0 and before.average_attendance != 12345.0
-          and vector["average_attendance"] == 12345.0 and report.consistent)
-    print("demo " + ("finished" if ok else "FAILED: the correction is not where it should be"))
+          and vector["average_attendance"] == 12345.0 and report.consistent
+          and found.count() == TEAMS and sum(split_rows.values()) == TEAMS * MATCHES
+          and from_the_future == 0 and refused.startswith("refused"))
+    print("demo " + ("finished" if ok else "FAILED: a check above does not hold"))
     return 0 if ok else 1
 
 

@@ -21,6 +21,9 @@ def settings_env(home: Path, project: str = "tests") -> dict[str, str]:
         "FEATURESTORE_SPARK_JARS_DIR": str(ROOT / ".cache" / "jars"),
         "FEATURESTORE_SPARK_DEFAULTS_FILE": str(ROOT / "conf" / "spark-defaults.conf"),
         "FEATURESTORE_SPARK_LOG4J_FILE": str(ROOT / "conf" / "log4j2.properties"),
+        # statistics are Spark jobs of their own on every write: only the tests of statistics
+        # (tests/unit/test_quality.py) and the e2e job compute them on write
+        "FEATURESTORE_STATISTICS_ON_WRITE": "false",
     }
 
 

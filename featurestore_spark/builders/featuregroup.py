@@ -11,6 +11,7 @@ from ..errors import InvalidInputError
 from ..feature_store import FeatureStore, default_store
 from ..metadata import Commit, FeatureGroup
 from ..spec import DATAFRAME_TYPES, CreateSpec, InsertSpec, ReadSpec
+from .quality import StatisticsSetters
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -57,7 +58,7 @@ class _SpecBuilder(_Builder):
 
 
 @dataclass(frozen=True)
-class CreateFeaturegroup(_SpecBuilder):
+class CreateFeaturegroup(StatisticsSetters, _SpecBuilder):
     """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
 
     def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
@@ -87,13 +88,23 @@ class CreateFeaturegroup(_SpecBuilder):
         """``setOffline(False)`` with ``setOnline()``: the data goes online only."""
         return self._with(offline=offline)
 
+    def setExpectationSuite(self, suite: Any) -> CreateFeaturegroup:
+        """A great_expectations suite (an ExpectationSuite, or its dict or JSON) that this and
+        every later write is validated with before anything is written."""
+        return self._with(expectation_suite=suite)
+
+    def setValidationIngestionPolicy(self, policy: str) -> CreateFeaturegroup:
+        """``STRICT`` (default: data that fails the suite is refused) or ``ALWAYS`` (written,
+        and the report kept with the commit)."""
+        return self._with(validation_policy=policy)
+
     def write(self) -> FeatureGroup:
         """Create the feature group version; returns its metadata."""
         return self._fs().create(self.spec)
 
 
 @dataclass(frozen=True)
-class InsertIntoFeaturegroup(_SpecBuilder):
+class InsertIntoFeaturegroup(StatisticsSetters, _SpecBuilder):
     """``Hops.insertIntoFeaturegroup("teams").setDataframe(df).setMode("upsert").write()``"""
 
     def setDataframe(self, df: DataFrame) -> InsertIntoFeaturegroup:

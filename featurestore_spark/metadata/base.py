@@ -7,7 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,32 @@ class TrainingDataset:
         return tuple(s["name"] for s in self.splits.get("splits", ()))
 
 
+@dataclass(frozen=True)
+class Document:
+    """A JSON document kept about a feature group or training dataset version: the statistics
+    of a commit (``number`` is the commit id), a version of its expectation suite (``number``
+    counts the suite's versions), the validation report of a commit. ``kind`` starts with
+    ``fg.`` or ``td.``: the feature group's or training dataset's, removed with it."""
+    project: str
+    kind: str
+    name: str
+    version: int
+    number: int
+    body: Mapping[str, Any]
+    created_at: datetime
+
+
+FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = ("fg.statistics", "fg.suite", "fg.report",
+                                                     "td.statistics")
+
+
 class MetadataStore(ABC):
     """What the feature store keeps about feature groups. One implementation per backend."""
 
     @abstractmethod
-    def create_feature_group(self, group: FeatureGroup, first_commit: Commit) -> None:
-        """Register a new version with its first commit, atomically.
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit,
+                             documents: Sequence[Document] = ()) -> None:
+        """Register a new version with its first commit (and ``documents``), atomically.
         Raises FeatureGroupExists when that name and version is registered."""
 
     @abstractmethod
@@ -98,8 +118,10 @@ class MetadataStore(ABC):
         """Every registered version, of one project or of all, by project, name and version."""
 
     @abstractmethod
-    def add_commit(self, group: FeatureGroup, commit: Commit) -> None:
-        """Record a commit; ``group.features`` replaces the stored features (schema evolution)."""
+    def add_commit(self, group: FeatureGroup, commit: Commit,
+                   documents: Sequence[Document] = ()) -> None:
+        """Record a commit (and ``documents``, atomically with it); ``group.features`` replaces
+        the stored features (schema evolution)."""
 
     @abstractmethod
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
@@ -111,7 +133,7 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def delete_feature_group(self, project: str, name: str, version: int) -> None:
-        """Forget a version and its features and commits."""
+        """Forget a version and its features, commits and documents."""
 
     @abstractmethod
     def create_training_dataset(self, dataset: TrainingDataset) -> None:
@@ -130,7 +152,17 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def delete_training_dataset(self, project: str, name: str, version: int) -> None:
-        """Forget a version. Raises TrainingDatasetNotFound."""
+        """Forget a version and its documents. Raises TrainingDatasetNotFound."""
+
+    @abstractmethod
+    def put_document(self, document: Document) -> None:
+        """Keep ``document``, replacing the one of the same project, kind, name, version and
+        number."""
+
+    @abstractmethod
+    def documents(self, project: str, kind: str, name: str, version: int,
+                  number: int | None = None) -> list[Document]:
+        """The documents of a kind about one version (of one ``number``), by number."""
 
     def close(self) -> None:
         """Release kept connections (the store stays usable; backends without any do nothing)."""

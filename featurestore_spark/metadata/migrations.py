@@ -60,4 +60,16 @@ MIGRATIONS: list[list[str]] = [
             creator {key} NOT NULL,
             UNIQUE (project, name, version))""",
     ],
+    [  # 4: JSON documents about a version: statistics per commit, expectation suites,
+        # validation reports (one statement, re-runnable)
+        """CREATE TABLE IF NOT EXISTS documents (
+            project {key} NOT NULL,
+            kind {key} NOT NULL,
+            name {key} NOT NULL,
+            version INTEGER NOT NULL,
+            number INTEGER NOT NULL,
+            created_at {key} NOT NULL,
+            body {text} NOT NULL,
+            PRIMARY KEY (project, kind, name, version, number))""",
+    ],
 ]

@@ -7,11 +7,11 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import (FeatureGroupExists, FeatureGroupNotFound, TrainingDatasetExists,
                       TrainingDatasetNotFound)
-from .base import Commit, Feature, FeatureGroup, MetadataStore, TrainingDataset
+from .base import Commit, Document, Feature, FeatureGroup, MetadataStore, TrainingDataset
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class SqlMetadataStore(MetadataStore):
                                        f"in feature store {project}")
         return row[0]
 
-    def create_feature_group(self, group: FeatureGroup, first_commit: Commit) -> None:
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit,
+                             documents: Sequence[Document] = ()) -> None:
         try:
             with self._transaction() as cur:
                 cur.execute(self._sql(
@@ -128,6 +129,8 @@ class SqlMetadataStore(MetadataStore):
                 fg_id = self._id(cur, group.project, group.name, group.version)
                 self._replace_features(cur, fg_id, group.features)
                 self._insert_commit(cur, fg_id, first_commit)
+                for d in documents:
+                    self._put_document(cur, d)
         except self._dialect.integrity_error:
             raise FeatureGroupExists(f"feature group {group.name} version {group.version} exists "
                                      f"already in feature store {group.project}") from None
@@ -165,11 +168,14 @@ class SqlMetadataStore(MetadataStore):
         return self._load(self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups {where}"
                                       "ORDER BY project, name, version", params))
 
-    def add_commit(self, group: FeatureGroup, commit: Commit) -> None:
+    def add_commit(self, group: FeatureGroup, commit: Commit,
+                   documents: Sequence[Document] = ()) -> None:
         with self._transaction() as cur:
             fg_id = self._id(cur, group.project, group.name, group.version)
             self._replace_features(cur, fg_id, group.features)
             self._insert_commit(cur, fg_id, commit)
+            for d in documents:
+                self._put_document(cur, d)
 
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
         with self._transaction() as cur:
@@ -191,6 +197,7 @@ class SqlMetadataStore(MetadataStore):
             for table in ("commits", "features"):
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE feature_group_id = ?"), (fg_id,))
             cur.execute(self._sql("DELETE FROM feature_groups WHERE id = ?"), (fg_id,))
+            self._delete_documents(cur, "fg.", project, name, version)
 
     # -- training datasets ------------------------------------------------------------------------
     _TD_COLUMNS = ("project, name, version, description, data_format, location, features, splits, "
@@ -247,3 +254,31 @@ class SqlMetadataStore(MetadataStore):
             if cur.rowcount == 0:
                 raise TrainingDatasetNotFound(f"training dataset {name} version {version} is not "
                                               f"registered in feature store {project}")
+            self._delete_documents(cur, "td.", project, name, version)
+
+    # -- documents ----------------------------------------------------------------------------------
+    def _put_document(self, cur: Any, d: Document) -> None:
+        key = (d.project, d.kind, d.name, d.version, d.number)
+        cur.execute(self._sql("DELETE FROM documents WHERE project = ? AND kind = ? AND name = ? "
+                              "AND version = ? AND number = ?"), key)
+        cur.execute(self._sql("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                    (*key, to_text(d.created_at), json.dumps(d.body, allow_nan=False)))
+
+    def _delete_documents(self, cur: Any, prefix: str, project: str, name: str, version: int) -> None:
+        cur.execute(self._sql("DELETE FROM documents WHERE project = ? AND kind LIKE ? AND name = ? "
+                              "AND version = ?"), (project, prefix + "%", name, version))
+
+    def put_document(self, document: Document) -> None:
+        with self._transaction() as cur:
+            self._put_document(cur, document)
+
+    def documents(self, project: str, kind: str, name: str, version: int,
+                  number: int | None = None) -> list[Document]:
+        where, params = "project = ? AND kind = ? AND name = ? AND version = ?", (
+            project, kind, name, version)
+        if number is not None:
+            where, params = where + " AND number = ?", params + (number,)
+        rows = self._query(f"SELECT number, created_at, body FROM documents WHERE {where} "
+                           "ORDER BY number", params)
+        return [Document(project, kind, name, version, n, json.loads(body), from_text(at))
+                for n, at, body in rows]

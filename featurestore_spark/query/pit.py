@@ -3,8 +3,9 @@ same key whose event time is at or before the left row's.
 
 How it runs (the same in :func:`as_of_join` and the SQL of :func:`as_of_join_sql`): the left rows
 and the right rows are put in one relation (``UNION ALL``), the right rows carrying their columns
-in one struct. One window per key, ordered by (event time, side, tie-break), with the right rows
-before the left rows at equal times, takes for every row the last non-null right struct so far;
+in one struct (the tie-break columns first). One window per key, ordered by (event time, side,
+the structs themselves), with the right rows before the left rows at equal times, takes for every
+row the last non-null right struct so far;
 the left rows are then kept. That is one shuffle by key and one sort, however many right rows a
 key has (no range join), and one output row per left row by construction: left rows are never
 joined, they only look back. Several right sides on the same left keys share the one window.
@@ -72,6 +73,16 @@ def _ties(right: AsOfRight, type_of: Callable[[str], DataType]) -> list[str]:
             if c not in right.keys and c != right.time and orderable(type_of(c))]
 
 
+def _fields(right: AsOfRight, type_of: Callable[[str], DataType]) -> tuple[list[str], list[str] | None]:
+    """The right side's columns in the order of its match struct, the tie-break columns first,
+    so that ordering the window by the struct itself breaks ties by the rule (the columns after
+    them, keys and event time, only order rows that are tied anyway); and the tie-break columns
+    when the struct cannot be ordered (it holds a map), to order by a struct of their own."""
+    ties = _ties(right, type_of)
+    rest = [c for c in right.columns if c not in ties]
+    return ties + rest, None if all(orderable(type_of(c)) for c in rest) else ties
+
+
 # -- DataFrames ------------------------------------------------------------------------------------
 def _order_value(column: Column, kind: str) -> Column:
     from pyspark.sql import functions as F
@@ -102,21 +113,22 @@ def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
     col = lambda c: F.col(quote(c))  # noqa: E731
     frames = [left.select("*", _order_value(col(time), kind).alias(TS),
                           F.lit(LEFT_SIDE).alias(SIDE))]
-    ties = []
+    order = []
     for i, (frame, r) in enumerate(rights):
         struct, tie, _ = _names(i)
         usable = reduce(lambda a, b: a & b, [col(c).isNotNull() for c in (*r.keys, r.time)])
-        order = [col(c) for c in _ties(r, lambda c, f=frame: f.schema[c].dataType)]
+        fields, ties = _fields(r, lambda c, f=frame: f.schema[c].dataType)
+        extra = [] if ties is None else [
+            (F.struct(*[col(c) for c in ties]) if ties else F.lit(None)).alias(tie)]
         frames.append(frame.where(usable).select(
             *[col(rk).alias(lk) for rk, lk in zip(r.keys, keys)],
             _order_value(col(r.time), kind).alias(TS), F.lit(RIGHT_SIDE).alias(SIDE),
-            F.struct(*[col(c) for c in r.columns],
-                     _order_value(col(r.time), kind).alias(RIGHT_TS)).alias(struct),
-            (F.struct(*order) if order else F.lit(None)).alias(tie)))
-        ties.append(col(tie))
+            F.struct(*[col(c) for c in fields],
+                     _order_value(col(r.time), kind).alias(RIGHT_TS)).alias(struct), *extra))
+        order.append(col(struct if ties is None else tie))
     union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
     window = (Window.partitionBy(*[col(k) for k in keys])
-              .orderBy(col(TS), col(SIDE), *ties)
+              .orderBy(col(TS), col(SIDE), *order)
               .rowsBetween(Window.unboundedPreceding, Window.currentRow))
     looked = union.select(*[col(c) for c in left.columns], col(TS), col(SIDE), *[
         F.last(col(_names(i)[0]), ignorenulls=True).over(window).alias(_names(i)[2])
@@ -163,23 +175,26 @@ def as_of_join_sql(left: str, left_columns: Sequence[str], key_types: Sequence[D
     sides' columns."""
     n = len(rights)
     lcols = ", ".join(quote(c) for c in left_columns)
-    empty = "".join(f", NULL AS {_names(i)[0]}, NULL AS {_names(i)[1]}" for i in range(n))
+    shapes = [_fields(r, types.__getitem__) for _, r in rights]
+    names = [(_names(i)[0],) if ties is None else _names(i)[:2] for i, (_, ties) in enumerate(shapes)]
+    empty = "".join(f", NULL AS {c}" for own in names for c in own)
     branches = [f"SELECT {lcols}, {_sql_order_value(time, kind)} AS {TS}, {LEFT_SIDE} AS {SIDE}"
                 f"{empty} FROM {left}"]
     for i, (relation, r) in enumerate(rights):
-        order = _ties(r, types.__getitem__)
+        fields, ties = shapes[i]
         by_key = dict(zip(keys, r.keys))
         values = ", ".join(f"{quote(by_key[c])} AS {quote(c)}" if c in by_key else f"NULL AS {quote(c)}"
                            for c in left_columns)
-        own = "".join(
-            f", {_struct(r.columns, [(RIGHT_TS, _sql_order_value(r.time, kind))])} AS {_names(j)[0]}"
-            f", {_struct(order)} AS {_names(j)[1]}" if j == i else
-            f", NULL AS {_names(j)[0]}, NULL AS {_names(j)[1]}" for j in range(n))
+        mine = [_struct(fields, [(RIGHT_TS, _sql_order_value(r.time, kind))])]
+        if ties is not None:
+            mine.append(_struct(ties))
+        own = "".join(f", {mine[k]} AS {c}" if j == i else f", NULL AS {c}"
+                      for j in range(n) for k, c in enumerate(names[j]))
         usable = " AND ".join(f"{quote(c)} IS NOT NULL" for c in (*r.keys, r.time))
         branches.append(f"SELECT {values}, {_sql_order_value(r.time, kind)} AS {TS}, "
                         f"{RIGHT_SIDE} AS {SIDE}{own} FROM {relation} WHERE {usable}")
     union = "\n    UNION ALL\n    ".join(branches)
-    order = ", ".join([TS, SIDE] + [_names(i)[1] for i in range(n)])
+    order = ", ".join([TS, SIDE] + [own[-1] for own in names])
     lasts = ", ".join(f"LAST({_names(i)[0]}, TRUE) OVER w AS {_names(i)[2]}" for i in range(n))
     matches = []
     for i, (_, r) in enumerate(rights):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..builders.featuregroup import _Builder, _NamedBuilder, _SpecBuilder, project_of
+from ..builders.quality import StatisticsSetters
 from ..metadata import TrainingDataset
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class CreateTrainingDataset(_SpecBuilder):
+class CreateTrainingDataset(StatisticsSetters, _SpecBuilder):
     """``Hops.createTrainingDataset("td").setDataframe(df).setDataFormat("csv").write()``; the
     rows come from a DataFrame or, to be made again later, from a query (``setQuery``)."""
 

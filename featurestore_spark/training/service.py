@@ -21,6 +21,7 @@ from ..metadata import Feature, TrainingDataset
 from ..names import name_problem
 from ..spec import DATAFRAME_TYPES
 from . import formats, lineage, paths, splits
+from ..statistics.config import config_problems
 from .spec import TrainingDatasetSpec, version_problem
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class TrainingDatasets:
             if isinstance(data_format, str) and data_format in formats.DATA_FORMATS:
                 problems += formats.type_problems(data_format, features)
             problems += splits.frame_problems(df, split_plan)
+            problems += config_problems(spec.statistics, df.schema)
         location = (spec.path.rstrip("/") if isinstance(spec.path, str) and spec.path.strip()
                     else self.location(project, spec.name, spec.version))
         if not problems and paths.exists(self.spark, location):
@@ -143,7 +145,16 @@ class TrainingDatasets:
                 "query" if query is not None else "dataframe", query, reads, others),
                 **(more_source or {})}),
             created_at=datetime.now(timezone.utc), creator=getpass.getuser())
-        self._write(td, df)
+        statistics = self.store.settings.statistics.on_write and spec.statistics.enabled
+        # the splits and the statistics read one result: computed once (kept by the executors)
+        kept = df.persist() if statistics or td.splits["kind"] != "none" else None
+        try:
+            self._write(td, df)
+            if statistics:
+                self.store.quality.training_statistics(td, df, spec.statistics)
+        finally:
+            if kept is not None:
+                kept.unpersist()
         return self.metadata.get_training_dataset(project, td.name, td.version)
 
     def _write(self, td: TrainingDataset, df: DataFrame) -> None:

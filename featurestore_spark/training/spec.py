@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..names import name_problem
+from ..statistics.config import StatisticsConfig
 from . import formats
 
 
@@ -30,6 +31,7 @@ class TrainingDatasetSpec:
     seed: int | None = None                    # random splits; None: drawn, and recorded
     event_time: str | None = None              # the column time splits split by
     path: str | None = None                    # None: <training path>/<project>/<name>_<version>
+    statistics: StatisticsConfig = StatisticsConfig()   # computed on its rows when written
 
     def problems(self) -> list[str]:
         """Everything wrong with the request that shows without looking at data or metadata."""

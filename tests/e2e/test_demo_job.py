@@ -27,7 +27,8 @@ def spark_submit(script: str, *args: str, env: dict) -> subprocess.CompletedProc
 def test_demo_pipeline_under_spark_submit(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, **settings_env(home, "football"), "PYSPARK_PYTHON": str(VENV_BIN / "python"),
-           "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+           "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+           "FEATURESTORE_STATISTICS_ON_WRITE": "true"}          # the default, as users run it
     run = spark_submit("demo_pipeline.py", env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "demo finished" in run.stdout
@@ -35,6 +36,14 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
     assert "attendances_features v1 online vs offline: consistent (20 keys online" in run.stdout
     assert (home / "warehouse" / "football_featurestore.db" / "teams_features_1" / "_delta_log").is_dir()
     assert (home / "online" / "football.db").is_file()
+    # the query planner and a point-in-time training dataset
+    assert "get_features average_attendance, average_player_age: 20 rows" in run.stdout
+    assert ("training dataset match_outcomes v1 (tfrecords): 760 rows for 760 labels (train "
+            in run.stdout)
+    assert "0 with features from after kick-off" in run.stdout
+    td = home / "training_datasets" / "football" / "match_outcomes_1"
+    assert sorted(p.name for p in td.iterdir()) == ["test", "train"]
+    assert list((td / "train").glob("part-*"))
 
     sync = spark_submit("online_sync.py", "--full", "--check", env=env)
     assert sync.returncode == 0, sync.stderr[-3000:]
@@ -50,7 +59,8 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
     assert cli.returncode == 0, cli.stderr
     listed = json.loads(cli.stdout)
     assert sorted(g["name"] for g in listed) == ["attendances_features", "players_features",
-                                                 "season_scores_features", "teams_features"]
+                                                 "season_scores_features", "team_form_features",
+                                                 "teams_features"]
 
 
 PLAIN_READER = """

@@ -19,8 +19,8 @@ from featurestore_spark.config import MysqlSettings
 from featurestore_spark.errors import (ConfigurationError, FeatureGroupExists,
                                        FeatureGroupNotFound, MetadataStoreError,
                                        TrainingDatasetExists, TrainingDatasetNotFound)
-from featurestore_spark.metadata import (Commit, Feature, FeatureGroup, MetadataStore,
-                                         TrainingDataset)
+from featurestore_spark.metadata import (FG_STATISTICS, FG_SUITE, TD_STATISTICS, Commit, Document,
+                                         Feature, FeatureGroup, MetadataStore, TrainingDataset)
 from featurestore_spark.metadata.migrations import MIGRATIONS
 from featurestore_spark.metadata.mysql import MYSQL, MysqlMetadataStore, migration_lock
 from featurestore_spark.metadata.sqlite import SqliteMetadataStore
@@ -159,6 +159,34 @@ def test_failed_commit_leaves_nothing(backend):
     with pytest.raises(backend.integrity_error):   # commit 0 is recorded already
         store.add_commit(group().with_features((Feature("id", "int"),)), commit(0))
     assert store.get_feature_group("p", "teams", 1).feature_names == ("id", "x")
+
+
+def test_documents_are_kept_per_version_and_number_and_go_with_it(backend):
+    store = backend.open()
+    stats = lambda n, body: Document("p", FG_STATISTICS, "teams", 1, n, body, T0)  # noqa: E731
+    big = {"histograms": {f"f{i}": {"counts": list(range(200))} for i in range(60)}}  # > 64 KiB
+    store.create_feature_group(group(), commit(0), [stats(0, big)])
+    store.create_feature_group(group(version=2), commit(0))
+    store.add_commit(group(), commit(1), [stats(1, {"mean": 1.5, "name": "é"})])
+    store.put_document(Document("p", FG_SUITE, "teams", 1, 1, {"expectations": []}, T0))
+    store.put_document(stats(1, {"mean": 2.5}))                  # replaces commit 1's
+    got = store.documents("p", FG_STATISTICS, "teams", 1)
+    assert [(d.number, d.body) for d in got] == [(0, big), (1, {"mean": 2.5})]
+    assert got[0] == stats(0, big)
+    assert store.documents("p", FG_STATISTICS, "teams", 1, number=1)[0].body == {"mean": 2.5}
+    assert store.documents("p", FG_STATISTICS, "teams", 2) == []
+    assert [d.kind for d in store.documents("p", FG_SUITE, "teams", 1)] == [FG_SUITE]
+    # a commit that cannot be recorded records none of its documents
+    with pytest.raises(backend.integrity_error):
+        store.add_commit(group(), commit(1), [stats(7, {"x": 1})])
+    assert store.documents("p", FG_STATISTICS, "teams", 1, number=7) == []
+    with pytest.raises(ValueError):                              # NaN is not JSON
+        store.put_document(stats(8, {"x": float("nan")}))
+    store.put_document(Document("p", TD_STATISTICS, "teams", 1, 0, {"td": True}, T0))
+    store.delete_feature_group("p", "teams", 1)
+    assert store.documents("p", FG_STATISTICS, "teams", 1) == []
+    assert store.documents("p", FG_SUITE, "teams", 1) == []
+    assert store.documents("p", TD_STATISTICS, "teams", 1)[0].body == {"td": True}  # not the group's
 
 
 def test_not_found_and_delete(backend):

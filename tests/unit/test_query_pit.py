@@ -185,3 +185,18 @@ def test_feature_group_on_the_left_integer_times_and_inner(store, spark):
         store.query_labels(labels, "ts").join(p, on="customer", point_in_time=True)
     with pytest.raises(InvalidInputError, match="must be a timestamp, date or integer"):
         store.query_labels(labels.selectExpr("customer", "'x' AS ts"), "ts")
+
+
+def test_ties_with_a_map_column_brought_along(store, spark):
+    """A map column cannot be sorted: ties are broken by the other columns all the same."""
+    orders = spark.createDataFrame([(1, 7, 100), (2, 8, 100)], "order_id int, customer int, at bigint")
+    tags = spark.createDataFrame(
+        [(1, 7, 100, 0.5, {"a": 1}), (2, 7, 100, 0.7, {"b": 2}), (3, 7, 90, 0.9, {"c": 3}),
+         (4, 8, 100, None, {"d": 4}), (5, 8, 100, 0.1, {"e": 5})],
+        "tag_id int, customer int, at bigint, score double, tags map<string,int>")
+    featurestore.create_featuregroup(orders, "orders", primary_key="order_id", event_time="at")
+    featurestore.create_featuregroup(tags, "tags", primary_key="tag_id", event_time="at")
+    q = store.query("orders").join(store.query("tags").select(["score", "tags"]), on="customer")
+    want = {1: (0.7, {"b": 2}), 2: (0.1, {"e": 5})}      # greatest score; nulls lowest
+    assert {r.order_id: (r.score, r.tags) for r in q.read().collect()} == want
+    assert {r.order_id: (r.score, r.tags) for r in spark.sql(q.to_sql()).collect()} == want

@@ -81,6 +81,21 @@ def test_random_splits_do_not_depend_on_partitioning(store, df):
     assert isinstance(td.splits["seed"], int)
 
 
+def test_splits_partition_the_rows_of_a_source_computed_once(store, df):
+    """The splits filter one computation of the source: with a source that differs at every
+    evaluation, each row is still in exactly one split."""
+    import random
+
+    from pyspark.sql import functions as F
+    noise = F.udf(lambda: random.random(), "double").asNondeterministic()
+    featurestore.create_training_dataset(df.select("id", noise().alias("noise")), "noisy",
+                                         data_format="parquet",
+                                         splits={"a": 0.4, "b": 0.3, "c": 0.3}, seed=5)
+    ids = [r[0] for s in "abc" for r in rows(featurestore.get_training_dataset(
+        "noisy", split=s).select("id"))]
+    assert sorted(ids) == list(range(40))
+
+
 def test_time_splits_by_event_time(store, df):
     td = (Hops.createTrainingDataset("by_time").setDataframe(df).setDataFormat("avro")
           .setSplits({"train": (None, "2024-01-10"), "validation": ("2024-01-10", "2024-01-20"),
