@@ -61,7 +61,7 @@ test: setup mysql
 # Scale: BENCH_ROWS=20000 make bench.
 BENCH ?= online query statistics
 bench: setup $(if $(filter online,$(BENCH)),mysql)
-	@$(if $(filter-out online query statistics,$(BENCH)),echo "BENCH=$(BENCH): name online, query and/or statistics" >&2; exit 2;) true
+	@$(if $(filter-out online query statistics,$(BENCH)),echo "BENCH=$(BENCH): name online query or statistics" >&2; exit 2;) true
 	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)
