@@ -36,8 +36,8 @@ class SyncResult:
     mode: str                  # full, incremental or none (already in sync)
     from_commit: int | None    # the last commit synced before
     to_commit: int             # the commit the online table now reflects
-    rows_written: int
-    rows_deleted: int
+    rows_written: int          # rows sent (a full sync without event time: duplicates of a
+    rows_deleted: int          # key count each, though the table keeps one)
 
 
 @dataclass(frozen=True)
