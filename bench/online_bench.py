@@ -183,9 +183,7 @@ def main() -> None:
 
 def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons, statements,
            bases, ours, warm, memory, elapsed) -> str:
-    out = [f"## {rp.now()}: {rows:,} rows", ""]
-    out.append(rp.table(["", ""], [(k, v) for k, v in info.items() if k != "free -g"]))
-    out += ["", "`free -g`:", "", "```", info["free -g"], "```", ""]
+    out = rp.heading(f"{rows:,} rows", info)
     out.append(f"Lookups: {n_single} timed single-key lookups and {n_batch} timed batches of "
                f"{batch} random keys per side, after warm-up, in alternating blocks of "
                f"{lk.BLOCK}. Ours: FeatureVectorServer.get / get_batch (dicts). Raw: "

@@ -282,9 +282,7 @@ def main() -> None:
 
 
 def render(rows, info, setup, shapes, checked, warm, runs, writes, rounds, elapsed) -> str:
-    out = [f"## {rp.now()}: query benchmark (bench/query_bench.py), {rows:,} rows", ""]
-    out.append(rp.table(["", ""], [(k, v) for k, v in info.items() if k != "free -g"]))
-    out += ["", "`free -g`:", "", "```", info["free -g"], "```", ""]
+    out = rp.heading(f"query benchmark (bench/query_bench.py), {rows:,} rows", info)
     out.append(
         f"Point-in-time join: {rows:,} label rows (id, ts, label; a parquet file) joined with "
         f"`store.query_labels(labels, event_time=\"ts\").join(store.query(\"fg1\"))"

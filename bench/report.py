@@ -195,6 +195,13 @@ def now() -> str:
 
 
 # -- tables -----------------------------------------------------------------------------------------
+def heading(title: str, info: dict[str, Any]) -> list[str]:
+    """A run's section heading: the title, the machine's facts and its ``free -g``."""
+    return [f"## {now()}: {title}", "", table(["", ""], [(k, v) for k, v in info.items()
+                                                         if k != "free -g"]),
+            "", "`free -g`:", "", "```", info["free -g"], "```", ""]
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (readable as plain text too)."""
     cells = [[str(h) for h in header]] + [[_fmt(v) for v in r] for r in rows]

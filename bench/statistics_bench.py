@@ -125,10 +125,8 @@ def main() -> None:
 
 
 def render(rows, columns, info, runs, jobs, extra, elapsed) -> str:
-    out = [f"## {rp.now()}: statistics benchmark (bench/statistics_bench.py), {rows:,} rows x "
-           f"{columns} doubles", ""]
-    out.append(rp.table(["", ""], [(k, v) for k, v in info.items() if k != "free -g"]))
-    out += ["", "`free -g`:", "", "```", info["free -g"], "```", ""]
+    out = rp.heading(f"statistics benchmark (bench/statistics_bench.py), {rows:,} rows x "
+           f"{columns} doubles", info)
     out.append(
         f"Ours: `compute(df, StatisticsConfig(feature_correlation=False, cluster_analysis=False))`"
         f" (per column: count, nulls, completeness, approximate distinct count, mean, stddev, min, "

@@ -360,13 +360,8 @@ def update_featuregroup_stats(featuregroup: str, featurestore: str | None = None
     """Compute (again) the statistics of ``commit`` (default: the latest) as Spark jobs and
     keep them. Settings given become the feature group's."""
     store, group = _group(featuregroup, featurestore, featuregroup_version)
-    hops = _hops_settings(locals())
-    if statistics is not None or any(v is not None for v in hops.values()):
-        from dataclasses import replace
-        current = store.quality.config(group)
-        base = statistics or current
-        config = replace(base, **{k: (tuple(v) if k == "stat_columns" else v)
-                                  for k, v in hops.items() if v is not None})
+    config = statistics_config(statistics or store.quality.config(group), **_hops_settings(locals()))
+    if config != store.quality.config(group):
         store.quality.set_config(group, config)
     if commit is None:
         commit = store.metadata.commits(group.project, group.name, group.version)[-1].commit_id

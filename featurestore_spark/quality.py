@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import CommitNotFound, InvalidInputError
-from .metadata import (FG_REPORT, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Document, FeatureGroup,
-                       TrainingDataset)
+from .metadata import (FG_REPORT, FG_SETTINGS, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Document,
+                       FeatureGroup, TrainingDataset)
 from .statistics.config import StatisticsConfig, column_kind, config_problems, edges_problems
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .feature_store import FeatureStore
 
 log = logging.getLogger(__name__)
-FG_SETTINGS = "fg.settings"
 
 
 def _now() -> datetime:
@@ -152,10 +151,7 @@ class Quality:
         from .statistics import compute
         config = config or self.config(group)
         self._check_commit(group, commit_id)
-        df = self.store.offline.read(group, commit_id)
-        problems = config_problems(config, df.schema)
-        if problems:
-            raise InvalidInputError(f"cannot compute the statistics of {group.name!r}", problems)
+        df = self.store.offline.read(group, commit_id)      # compute() checks the settings
         earlier = [d for d in self.metadata.documents(group.project, FG_STATISTICS, group.name,
                                                       group.version) if d.number < commit_id]
         # binned on the previous commit's edges where they still fit (same columns and number of

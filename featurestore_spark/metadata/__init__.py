@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .base import (FG_REPORT, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Commit, Document, Feature,
-                   FeatureGroup, MetadataStore, TrainingDataset)
+from .base import (FG_REPORT, FG_SETTINGS, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Commit,
+                   Document, Feature, FeatureGroup, MetadataStore, TrainingDataset)
 
 
 def open_metadata_store(settings: Settings) -> MetadataStore:
@@ -16,6 +16,6 @@ def open_metadata_store(settings: Settings) -> MetadataStore:
     return SqliteMetadataStore(settings.metadata_path)
 
 
-__all__ = ["FG_REPORT", "FG_STATISTICS", "FG_SUITE", "TD_STATISTICS", "Commit", "Document",
-           "Feature", "FeatureGroup", "MetadataStore", "TrainingDataset",
+__all__ = ["FG_REPORT", "FG_SETTINGS", "FG_STATISTICS", "FG_SUITE", "TD_STATISTICS", "Commit",
+           "Document", "Feature", "FeatureGroup", "MetadataStore", "TrainingDataset",
            "open_metadata_store"]

@@ -95,8 +95,8 @@ class Document:
     created_at: datetime
 
 
-FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = ("fg.statistics", "fg.suite", "fg.report",
-                                                     "td.statistics")
+FG_SETTINGS, FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = (
+    "fg.settings", "fg.statistics", "fg.suite", "fg.report", "td.statistics")
 
 
 class MetadataStore(ABC):

@@ -178,28 +178,35 @@ class NativeStatement(LookupStatement):
     the time of the plain prepared-cursor query.)"""
 
     def __init__(self, conn: Any, sql: str) -> None:
+        from _mysql_connector import MySQLInterfaceError
+        self._error = MySQLInterfaceError    # imported once, not on every lookup
         self._attrs = conn.query_attrs       # the C extension requires them (it crashes without)
-        self._stmt = _native(conn._cmysql.stmt_prepare, sql.replace("%s", "?").encode())
+        try:
+            self._stmt = conn._cmysql.stmt_prepare(sql.replace("%s", "?").encode())
+        except MySQLInterfaceError as e:
+            raise _mapped(e) from None
 
     def rows(self, params: Sequence[Any]) -> list[tuple]:
         stmt = self._stmt
-        _native(stmt.stmt_execute, *params, query_attrs=self._attrs)
-        try:
-            return list(iter(stmt.fetch_row, None))
-        finally:
-            stmt.free_result()
+        try:                                 # errors while fetching too (a lost connection)
+            stmt.stmt_execute(*params, query_attrs=self._attrs)
+            try:
+                return list(iter(stmt.fetch_row, None))
+            finally:
+                stmt.free_result()
+        except self._error as e:
+            raise _mapped(e) from None
 
     def close(self) -> None:
-        _native(self._stmt.stmt_close)
+        try:
+            self._stmt.stmt_close()
+        except self._error as e:
+            raise _mapped(e) from None
 
 
-def _native(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """``call`` with the C extension's errors raised as mysql-connector's own error classes."""
-    from _mysql_connector import MySQLInterfaceError
+def _mapped(error: Exception) -> Exception:
+    """A C extension error as the mysql-connector error class it stands for."""
     from mysql.connector.errors import InterfaceError, get_mysql_exception
-    try:
-        return call(*args, **kwargs)
-    except MySQLInterfaceError as e:
-        if getattr(e, "errno", None):
-            raise get_mysql_exception(e.errno, msg=e.msg, sqlstate=e.sqlstate) from None
-        raise InterfaceError(str(e)) from None
+    if getattr(error, "errno", None):
+        return get_mysql_exception(error.errno, msg=error.msg, sqlstate=error.sqlstate)
+    return InterfaceError(str(error))
