@@ -6,6 +6,9 @@ PY       := $(VENV)/bin/python
 JARS_DIR := .cache/jars
 STAMP    := $(VENV)/.installed
 JARS_OK  := $(JARS_DIR)/.resolved
+# s3a:// (hadoop-aws and the AWS SDK modules it uses, ~9 MB): the tests' object storage
+JARS_S3_DIR := .cache/jars-s3
+JARS_S3_OK  := $(JARS_S3_DIR)/.resolved
 # spark-submit's launcher looks for pyspark with the first python3 on PATH: make it the venv's.
 SPARK_SUBMIT = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(PY)" \
 	$(VENV)/bin/spark-submit --properties-file conf/spark-defaults.conf \
@@ -22,9 +25,9 @@ MYSQL_PASSWORD ?= featurestore-test
 MYSQL_ENV = MYSQL_HOST="$(MYSQL_HOST)" MYSQL_PORT="$(MYSQL_PORT)" MYSQL_USER="$(MYSQL_USER)" \
 	MYSQL_PASSWORD="$(MYSQL_PASSWORD)"
 
-.PHONY: setup mysql demo test bench lint clean
+.PHONY: setup mysql s3 dist demo test bench lint clean
 
-setup: $(STAMP) $(JARS_OK)
+setup: $(STAMP) $(JARS_OK) $(JARS_S3_OK)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,19 @@ $(JARS_OK): conf/jars/pom.xml
 	  || { echo "could not resolve the JARs of conf/jars/pom.xml (io.delta:delta-spark_4.1_2.13, delta-storage, org.mariadb.jdbc:mariadb-java-client, org.xerial:sqlite-jdbc, org.apache.spark:spark-avro_2.13, org.tensorflow:tensorflow-hadoop) from Maven Central" >&2; exit 1; }
 	touch $@
 
+$(JARS_S3_OK): conf/jars/s3/pom.xml
+	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch the s3a JARs: apt-get install maven" >&2; exit 1; }
+	rm -rf $(JARS_S3_DIR)
+	mvn --batch-mode --quiet -f conf/jars/s3/pom.xml dependency:copy-dependencies \
+	    -DoutputDirectory=$(CURDIR)/$(JARS_S3_DIR) -DincludeScope=runtime \
+	  || { echo "could not resolve the s3a JARs of conf/jars/s3/pom.xml (org.apache.hadoop:hadoop-aws:3.4.2, software.amazon.awssdk:s3 and s3-transfer-manager 2.29.52) from Maven Central" >&2; exit 1; }
+	touch $@
+
+# The package as a zip for spark-submit --py-files (PySpark ships .zip files to executors, not
+# wheels): see "On a cluster" in the README.
+dist: $(STAMP)
+	$(PY) -m featurestore_spark.packaging dist/featurestore_spark.zip
+
 # The main job: a football feature pipeline under spark-submit; the feature store is left in
 # .featurestore/ (override with FEATURESTORE_HOME).
 demo: setup
@@ -49,7 +65,13 @@ demo: setup
 mysql:
 	@$(MYSQL_ENV) conf/mariadb/server.sh ensure
 
-test: setup mysql
+# An S3-compatible server on 127.0.0.1:9010 (moto's, from PyPI) for the s3a:// tests.
+s3: $(STAMP)
+	@conf/s3/server.sh ensure
+
+# tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
+# conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
+test: setup mysql s3
 	$(PY) -m pytest -q tests
 
 # The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.
@@ -71,4 +93,6 @@ lint: setup
 
 clean:
 	-conf/mariadb/server.sh stop
-	rm -rf $(VENV) .cache .featurestore .pytest_cache
+	-conf/s3/server.sh stop
+	-conf/spark-cluster/cluster.sh stop
+	rm -rf $(VENV) .cache .featurestore .pytest_cache dist

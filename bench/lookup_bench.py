@@ -86,6 +86,12 @@ class RawLookups:
             self._bare_batch.close()
 
 
+def statement_classes(server: Any) -> set[str]:
+    """The classes of the statements the server's idle pooled connections hold (NativeStatement:
+    the C extension; CursorStatement: the pure-Python fallback)."""
+    return {type(s).__name__ for _, held in list(server.pool._idle.queue) for s in held.values()}
+
+
 def pooled_connection(server: Any, key: Any) -> Any:
     """The connection ``server``'s pool looks ``key`` up on (one caller: always the same), for
     the raw side to run on too: the same server thread, so that only the client code differs."""

@@ -17,13 +17,23 @@ BENCH_PARTITIONS (4), BENCH_RECORD (1 when BENCH_ROWS >= 1000000: append to benc
 BENCH_KEEP (1: keep the benchmark's online database), BENCH_SPARK_MASTER (local[2]),
 BENCH_MEMORY_MASTER (the memory runs' own session: local-cluster[2,1,1536]; empty, the default
 below 1M rows: in the main session).
+
+The process imports pandas first, as most notebooks and model servers do, and measures the lookups
+there: the report says whether the C extension was in use and each lookup's ratio to the raw query.
 """
 
 from __future__ import annotations
 
-# featurestore_spark imports mysql-connector's C extension before anything imports ssl
-import featurestore_spark  # noqa: F401  isort: skip
-import mysql.connector  # isort: skip
+# pandas first, as most notebooks and model servers import it: it imports hashlib, which loads the
+# system's OpenSSL, after which mysql-connector's C extension loads only because the start-up
+# hook _featurestore_spark_preload.pth loaded it already. The lookups are measured in this process.
+import pandas  # noqa: F401  isort: skip
+import sys  # isort: skip
+
+PANDAS_FIRST = "_hashlib" in sys.modules and "featurestore_spark" not in sys.modules
+
+import featurestore_spark  # noqa: E402,F401  isort: skip
+import mysql.connector  # noqa: E402  isort: skip
 
 import logging
 import os
@@ -62,10 +72,14 @@ def main() -> None:
 
     from featurestore_spark.config import load_settings
     from featurestore_spark.feature_store import FeatureStore
+    from featurestore_spark.mysql_client import NATIVE, client_path
     from featurestore_spark.names import table_name
     from featurestore_spark.session import get_spark
     from featurestore_spark.spec import CreateSpec
 
+    path = client_path()
+    if path != NATIVE:     # the fallback logged its warning; the bare side needs the C extension
+        raise SystemExit(f"online benchmark: lookups would use {path}; see `featurestore doctor`")
     home = rp.ROOT / ".cache" / "bench" / "home"
     shutil.rmtree(home, ignore_errors=True)
     settings = {t: load_settings(rp.ROOT / "conf" / "featurestore.toml", rp.settings_env(home, PROJECT, t))
@@ -85,7 +99,10 @@ def main() -> None:
         connection_class = type(conn).__name__
     import pyspark
     info = {
+        "pandas imported first": "yes (hashlib loaded before featurestore_spark)" if PANDAS_FIRST
+                                 else "NO",
         "HAVE_CEXT": mysql.connector.HAVE_CEXT,
+        "lookup client": path,
         "connection class": connection_class,
         "mysql-connector-python": mysql.connector.__version__,
         "server": server_version,
@@ -93,8 +110,9 @@ def main() -> None:
         "spark master": spark.sparkContext.master,
         **machine,
     }
-    print(f"online store benchmark: {rows:,} rows; HAVE_CEXT={info['HAVE_CEXT']} "
-          f"({connection_class}); server {server_version}; nproc {machine['nproc']}", flush=True)
+    print(f"online store benchmark: {rows:,} rows; pandas imported first: "
+          f"{'yes' if PANDAS_FIRST else 'NO'}; HAVE_CEXT={info['HAVE_CEXT']} ({connection_class});"
+          f" lookups: {path}; server {server_version}; nproc {machine['nproc']}", flush=True)
 
     # -- lookup tables (online-only writes: offline=False, the Delta tables stay empty) ----------
     setup = []
@@ -121,6 +139,10 @@ def main() -> None:
             comparisons += lk.run_lookups(server, raw, rows, f"{features} features", transport,
                                           n_single, n_batch, batch, warmup=300,
                                           seed=features * 10 + len(transport))
+            used = lk.statement_classes(server)
+            if used != {"NativeStatement"}:
+                raise SystemExit(f"online benchmark: the lookups ran through {used}, not the C "
+                                 "extension's NativeStatement")
             raw.close()
             store.close()     # a new pool (and connection) for the next table
             for c in comparisons[-2:]:
@@ -184,7 +206,9 @@ def main() -> None:
 def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons, statements,
            bases, ours, warm, memory, elapsed) -> str:
     out = rp.heading(f"{rows:,} rows", info)
-    out.append(f"Lookups: {n_single} timed single-key lookups and {n_batch} timed batches of "
+    out.append(f"Lookups, measured in a process that imported pandas before featurestore_spark "
+               f"(pandas first: {info['pandas imported first']}; client: {info['lookup client']}):"
+               f" {n_single} timed single-key lookups and {n_batch} timed batches of "
                f"{batch} random keys per side, after warm-up, in alternating blocks of "
                f"{lk.BLOCK}. Ours: FeatureVectorServer.get / get_batch (dicts). Raw: "
                "mysql-connector prepared cursors (binary protocol, as ours) on the very connection "

@@ -7,9 +7,9 @@ Examples
 >>> fs.Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()  # doctest: +SKIP
 """
 
-try:  # mysql-connector's C extension loads only before Python's ssl module (see ENVIRONMENT)
-    import _mysql_connector  # noqa: F401
-except ImportError:          # it then falls back to pure Python, about 1.5x slower per lookup
+try:  # mysql-connector's C extension loads only before the system's OpenSSL (hashlib and ssl load
+    import _mysql_connector  # noqa: F401  it); once installed, featurestore_spark_preload.py
+except ImportError:          # loads it as Python starts; else lookups log the fallback, once
     pass
 
 from . import featurestore

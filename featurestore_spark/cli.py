@@ -1,7 +1,8 @@
 """``featurestore``: feature groups and their history, online copy, statistics and validation.
 
 ``list``, ``describe``, ``history``, ``validation`` and ``statistics`` (without ``--compute``) read
-only the metadata store and start no Spark, so they answer in well under a second;
+only the metadata store and start no Spark, so they answer in well under a second; ``doctor``
+tells versions, backends and which client lookups use, without Spark;
 ``sync-online``, ``check-online`` and ``statistics --compute`` run Spark jobs.
 """
 
@@ -19,8 +20,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
+from .logs import setup_logging
 from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, table_name
 from .quality import Quality
@@ -341,7 +343,17 @@ def parser() -> argparse.ArgumentParser:
                        help="write the figures as PNG files into DIR/<name>_v<version>/")
     _quality_parser(sub, "validation", cmd_validation,
                     "the expectation suite of a feature group and the validation reports kept")
+    doctor = sub.add_parser("doctor", help="versions, backends and the client lookups use (no "
+                            "Spark; exit 1 on a problem)")
+    doctor.add_argument("--json", action="store_true", help="JSON for scripts")
     return p
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> str | Any:
+    from .doctor import report
+    found = report(settings, args.conf)
+    args.exit_code = 1 if found.problems else 0
+    return found.as_dict() if args.json else found.text()
 
 
 def _quality_parser(sub: Any, name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
@@ -366,11 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["list", "--json"])     # doctest: +SKIP
     """
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.conf)
-        project = args.project or settings.project
-        out = args.func(open_metadata_store(settings), project, args)
+        if args.command == "doctor":       # reads no metadata: it must work when nothing else does
+            out = cmd_doctor(settings, args)
+        else:
+            out = args.func(open_metadata_store(settings), args.project or settings.project, args)
     except FeatureStoreError as e:
         print(f"featurestore: error: {_one_line(e)}", file=sys.stderr)
         return getattr(args, "error_code", 2)

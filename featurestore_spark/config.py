@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,10 @@ class Settings:
         return self.under_home(self.metadata.path)
 
     @property
-    def warehouse_path(self) -> Path:
-        return self.under_home(self.offline.warehouse)
+    def warehouse(self) -> str:
+        """The offline warehouse: a Hadoop URI (``s3a://``, ``hdfs://``, ``file://``, ...) as it
+        is, else a local folder relative to home."""
+        return hadoop_location(self.offline.warehouse, self.home_path)
 
     @property
     def online_path(self) -> Path:
@@ -126,10 +129,30 @@ class Settings:
 
     @property
     def training_path(self) -> str:
-        """The training datasets' folder: a Hadoop path (with a scheme) as it is, else a local
-        folder relative to home."""
-        path = self.training.path
-        return path.rstrip("/") if "://" in path else str(self.under_home(path))
+        """The training datasets' folder: a Hadoop URI as it is, else a local folder relative to
+        home."""
+        return hadoop_location(self.training.path, self.home_path)
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def hadoop_location(path: str, home: Path) -> str:
+    """``path`` as Hadoop reads it: a URI with a scheme (``s3a://b/x``, ``hdfs://nn/x``,
+    ``file:///x``) unchanged but for a trailing slash; a plain path absolute, relative to ``home``.
+
+    Examples
+    --------
+    >>> hadoop_location("s3a://bucket/wh/", Path("/h"))
+    's3a://bucket/wh'
+    >>> hadoop_location("wh", Path("/h"))
+    '/h/wh'
+    """
+    if _SCHEME.match(path):
+        stripped = path.rstrip("/")
+        return stripped if not stripped.endswith(":") else path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else home / p)
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("home", "project")}

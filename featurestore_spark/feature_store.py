@@ -14,10 +14,12 @@ from functools import cached_property
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from . import paths
 from .config import Settings, load_settings
 from .dataframes import convert
 from .errors import (CommitNotFound, ConcurrentWriteError, FeatureGroupNotFound,
                      InvalidInputError, OnlineStoreError, SchemaMismatchError)
+from .logs import quiet_libraries
 from .metadata import Commit, Feature, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, name_problem, quote, table_name
 from .offline import checks
@@ -28,7 +30,7 @@ from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, 
 from .online.sync import ConsistencyReport, OnlineSync, SyncResult
 from .quality import Quality
 from .query import Query
-from .session import get_spark
+from .session import check_cluster, get_spark
 from .statistics.config import config_problems
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
 from .training import TrainingDatasets
@@ -68,7 +70,7 @@ class FeatureStore:
         self.spark = spark
         self.settings = settings
         self.metadata = metadata
-        self.offline = DeltaEngine(spark, settings.warehouse_path)
+        self.offline = DeltaEngine(spark, settings.warehouse)
         self._registered: set[str] = set()
         self._online: OnlineSync | None = None
         self._pools: dict[str, ConnectionPool] = {}
@@ -90,8 +92,11 @@ class FeatureStore:
 
     @classmethod
     def connect(cls, settings: Settings | None = None, spark: SparkSession | None = None) -> FeatureStore:
+        quiet_libraries()    # their loggers at WARNING, or all at FEATURESTORE_LOG_LEVEL
         settings = settings or load_settings()
-        store = cls(spark or get_spark(settings), settings, open_metadata_store(settings))
+        spark = spark or get_spark(settings)
+        check_cluster(settings, spark)
+        store = cls(spark, settings, open_metadata_store(settings))
         store._register_project(settings.project)
         return store
 
@@ -219,9 +224,7 @@ class FeatureStore:
         return df, problems
 
     def _path_exists(self, location: str) -> bool:
-        jvm = self.spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(location)
-        return path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
+        return paths.exists(self.spark, location)
 
     def _undo_create(self, group: FeatureGroup, registered: bool = False) -> None:
         """Remove what a failed create left: the registration, the catalog entry and the files

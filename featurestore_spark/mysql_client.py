@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .config import MysqlSettings
 from .names import quote
 
 UNKNOWN_DATABASE = 1049
+NATIVE = "C extension (NativeStatement)"
+PRELOAD_FIX = ("install featurestore_spark into this environment with pip (editable or not): its "
+               "_featurestore_spark_preload.pth loads the C extension as Python starts; or import "
+               "featurestore_spark before pandas")
 
 
 def connect(settings: MysqlSettings, database: str, **extra: Any) -> Any:
@@ -43,3 +48,31 @@ def close_quietly(conn: Any) -> None:
         conn.close()
     except Exception:
         pass
+
+
+def c_extension_problem() -> str | None:
+    """None when mysql-connector's C extension is loaded in this process, else why not: the
+    ImportError's text and what caused it, in words for a user."""
+    import mysql.connector
+    if mysql.connector.HAVE_CEXT:
+        return None
+    try:
+        import _mysql_connector  # noqa: F401
+    except ImportError as e:
+        error = " ".join(str(e).split())
+    else:
+        return "mysql.connector was imported without it (HAVE_CEXT is False)"
+    preload = getattr(sys.modules.get("featurestore_spark_preload"), "status", "did not run")
+    cause = (f"_mysql_connector does not load ({error}); start-up hook "
+             f"_featurestore_spark_preload.pth: {preload}")
+    if "OPENSSL_" in error:
+        cause += ("; hashlib or ssl (`import pandas` imports them) loaded the system's OpenSSL "
+                  "first, older than the one the connector bundles")
+    return cause
+
+
+def client_path() -> str:
+    """The client that MySQL lookups use in this process: :data:`NATIVE`, or ``pure Python
+    (cursor) because ...``."""
+    problem = c_extension_problem()
+    return NATIVE if problem is None else f"pure Python (cursor) because {problem}"

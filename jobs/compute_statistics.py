@@ -27,6 +27,7 @@ from typing import Any
 import featurestore_spark as fs
 from featurestore_spark.cli import drift_table, save_figures
 from featurestore_spark.errors import FeatureStoreError, InvalidInputError
+from featurestore_spark.logs import setup_logging
 from featurestore_spark.statistics import StatisticsConfig
 
 log = logging.getLogger("compute_statistics")
@@ -124,7 +125,7 @@ def run(store: fs.FeatureStore, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()   # INFO progress lines; libraries quiet (FEATURESTORE_LOG_LEVEL)
     try:
         store = fs.connect()
     except FeatureStoreError as e:

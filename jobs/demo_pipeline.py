@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 import featurestore_spark as fs
 from featurestore_spark import Hops, featurestore
+from featurestore_spark.logs import setup_logging
 
 log = logging.getLogger("demo_pipeline")
 
@@ -112,7 +113,7 @@ def next_training_version(name: str) -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()   # INFO progress lines; libraries quiet (FEATURESTORE_LOG_LEVEL)
     store = fs.connect()
     spark = store.spark
     log.info("feature store %s_featurestore in %s", store.settings.project,

@@ -15,6 +15,7 @@ import logging
 import sys
 
 import featurestore_spark as fs
+from featurestore_spark.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="rewrite the online tables whole")
     parser.add_argument("--check", action="store_true", help="compare with offline afterwards")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()   # INFO progress lines; libraries quiet (FEATURESTORE_LOG_LEVEL)
     log = logging.getLogger("online_sync")
     store = fs.connect()
     if args.names:

@@ -7,11 +7,11 @@ commit through the API.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import featurestore_spark as fs
 from featurestore_spark import featurestore
+from featurestore_spark.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", help="a commit id or an ISO-8601 time (UTC)")
     parser.add_argument("-n", "--rows", type=int, default=10)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()   # INFO progress lines; libraries quiet (FEATURESTORE_LOG_LEVEL)
     store = fs.connect()
     table = store.table_name(args.name, args.version)
     print(f"{table}: {store.spark.sql(f'SELECT COUNT(*) AS n FROM {table}').first().n} rows")

@@ -82,13 +82,31 @@ def duplicate_key_problems(df: DataFrame, primary_key: Sequence[str]) -> list[st
 def latest_per_key(df: DataFrame, primary_key: Sequence[str],
                    event_time: str) -> tuple[DataFrame, list[str]]:
     """One row per key: the one with the latest event time. Keys whose latest event time is shared
-    by several rows are problems (which one wins would be arbitrary)."""
-    from pyspark.sql import Window
+    by several rows are problems (which one wins would be arbitrary).
+
+    One aggregation by key, no window (a window over a batch whose key is a constant, such as
+    ``SELECT 4 AS team_id, ...``, is planned without partitions, and Spark warns about it in every
+    query of the result): rows are numbered, and per key the greatest ``(event time, number)``
+    and ``(event time, -number)`` are found; they differ when several rows share the latest event
+    time. The row kept is the one with the greatest ``(event time, number)``."""
     from pyspark.sql import functions as F
-    w = Window.partitionBy(*[quote(k) for k in primary_key]).orderBy(F.col(quote(event_time)).desc())
-    ranked = df.withColumn("__fs_rank", F.rank().over(w)).withColumn("__fs_row", F.row_number().over(w))
-    ties = (ranked.where("__fs_rank = 1 AND __fs_row = 2").select(*map(quote, primary_key), quote(event_time))
+    keys = list(primary_key)
+    rest = [c for c in df.columns if c not in keys]
+    at = F.col(quote(event_time))
+    number = F.col("__fs_n")
+    numbered = df.select(*map(quote, df.columns), F.monotonically_increasing_id().alias("__fs_n"))
+    aggregates = [F.max(F.struct(at.alias("t"), number.alias("n"))).alias("__fs_hi"),
+                  F.max(F.struct(at.alias("t"), (-number).alias("n"))).alias("__fs_lo")]
+    if rest:
+        row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
+        aggregates.append(F.max_by(row, F.struct(at, number)).alias("__fs_row"))
+    latest = numbered.groupBy(*map(quote, keys)).agg(*aggregates)
+    shown = [quote(k) for k in keys] + ([] if event_time in keys else
+                                        [F.col("__fs_hi.t").alias(event_time)])
+    ties = (latest.where(F.col("__fs_hi.n") != -F.col("__fs_lo.n")).select(*shown)
             .limit(EXAMPLES).collect())
     problems = [f"primary key {dict((k, r[k]) for k in primary_key)} has several rows with its "
                 f"latest event time {r[event_time]}" for r in ties]
-    return ranked.where("__fs_row = 1").drop("__fs_rank", "__fs_row"), problems
+    columns = [F.col(quote(c)) if c in keys else F.col(f"__fs_row.c{rest.index(c)}").alias(c)
+               for c in df.columns]
+    return latest.select(*columns), problems

@@ -12,7 +12,6 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteDeleteException,
@@ -21,9 +20,11 @@ from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteDeleteE
                               MetadataChangedException, ProtocolChangedException)
 from delta.tables import DeltaTable
 
+from .. import paths
 from ..errors import FeatureStoreError
 from ..metadata import FeatureGroup
 from ..names import database_name, quote, table_name
+from ..session import on_one_machine
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -55,17 +56,18 @@ def qualified_name(group: FeatureGroup) -> str:
 
 
 class DeltaEngine:
-    def __init__(self, spark: SparkSession, warehouse: Path) -> None:
+    def __init__(self, spark: SparkSession, warehouse: str) -> None:
         self.spark = spark
-        self.warehouse = warehouse
+        self.warehouse = warehouse      # a local folder or any Hadoop URI (s3a://, hdfs://, ...)
 
     # -- catalog ----------------------------------------------------------------------------------
     def location(self, project: str, name: str, version: int) -> str:
-        return str(self.warehouse / f"{database_name(project)}.db" / table_name(name, version))
+        return paths.join(paths.join(self.warehouse, f"{database_name(project)}.db"),
+                          table_name(name, version))
 
     def ensure_database(self, project: str) -> None:
         db = database_name(project)
-        path = str(self.warehouse / f"{db}.db").replace("'", "\\'")
+        path = paths.join(self.warehouse, f"{db}.db").replace("'", "\\'")
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote(db)} LOCATION '{path}'")
 
     def register(self, group: FeatureGroup) -> None:
@@ -78,11 +80,7 @@ class DeltaEngine:
     def drop(self, group: FeatureGroup) -> None:
         """Remove the table from the catalog and delete its files."""
         self.spark.sql(f"DROP TABLE IF EXISTS {qualified_name(group)}")
-        jvm = self.spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(group.location)
-        fs = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
-        if fs.exists(path):
-            fs.delete(path, True)
+        paths.delete(self.spark, group.location)
 
     # -- writes -----------------------------------------------------------------------------------
     @contextmanager
@@ -105,8 +103,15 @@ class DeltaEngine:
                    .selectExpr("version", "unix_millis(timestamp) AS ms", "operation",
                                "operationMetrics").collect())
         if not history:
+            hint = ""
+            if (not on_one_machine(self.spark.sparkContext.master)
+                    and group.location.startswith(("/", "file:"))):
+                hint = (f"; the table is on a local path ({group.location}) and the master is "
+                        f"{self.spark.sparkContext.master}: executors on other machines wrote "
+                        "their files to their own disks. Put the warehouse on a file system "
+                        "every worker shares (hdfs://, s3a://, abfss://)")
             raise FeatureStoreError(f"the Delta commit of {group.name} version {group.version} was "
-                                    "not found in the table's last 50 commits")
+                                    f"not found in the table's last 50 commits{hint}")
         row = history[0]
         m = {k: int(v) for k, v in (row.operationMetrics or {}).items() if v.isdigit()}
         if row.operation == "MERGE":

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import MysqlSettings
 from ..errors import OnlineStoreError
-from ..mysql_client import connect, reason
+from ..mysql_client import PRELOAD_FIX, c_extension_problem, connect, reason
 from .schema import ONLINE_DATABASE, STAGING_OLD, Column, OnlineSchema, batch_rows, batch_tsv
 from .sql import CursorStatement, LookupStatement, SqlOnlineBackend
 
@@ -25,6 +26,8 @@ EXECUTEMANY_ROWS = 1000
 LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
 TYPES = {"bool": "BOOLEAN", "date": "DATE", "timestamp": "DATETIME(6)",
          "timestamp_ntz": "DATETIME(6)", "json": "JSON"}
+_fallback_lock = threading.Lock()      # the pure-Python fallback is logged once per process
+_fallback_logged = False
 
 
 def database(project: str) -> str:
@@ -59,6 +62,7 @@ class MysqlBackend(SqlOnlineBackend):
     def lookup_statement(self, conn: Any, sql: str) -> LookupStatement:
         if hasattr(getattr(conn, "_cmysql", None), "stmt_prepare"):
             return NativeStatement(conn, sql)
+        _log_fallback(conn)
         return CursorStatement(conn.cursor(prepared=True), sql)   # pure-Python connector
 
     def describe(self, project: str) -> str:
@@ -166,6 +170,25 @@ class MysqlBackend(SqlOnlineBackend):
         if not fresh:
             cur.execute(f"INSERT INTO {self.q(table)} ({cols}) SELECT {cols} FROM {target} "
                         f"{self.upsert_clause(schema, table, conditional)}")
+
+
+def _log_fallback(conn: Any) -> None:
+    """One warning per process that lookups lost the C extension's fast path: why, what it costs,
+    what to do."""
+    global _fallback_logged
+    with _fallback_lock:
+        if _fallback_logged:
+            return
+        _fallback_logged = True
+    problem = c_extension_problem()
+    if problem is None:
+        cause, fix = f"the connection is a pure-Python {type(conn).__name__} (use_pure)", ""
+    else:
+        cause = f"mysql-connector's C extension is not loaded: {problem}"
+        fix = f" Fix: {PRELOAD_FIX}."
+    log.warning("online lookups fall back to mysql-connector's pure-Python prepared cursor because "
+                "%s. It costs an extra round trip (COM_STMT_RESET) per lookup and rows made in "
+                "Python: about 1.5x slower.%s", cause, fix)
 
 
 class NativeStatement(LookupStatement):

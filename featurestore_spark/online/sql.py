@@ -243,10 +243,15 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
 
 
 def _executor_reason(e: Exception) -> str:
-    """The executor's own error line out of Spark's wrapping (the Python worker's traceback)."""
-    text = str(e)
-    for line in reversed(text.splitlines()):
-        if "OnlineStoreError:" in line:
-            return line.split("OnlineStoreError:", 1)[1].strip()
-    lines = [l for l in text.splitlines() if l.strip()]
-    return lines[0] if lines else type(e).__name__
+    """The executor's own error out of Spark's wrapping: the line that ends the Python worker's
+    traceback (``ModuleNotFoundError: No module named ...``), our own OnlineStoreError's text
+    without its class name, and Spark's first line when no traceback is there."""
+    lines = str(e).splitlines()
+    found = None
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith("Traceback (most recent call last):"):
+            found = next((l for l in lines[i + 1:] if l and not l[0].isspace()), found)
+    if found is None:
+        found = next((l for l in lines if l.strip()), type(e).__name__)
+    name, sep, text = found.partition(": ")
+    return text.strip() if sep and name.endswith("OnlineStoreError") else found.strip()

@@ -3,8 +3,9 @@ and nothing brought to the driver but aggregates and a sample of at most 1,000 2
 
 Passes: (1) one ``df.agg`` for every descriptive statistic of every column (and the min and max
 the histograms need); (2) one ``groupBy`` over ``(column, bin or value)`` pairs exploded from each
-row for every histogram, numeric and categorical, ranked in a window to keep the top values
-(2 and 3 Spark jobs with adaptive execution, 5 in all, for 5 columns as for 500);
+row for every histogram, numeric and categorical, each categorical column's top values ranked
+within a bounded set (``top_values``) (2 and 3 Spark jobs with adaptive execution, 5 in all, for
+5 columns as for 500);
 (3) ``Correlation.corr`` over the rows with no null or NaN in the numeric columns; (4) k-means
 over those rows standardized, with a PCA projection of a sample for the scatter plot.
 
@@ -197,13 +198,13 @@ def _histograms(df: DataFrame, kinds: dict[str, str], config: StatisticsConfig,
                 fixed: dict[str, Any], first: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Every histogram in one job: each row exploded into ``(column, value)`` pairs, the bin of
     a numeric value found by one expression whatever the number of columns (its edges looked up
-    by column), counted in one ``groupBy``; a window keeps each categorical column's top values.
+    by column), counted in one ``groupBy``; :func:`top_values` keeps each categorical column's
+    top values.
 
     Bins are numpy.histogram's: edges ``lo + k * step``, a value in bin k when
     ``edges[k] <= x < edges[k + 1]`` (the last bin holds the upper edge), values outside the
     edges in the first or last bin. Given edges are taken as equal-width from their first to
     their last edge (the same numbers when they come from a histogram of ``compute``)."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
     rows, out, index, params, parts = first["rows"], {}, [], [], []
     no_value = F.lit(None).cast("string")
@@ -243,11 +244,9 @@ def _histograms(df: DataFrame, kinds: dict[str, str], config: StatisticsConfig,
     x, g, lo, step, n = (F.col(c) for c in ("x", "g", "lo", "step", "n"))
     down = ((x < g * step + lo) & (g > 0)).cast("int")         # numpy's correction of the guess
     up = ((x >= (g + 1) * step + lo) & (g < n - 1)).cast("int")  # against the edges themselves
-    ranked = Window.partitionBy("c").orderBy(F.desc("count"), F.asc("b"), F.asc("v"))
-    found = (pairs.select("c", F.when(F.col("v").isNull(), g - down + up).alias("b"), "v")
-             .groupBy("c", "b", "v").agg(F.count(F.lit(1)).alias("count"))
-             .withColumn("r", F.row_number().over(ranked))
-             .where(F.col("b").isNotNull() | (F.col("r") <= TOP_K)).collect())
+    counted = (pairs.select("c", F.when(F.col("v").isNull(), g - down + up).alias("b"), "v")
+               .groupBy("c", "b", "v").agg(F.count(F.lit(1)).alias("count")))
+    found = top_values(counted).collect()
     for c, b, v, count, _ in sorted(found, key=lambda row: (row[0], row[4])):
         h = out[index[c]]
         if h["kind"] == "numeric":
@@ -257,6 +256,25 @@ def _histograms(df: DataFrame, kinds: dict[str, str], config: StatisticsConfig,
             h["counts"].append(count)
             h["other"] -= count
     return out
+
+
+def top_values(counted: DataFrame) -> DataFrame:
+    """The rows of ``counted`` (``c, b, v, count``: a numeric column's bin ``b`` or a categorical
+    column's value ``v``) to keep, with their rank ``r``: every bin, and each categorical column's
+    ``TOP_K`` most frequent values (ties by value).
+
+    The window is partitioned by ``(c, b)``: a bin is a partition of one row, and a categorical
+    column's values (``b`` null) are ranked together. Its filter is ``r <= TOP_K`` alone, so Spark
+    plans it as a window group limit (while ``spark.sql.optimizer.windowGroupLimitThreshold``,
+    1000 by default, is at least ``TOP_K``): each task of the ``groupBy`` keeps at most ``TOP_K``
+    values per column (a partial top-k, exact since the order is total) before the shuffle, so
+    the final ranking of a column sees at most ``TOP_K`` values per task of that ``groupBy``
+    however many distinct values the column has. (Ranked over all of them by column alone, a
+    high-cardinality column's values would all pass through one task.)"""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    ranked = Window.partitionBy("c", "b").orderBy(F.desc("count"), F.asc("v"))
+    return counted.withColumn("r", F.row_number().over(ranked)).where(F.col("r") <= TOP_K)
 
 
 def _vectors(df: DataFrame, numeric: list[str]) -> DataFrame:

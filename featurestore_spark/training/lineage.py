@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import FeatureStoreError, InvalidInputError
 from ..spec import is_dataframe
-from . import paths
+from .. import paths
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

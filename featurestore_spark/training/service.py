@@ -20,7 +20,8 @@ from ..errors import InvalidInputError, TrainingDatasetNotFound
 from ..metadata import Feature, TrainingDataset
 from ..names import name_problem
 from ..spec import DATAFRAME_TYPES
-from . import formats, lineage, paths, splits
+from .. import paths
+from . import formats, lineage, splits
 from ..statistics.config import config_problems
 from .spec import TrainingDatasetSpec, version_problem
 

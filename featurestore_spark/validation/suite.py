@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Sequence
 
 from ..errors import InvalidInputError
+from ..logs import quiet_libraries
 
 POLICIES = ("STRICT", "ALWAYS")
 
@@ -33,14 +34,17 @@ _DROPPED_KWARGS = {"include_config", "batch_id", "result_format"}
 
 
 def import_gx() -> Any:
-    """great_expectations, imported quietly (no usage statistics) and with its core expectations
-    registered."""
+    """great_expectations, imported quietly (no usage statistics, its loggers at WARNING unless
+    the process or ``FEATURESTORE_LOG_LEVEL`` says otherwise: see ``featurestore_spark.logs``)
+    and with its core expectations registered."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quiet_libraries()  # before: its import logs some 200 INFO lines ("Skipping registering ...")
     with warnings.catch_warnings():  # its own imports of deprecated modules (sre_parse, ...)
         warnings.simplefilter("ignore", DeprecationWarning)
         import great_expectations as gx
         from great_expectations.expectations.registry import register_core_expectations
 
+        quiet_libraries()  # after: the import set one of its loggers to INFO itself
         register_core_expectations()
     return gx
 

@@ -78,3 +78,18 @@ def test_failed_registration_of_create_removes_the_table(store, monkeypatch):
         featurestore.create_featuregroup(store.spark.createDataFrame([(1, "a", 1.0)], SCHEMA),
                                          "teams", primary_key="team_id")
     assert snapshot(store, "teams") == before
+
+
+def test_an_executor_error_is_reported_with_its_own_line(spark):
+    """What a Python worker raised (here: the package missing on the executors, as when a cluster
+    job forgets --py-files) reaches the user as that error's line, not Spark's wrapper."""
+    from featurestore_spark.online.sql import _executor_reason
+
+    def worker(batches):
+        raise ModuleNotFoundError("No module named 'featurestore_spark'")
+        yield from batches
+    with pytest.raises(Exception) as caught:
+        spark.range(2).mapInArrow(worker, "id long").collect()
+    assert "An exception was thrown from the Python worker" in str(caught.value)
+    assert _executor_reason(caught.value) == \
+        "ModuleNotFoundError: No module named 'featurestore_spark'"

@@ -222,6 +222,7 @@ def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
     a connection that failed is not reused."""
     import mysql.connector
 
+    from featurestore_spark.mysql_client import c_extension_problem
     from featurestore_spark.online.mysql import MysqlBackend, NativeStatement
     from featurestore_spark.online.serving import ConnectionPool
     from featurestore_spark.online.sql import CursorStatement
@@ -239,8 +240,10 @@ def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
     sql = "SELECT k, b, n, d, m, day, at, j, s FROM `t` WHERE `k` IN (%s, %s, %s)"
     conn = backend.lookup_connection("native")
     try:
+        # the comparison means something only on the C extension: without it, fail and say why
+        assert mysql.connector.HAVE_CEXT, f"no C extension for lookups: {c_extension_problem()}"
         native = backend.lookup_statement(conn, sql)
-        assert isinstance(native, NativeStatement) == mysql.connector.HAVE_CEXT
+        assert isinstance(native, NativeStatement), type(native)
         cursor = CursorStatement(conn.cursor(prepared=True), sql)
         for params in (("a", "b", "zz"), ("zz", "y", "x"), ("b", "b", "a")):
             got, want = native.rows(params), cursor.rows(params)

@@ -173,6 +173,41 @@ def test_categorical_histograms_match_value_counts(stats, data):
     assert len(stats["histograms"]["s"]["values"]) == TOP_K and stats["histograms"]["s"]["other"]
 
 
+def test_top_values_ranked_within_a_bounded_set(spark, monkeypatch):
+    """A high-cardinality column's values do not all pass through one task to be ranked: each
+    task of the groupBy keeps its column's TOP_K first (a partial window group limit below the
+    shuffle by column), the final ranking sees at most TOP_K per such task; and the histogram is
+    exact (ties by value)."""
+    import importlib
+    module = importlib.import_module("featurestore_spark.statistics.compute")
+    top_values, plans = module.top_values, []
+
+    def recorded(counted):
+        ranked = top_values(counted)
+        plans.append(ranked._jdf.queryExecution().executedPlan().toString())
+        return ranked
+
+    rng = random.Random(7)
+    values = [f"u{rng.randint(0, 2999):04d}" for _ in range(6000)] + ["hot"] * 40 + ["warm"] * 30
+    df = spark.createDataFrame([(v, float(i)) for i, v in enumerate(values)], "s string, x double")
+    monkeypatch.setattr(module, "top_values", recorded)
+    h = compute(df, StatisticsConfig(**{**ONLY, "feature_histograms": True}))["histograms"]
+    counts = pd.Series(values).value_counts()
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_K]
+    assert list(zip(h["s"]["values"], h["s"]["counts"])) == expected
+    assert h["s"]["other"] == len(values) - sum(c for _, c in expected)
+    assert sum(h["x"]["counts"]) == len(values)
+    lines = plans[0].splitlines()
+    final, partial = ([i for i, line in enumerate(lines) if "WindowGroupLimit" in line
+                       and f"row_number(), {TOP_K}, {mode}" in line] or [-1]
+                      for mode in ("Final", "Partial"))
+    assert len(final) == len(partial) == 1 and final[0] >= 0 and partial[0] >= 0, plans[0]
+    final, partial = final[0], partial[0]
+    between = "\n".join(lines[final:partial])
+    assert final < partial and "Exchange hashpartitioning(c#" in between, plans[0]
+    assert "HashAggregate" in "\n".join(lines[partial:]), plans[0]    # it ranks the counts
+
+
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
 def test_correlations_match_pandas(frame, data, stats, method):
     result = (stats if method == "pearson" else
