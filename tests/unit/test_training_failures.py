@@ -71,7 +71,7 @@ def test_null_inside_an_array_fails_the_tfrecord_write_cleanly(store):
 
 @pytest.mark.parametrize("data_format", ["parquet", "tfrecords"])
 def test_losing_a_race_for_the_folder_leaves_the_winners_files(store, monkeypatch, data_format):
-    from featurestore_spark.training import paths
+    from featurestore_spark import paths
     location = Path(store.training.location(store.settings.project, "td", 1))
     location.mkdir(parents=True)
     (location / "part-0-of-the-other-writer").write_text("theirs")
