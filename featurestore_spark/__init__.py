@@ -16,8 +16,9 @@ from . import featurestore
 from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, DataValidationError,
                      FeatureGroupExists,
                      FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
-                     InvalidInputError, MetadataStoreError, OnlineStoreError,
-                     SchemaMismatchError, TrainingDatasetExists, TrainingDatasetNotFound)
+                     IncompleteDeleteError, InvalidInputError, MetadataStoreError,
+                     OnlineStoreError, SchemaMismatchError, StorageError, TrainingDatasetExists,
+                     TrainingDatasetNotFound)
 from .feature_store import FeatureStore, connect
 from .hops import Hops
 from .query import Query
@@ -26,6 +27,6 @@ from .statistics import StatisticsConfig
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "DataValidationError",
            "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
-           "Hops", "InvalidInputError", "MetadataStoreError", "OnlineStoreError", "Query",
-           "SchemaMismatchError", "StatisticsConfig", "TrainingDatasetExists", "TrainingDatasetNotFound", "connect",
-           "featurestore"]
+           "Hops", "IncompleteDeleteError", "InvalidInputError", "MetadataStoreError",
+           "OnlineStoreError", "Query", "SchemaMismatchError", "StatisticsConfig", "StorageError",
+           "TrainingDatasetExists", "TrainingDatasetNotFound", "connect", "featurestore"]

@@ -14,12 +14,15 @@ class ConfigurationError(FeatureStoreError):
 
 
 class InvalidInputError(FeatureStoreError, ValueError):
-    """The request is wrong; ``problems`` lists every problem found, and nothing was written."""
+    """The request is wrong; ``problems`` lists every problem found, and nothing was written.
+    ``write=False`` for requests that write nothing anyway (reads, lookups): their message does
+    not say "nothing was written"."""
 
-    def __init__(self, what: str, problems: Iterable[str]) -> None:
+    def __init__(self, what: str, problems: Iterable[str], *, write: bool = True) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{what}: {len(self.problems)} problem(s), nothing was written:\n{lines}")
+        outcome = ", nothing was written" if write else ""
+        super().__init__(f"{what}: {len(self.problems)} problem(s){outcome}:\n{lines}")
 
 
 class SchemaMismatchError(InvalidInputError):
@@ -48,6 +51,16 @@ class OnlineStoreError(FeatureStoreError):
 
 class MetadataStoreError(FeatureStoreError):
     """The metadata store could not be reached or migrated; the message says where and why."""
+
+
+class StorageError(FeatureStoreError):
+    """A path of the warehouse or of a training dataset cannot be written: a file where a folder
+    must be, no permission, a read-only or full file system. The message names the path."""
+
+
+class IncompleteDeleteError(FeatureStoreError):
+    """A delete stopped part of the way; the message says what is left and that running the
+    delete again finishes it."""
 
 
 class FeatureVectorNotFound(FeatureStoreError, LookupError):

@@ -18,13 +18,15 @@ from . import paths
 from .config import Settings, load_settings
 from .dataframes import convert
 from .errors import (CommitNotFound, ConcurrentWriteError, FeatureGroupNotFound,
-                     InvalidInputError, OnlineStoreError, SchemaMismatchError)
+                     IncompleteDeleteError, InvalidInputError, MetadataStoreError,
+                     OnlineStoreError, SchemaMismatchError)
 from .logs import quiet_libraries
 from .metadata import Commit, Feature, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, name_problem, quote, table_name
 from .offline import checks
 from .offline.delta import CONFLICTS, DeltaEngine, WriteResult, qualified_name
 from .online import open_online_backend
+from .online.schema import key_value_problems as online_key_problems
 from .online.schema import schema_problems as online_problems
 from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
 from .online.sync import ConsistencyReport, OnlineSync, SyncResult
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DELETING = "_featurestore_deleting"   # a file in a feature group's folder: a delete under way
+
 
 def _commit(result: WriteResult, operation: str) -> Commit:
     return Commit(result.version, result.committed_at, operation, result.rows_inserted,
@@ -51,7 +55,8 @@ def _utc(point: datetime | date | str) -> datetime:
         try:
             point = datetime.fromisoformat(point)
         except ValueError:
-            raise InvalidInputError("time travel", [f"{point!r} is not an ISO-8601 timestamp"]) from None
+            raise InvalidInputError("time travel", [f"{point!r} is not an ISO-8601 timestamp"],
+                                    write=False) from None
     if not isinstance(point, datetime):
         point = datetime(point.year, point.month, point.day)
     return point.replace(tzinfo=timezone.utc) if point.tzinfo is None else point
@@ -74,7 +79,7 @@ class FeatureStore:
         self._registered: set[str] = set()
         self._online: OnlineSync | None = None
         self._pools: dict[str, ConnectionPool] = {}
-        self._servers: dict[tuple, FeatureVectorServer] = {}
+        self._servers: dict[tuple, tuple[int, FeatureVectorServer]] = {}   # with its generation
 
     @cached_property
     def quality(self) -> Quality:
@@ -103,7 +108,7 @@ class FeatureStore:
     def _project(self, project: str | None) -> str:
         project = project or self.settings.project
         if (problem := name_problem("project", project)):
-            raise InvalidInputError("cannot open feature store", [problem])
+            raise InvalidInputError("cannot open feature store", [problem], write=False)
         self._register_project(project)
         return project
 
@@ -121,7 +126,7 @@ class FeatureStore:
                       project: str | None = None) -> FeatureGroup:
         """The metadata of a feature group version (the latest when ``version`` is None)."""
         if (problem := name_problem("feature group", name)):
-            raise InvalidInputError(f"cannot find feature group {name!r}", [problem])
+            raise InvalidInputError(f"cannot find feature group {name!r}", [problem], write=False)
         return self.metadata.get_feature_group(self._project(project), name, version)
 
     def feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
@@ -168,6 +173,10 @@ class FeatureStore:
         if not problems:
             key_cols = list(primary_key) + ([spec.event_time] if spec.event_time else [])
             problems += checks.null_problems(df, key_cols, "key or event time")
+        if not problems and spec.event_time:    # one rule on every write: see checks.TIES
+            problems += checks.event_time_ties(df, primary_key, spec.event_time)
+        if not problems and spec.online:       # keys too long, NaN: before anything is written
+            problems += online_key_problems(df, primary_key)
         if not problems and not spec.offline:
             df, problems = self._one_row_per_key(df, primary_key, spec.event_time)
         what = f"cannot create feature group {spec.name!r}"
@@ -215,9 +224,10 @@ class FeatureStore:
     @staticmethod
     def _one_row_per_key(df: DataFrame, primary_key: tuple[str, ...] | list[str],
                          event_time: str | None) -> tuple[DataFrame, list[str]]:
-        """``df`` with the latest row per key by event time; without one, the duplicate keys."""
+        """``df`` with the latest row per key by event time (rows sharing a key and an event
+        time refused before: ``checks.event_time_ties``); without one, the duplicate keys."""
         if event_time:
-            return checks.latest_per_key(df, tuple(primary_key), event_time)
+            return checks.latest_per_key(df, tuple(primary_key), event_time), []
         problems = checks.duplicate_key_problems(df, tuple(primary_key))
         if problems:
             problems.append("without an event time a write of this kind needs one row per key")
@@ -244,8 +254,14 @@ class FeatureStore:
                               group.name, group.version)
 
     def insert(self, spec: InsertSpec) -> Commit | None:
-        """Append, overwrite or upsert ``spec.dataframe`` into a feature group; returns the commit
-        (None for an online-only write, which makes no offline commit)."""
+        """Append, overwrite or upsert ``spec.dataframe`` into a feature group; returns the commit,
+        or None when no offline commit was made: an online-only write, or an empty DataFrame
+        appended or upserted (a no-op, logged at INFO: no Delta commit, no metadata change, the
+        online table untouched). An empty overwrite is a commit: it empties the feature group.
+
+        Rows of a feature group with an event time that share a primary key and an event time,
+        in the DataFrame or (appended) with a stored row, are refused on every write
+        (``checks.TIES``)."""
         problems = spec.problems()
         group: FeatureGroup | None = None
         project = spec.project or self.settings.project
@@ -261,7 +277,7 @@ class FeatureStore:
         df = spec.dataframe
         schema, features = checks.schema_problems(group, df, spec.evolve_schema)
         key_cols = [c for c in group.primary_key + (group.event_time,) if c in df.columns]
-        problems = checks.null_problems(df, key_cols, "key or event time")
+        rows, problems = checks.rows_and_null_problems(df, key_cols, "key or event time")
         if online and not group.online:
             problems.append(f"feature group {group.name} v{group.version} is not online: create "
                             "it with online=True, or sync it online first")
@@ -273,13 +289,25 @@ class FeatureStore:
                             "offline feature group first)")
         if schema:
             raise SchemaMismatchError(what, schema + problems)
+        if (online or group.online) and not problems:   # also what a later sync will write
+            problems += online_key_problems(df, group.primary_key)
         if spec.statistics is not None:
             problems += config_problems(spec.statistics, df.schema)
+        if not problems and not rows and spec.mode != "overwrite":
+            log.info("%s into %s v%d%s: the DataFrame is empty, nothing was written (no commit)",
+                     spec.mode, group.name, group.version, "" if spec.offline else " online")
+            return None
+        if not problems and group.event_time:   # one rule on every write: see checks.TIES
+            problems += checks.event_time_ties(df, group.primary_key, group.event_time)
+            if not problems and spec.offline and spec.mode == "append":
+                problems += checks.stored_event_problems(
+                    df, self.offline.read(group), group.primary_key, group.event_time,
+                    f"{group.name} v{group.version}")
         if not spec.offline:
             return self._write_online_only(group, df, spec, what, problems)
         if spec.mode == "upsert" and not problems:
             if group.event_time:
-                df, problems = checks.latest_per_key(df, group.primary_key, group.event_time)
+                df = checks.latest_per_key(df, group.primary_key, group.event_time)
             else:
                 problems = checks.duplicate_key_problems(df, group.primary_key)
                 if problems:
@@ -367,23 +395,111 @@ class FeatureStore:
             log.exception("could not undo Delta commit %d of %s", version, group.name)
 
     def delete(self, name: str, version: int, project: str | None = None) -> None:
-        """Drop a feature group version: its table, its files and its metadata."""
-        group = self.feature_group(name, version, project)
-        self.offline.drop(group)
+        """Drop a feature group version: its online table, its metadata, its table and files.
+
+        The steps go from what can be made again to what cannot, so that a delete a failure
+        stops leaves the feature group whole, or unregistered with files that running the delete
+        again removes: a marker file in the table's folder first (the storage can be written),
+        then the online table (a sync makes it again from Delta), then the registration (one
+        metadata transaction), and the catalog entry and the files last, the marker after every
+        other file. Each failure says what state it left.
+        """
+        try:
+            group = self.feature_group(name, version, project)
+        except FeatureGroupNotFound:
+            if not self._finish_delete(name, version, project):
+                raise
+            return
+        what = f"cannot delete feature group {group.name} v{group.version}"
+        marker = paths.join(group.location, DELETING)
+        if self._path_exists(group.location):
+            with paths.storage_errors(self.spark, group.location, what,
+                                      "Nothing was deleted: fix that and run the delete again."):
+                paths.touch(self.spark, marker)
         if group.online:
-            self.online.drop_table(group)
-        self.metadata.delete_feature_group(group.project, group.name, group.version)
+            try:
+                self.online.drop_table(group)
+            except BaseException as e:
+                self._unmark(marker)
+                if not isinstance(e, OnlineStoreError):
+                    raise
+                raise OnlineStoreError(
+                    f"{what}: its online table could not be dropped ({e}). Nothing was deleted, "
+                    "the feature group is whole: run the delete again when the online store can "
+                    "be reached") from e
+        try:
+            self.metadata.delete_feature_group(group.project, group.name, group.version)
+        except Exception as e:
+            registered = self._still_registered(group)
+            if registered is not False:
+                if registered:
+                    self._unmark(marker)
+                online = ("its online table was dropped (sync_online makes it again); "
+                          if group.online else "")
+                state = (f"{online}its registration, Delta table and files are whole"
+                         if registered else f"{online}whether its registration was removed "
+                         "could not be told; its Delta table and files are whole")
+                raise MetadataStoreError(
+                    f"{what}: its registration could not be removed ({type(e).__name__}: {e}); "
+                    f"{state}. Run the delete again") from e
+            log.warning("deleting %s v%d: the metadata store failed (%s) but the registration "
+                        "is gone: going on", group.name, group.version, e)
+        self._drop_offline(group)
+
+    def _drop_offline(self, group: FeatureGroup) -> None:
+        """The last step of a delete, after the registration is gone: the catalog entry and the
+        files (the marker last)."""
+        try:
+            self.offline.drop(group, last=DELETING)
+        except Exception as e:
+            raise IncompleteDeleteError(
+                f"feature group {group.name} v{group.version} was deleted from the metadata "
+                f"store, but its table or files at {group.location} could not all be removed "
+                f"({e}): run the delete again to remove them") from e
+        log.info("deleted feature group %s v%d", group.name, group.version)
+
+    def _still_registered(self, group: FeatureGroup) -> bool | None:
+        """Whether a failed metadata delete left the registration (None when that cannot be
+        told: then the marker stays, so that a rerun finishes the delete either way)."""
+        try:
+            self.metadata.get_feature_group(group.project, group.name, group.version)
+        except FeatureGroupNotFound:
+            return False
+        except Exception:    # noqa: BLE001 - the metadata store is still down
+            return None
+        return True
+
+    def _unmark(self, marker: str) -> None:
+        try:
+            paths.delete(self.spark, marker)
+        except Exception:  # a marker in a registered group's folder is harmless: see _finish_delete
+            log.warning("could not remove %s", marker, exc_info=True)
+
+    def _finish_delete(self, name: str, version: int, project: str | None) -> bool:
+        """Finish a delete that stopped after the registration was removed: its folder still
+        holds the marker (a folder without it belongs to no delete, and is left alone). False
+        when there is no such folder."""
+        project = self._project(project)
+        location = self.offline.location(project, name, version)
+        if not self._path_exists(paths.join(location, DELETING)):
+            return False
+        log.warning("feature group %s v%d is not registered, but an earlier delete left its "
+                    "files at %s: removing them", name, version, location)
+        self._drop_offline(FeatureGroup(project, name, version, "", (), (), (), None, location,
+                                        datetime.now(timezone.utc), ""))
+        return True
 
     # -- reads ------------------------------------------------------------------------------------
     def read(self, spec: ReadSpec) -> Any:
         """A feature group version's data: latest, or as of a commit or point in time."""
         problems = spec.problems()
         if problems:
-            raise InvalidInputError(f"cannot read feature group {spec.name!r}", problems)
+            raise InvalidInputError(f"cannot read feature group {spec.name!r}", problems,
+                                    write=False)
         group = self.feature_group(spec.name, spec.version, spec.project)
         if spec.online and not group.online:
             raise InvalidInputError(f"cannot read feature group {spec.name!r}",
-                                    [f"{group.name} v{group.version} is not online"])
+                                    [f"{group.name} v{group.version} is not online"], write=False)
         if spec.online:
             df = self.online.read(group)
         else:
@@ -393,7 +509,8 @@ class FeatureStore:
             unknown = [f for f in spec.features if f not in group.feature_names]
             if unknown:
                 raise InvalidInputError(f"cannot read feature group {spec.name!r}",
-                                        [f"feature {f!r} is not in it" for f in unknown])
+                                        [f"feature {f!r} is not in it" for f in unknown],
+                                        write=False)
             df = df.select(*map(quote, spec.features))
         return convert(df, spec.dataframe_type)
 
@@ -428,21 +545,28 @@ class FeatureStore:
         if not problems and end <= start_commit:
             problems.append(f"end commit {end} must come after start commit {start_commit}")
         if problems:
-            raise InvalidInputError(f"cannot read the changes of {name!r}", problems)
+            raise InvalidInputError(f"cannot read the changes of {name!r}", problems, write=False)
         return self.offline.changes(group, start_commit + 1, end)
 
     def feature(self, feature: str, featuregroup: str | None = None, version: int | None = None,
                 project: str | None = None) -> DataFrame:
         """One feature's column, from ``featuregroup`` or the one feature group that has it."""
         if (p := name_problem("feature", feature)):
-            raise InvalidInputError("cannot read feature", [p])
+            raise InvalidInputError("cannot read feature", [p], write=False)
         if featuregroup is None:
-            owners = [g for g in self.feature_groups(project) if feature in g.feature_names]
+            groups = self.feature_groups(project)
+            owners = [g for g in groups if feature in g.feature_names]
             latest = {g.name: g for g in owners}          # list is ordered by version
-            if len(latest) != 1:
-                where = sorted(latest) or "no feature group"
-                raise FeatureGroupNotFound(f"feature {feature!r} is in {where}: name the feature "
-                                           "group to read it from")
+            if not latest:
+                names = sorted({g.name for g in groups})
+                raise FeatureGroupNotFound(
+                    f"no feature group of feature store {self._project(project)} has a feature "
+                    f"named {feature!r} (its feature groups: {', '.join(names[:20]) or 'none'}"
+                    f"{', ...' if len(names) > 20 else ''}): check the name")
+            if len(latest) > 1:
+                raise FeatureGroupNotFound(f"feature {feature!r} is in feature groups "
+                                           f"{', '.join(sorted(latest))}: name the feature group "
+                                           "to read it from (featuregroup=...)")
             group = next(iter(latest.values()))
             featuregroup, version = group.name, group.version
         return self.read(ReadSpec(featuregroup, project, version, features=(feature,)))
@@ -534,7 +658,7 @@ class FeatureStore:
         group = self.feature_group(name, version, project)
         if not group.online:
             raise InvalidInputError(f"cannot check feature group {name!r}",
-                                    [f"{group.name} v{group.version} is not online"])
+                                    [f"{group.name} v{group.version} is not online"], write=False)
         return self.online.check(group)
 
     def feature_vector_server(self, features: list[str], project: str | None = None,
@@ -553,12 +677,19 @@ class FeatureStore:
 
     def _server(self, features: list[str], project: str | None,
                 versions: dict[str, int] | None) -> FeatureVectorServer:
+        """The cached plan of these features, planned again when the metadata's generation
+        number moved since (a feature group created, deleted, changed or taken online, by any
+        process): one small metadata query per call."""
         cache_key = (project, tuple(features), tuple(sorted((versions or {}).items())))
-        server = self._servers.get(cache_key)
-        if server is None:
-            if len(self._servers) >= 64:
-                self._servers.pop(next(iter(self._servers)))
-            server = self._servers[cache_key] = self.feature_vector_server(features, project, versions)
+        generation = self.metadata.generation()        # read before planning: a change during
+        cached = self._servers.get(cache_key)          # it makes the next call plan again
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        server = self.feature_vector_server(features, project, versions)
+        self._servers.pop(cache_key, None)
+        if len(self._servers) >= 64:
+            self._servers.pop(next(iter(self._servers)))
+        self._servers[cache_key] = (generation, server)
         return server
 
     def feature_vector(self, features: list[str], key: Any, project: str | None = None,
@@ -567,7 +698,7 @@ class FeatureStore:
         one-column key): ``{feature: value}``. Missing keys give None, or an error with
         ``missing="error"``."""
         if (problems := check_missing(missing)):
-            raise InvalidInputError("cannot look up a feature vector", problems)
+            raise InvalidInputError("cannot look up a feature vector", problems, write=False)
         return self._server(features, project, versions).get(key, missing)
 
     def feature_vectors(self, features: list[str], keys: list[Any], project: str | None = None,
@@ -575,7 +706,7 @@ class FeatureStore:
                         missing: str = "null") -> Any:
         """The vectors of a batch of keys, in order: dicts, or a pandas DataFrame."""
         if (problems := check_missing(missing)):
-            raise InvalidInputError("cannot look up feature vectors", problems)
+            raise InvalidInputError("cannot look up feature vectors", problems, write=False)
         return self._server(features, project, versions).get_batch(keys, return_type, missing)
 
     def close(self) -> None:

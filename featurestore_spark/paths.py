@@ -1,8 +1,17 @@
-"""Hadoop paths, through the session's Hadoop FileSystem: local folders, hdfs://, s3a://, ... alike."""
+"""Hadoop paths, through the session's Hadoop FileSystem: local folders, hdfs://, s3a://, ... alike.
+
+Failures of the file system itself (a file where a folder must be, no permission, a read-only or
+full disk) reach the user as a :class:`~featurestore_spark.errors.StorageError` naming the path:
+:func:`storage_errors` maps them around a Spark or Hadoop call, and lets every other error through
+as it is.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .errors import StorageError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -23,14 +32,119 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(p))
 
 
-def delete(spark: SparkSession, path: str) -> None:
-    """Remove ``path`` and everything under it (nothing when it does not exist)."""
+def touch(spark: SparkSession, path: str) -> None:
+    """Create (or truncate) the empty file ``path``."""
     p, fs = _path_and_fs(spark, path)
-    if fs.exists(p):
-        fs.delete(p, True)
+    fs.create(p, True).close()
+
+
+def delete(spark: SparkSession, path: str, last: str | None = None) -> None:
+    """Remove ``path`` and everything under it (nothing when it does not exist). With ``last``,
+    the child of that name is removed after all the others (a marker that must outlive the rest,
+    whichever file a failure stops at). What cannot be removed is a StorageError."""
+    p, fs = _path_and_fs(spark, path)
+    if not fs.exists(p):
+        return
+    if last is not None and fs.getFileStatus(p).isDirectory():
+        for status in fs.listStatus(p):
+            if status.getPath().getName() != last:
+                _delete(fs, status.getPath())
+    _delete(fs, p)
+
+
+def _delete(fs: Any, p: Any) -> None:
+    if not fs.delete(p, True) and fs.exists(p):     # the local file system says no by False
+        raise StorageError(f"{p.toString()} could not be deleted (no permission, or a read-only "
+                           "file system): fix that and run this again")
 
 
 def qualify(spark: SparkSession, path: str) -> str:
     """``path`` with its scheme and authority (``/a/b`` -> ``file:/a/b``), to compare paths."""
     p, fs = _path_and_fs(spark, path)
     return str(fs.makeQualified(p).toString()).rstrip("/")
+
+
+def folder_problem(spark: SparkSession, path: str) -> str | None:
+    """Why ``path`` cannot be (or become) a folder: it, or a folder above it, is a file. None
+    when it can, or when the file system cannot tell (a few metadata calls, no listing)."""
+    try:
+        p, fs = _path_and_fs(spark, path)
+        while p is not None:
+            if fs.exists(p):
+                if fs.getFileStatus(p).isFile():
+                    return f"{p.toString()} is a file, where a folder must be"
+                return None
+            p = p.getParent()
+    except Exception:       # noqa: BLE001 - a diagnosis only: the caller has the real error
+        return None
+    return None
+
+
+# What a file system says, in the Java exceptions of a failed Spark or Hadoop call, and what it
+# means. Matched in the Java text only: a Python worker's error is the user's code, never mapped.
+_CAUSES = (
+    ("No space left on device", "the file system is full"),
+    ("Disk quota exceeded", "the disk quota is used up"),
+    ("Read-only file system", "the file system is read-only"),
+    ("ParentNotDirectoryException", "a file is where a folder must be"),
+    ("Not a directory", "a file is where a folder must be"),
+    ("AccessDeniedException", "permission denied"),
+    ("Permission denied", "permission denied"),
+    ("Operation not permitted", "the file system does not permit the write (a read-only or "
+                                "immutable folder)"),
+    ("DELTA_CANNOT_CREATE_LOG_PATH", "a folder could not be created (no permission, or a "
+                                     "read-only file system)"),
+    ("failed to create its directory", "a folder could not be created (no permission, or a "
+                                       "read-only file system)"),
+    ("Mkdirs failed", "a folder could not be created (no permission, or a read-only file "
+                      "system)"),
+)
+
+
+def storage_error(spark: SparkSession, error: BaseException, path: str, what: str,
+                  hint: str = "") -> StorageError | None:
+    """``error``, raised by a Spark or Hadoop call that writes under ``path``, as a StorageError
+    when the file system refused the write; None for any other error (raise that as it is)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+    if isinstance(error, StorageError):
+        return error
+    if not isinstance(error, (Py4JError, PySparkException)):
+        return None
+    text = str(error)
+    if "PythonException" in text:        # failed in a Python worker: the user's code
+        return None
+    reason = folder_problem(spark, path)
+    detail = ""
+    if reason is None:
+        for marker, meaning in _CAUSES:
+            if marker in text:
+                reason, detail = meaning, f" ({_java_line(text, marker)})"
+                break
+    if reason is None:
+        return None
+    return StorageError(f"{what}: {path} cannot be written: {reason}{detail}. "
+                        f"{hint or 'Fix that (or choose another folder) and run this again.'}")
+
+
+def _java_line(text: str, marker: str) -> str:
+    """The Java exception that says ``marker``, from its class name (``java.io.IOException: No
+    space left on device``), without Spark's wrapping in front of it on the same line."""
+    import re
+    line = next(line for line in text.splitlines() if marker in line)
+    before = line[:line.index(marker)]
+    classes = list(re.finditer(r"[\w.$]+(?:Exception|Error)\b", before))
+    start = classes[-1].start() if classes else 0
+    return line[start:].strip()[:400]
+
+
+@contextmanager
+def storage_errors(spark: SparkSession, path: str, what: str, hint: str = "") -> Iterator[None]:
+    """Map a failure of the file system under ``path`` to a StorageError (see storage_error)."""
+    try:
+        yield
+    except Exception as e:
+        mapped = storage_error(spark, e, path, what, hint)
+        if mapped is None or mapped is e:
+            raise
+        raise mapped from e

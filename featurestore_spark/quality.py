@@ -180,7 +180,7 @@ class Quality:
             which = "any commit" if commit is None else f"commit {commit}"
             raise InvalidInputError(f"no statistics of {group.name!r} v{group.version}", [
                 f"none were computed for {which}: run update_featuregroup_stats({group.name!r}"
-                + ("" if commit is None else f", commit={commit}") + ")"])
+                + ("" if commit is None else f", commit={commit}") + ")"], write=False)
         return {**docs[-1].body, "commit": docs[-1].number}
 
     def compare(self, group: FeatureGroup, old: int, new: int) -> dict:
@@ -219,5 +219,5 @@ class Quality:
         if not docs:
             raise InvalidInputError(f"no statistics of training dataset {td.name!r} v{td.version}",
                                     [f"none were computed: run update_training_dataset_stats"
-                                     f"({td.name!r})"])
+                                     f"({td.name!r})"], write=False)
         return docs[-1].body

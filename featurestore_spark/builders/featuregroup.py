@@ -157,7 +157,7 @@ class GetFeaturegroup(_SpecBuilder):
 def _check_type(dataframe_type: str) -> None:
     if dataframe_type not in DATAFRAME_TYPES:
         raise InvalidInputError("cannot read", [f"dataframe type {dataframe_type!r} is not one "
-                                                f"of {', '.join(DATAFRAME_TYPES)}"])
+                                                f"of {', '.join(DATAFRAME_TYPES)}"], write=False)
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,7 @@ class GetFeaturegroupChanges(_NamedBuilder):
     def read(self) -> DataFrame:
         if self.start_commit is None:
             raise InvalidInputError(f"cannot read the changes of {self.name!r}",
-                                    ["name the commit to start after with setStartCommit()"])
+                                    ["name the commit to start after with setStartCommit()"],
+                                    write=False)
         return self._fs().changes(self.name, self.start_commit, self.end_commit, self.version,
                                   self.project)

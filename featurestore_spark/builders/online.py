@@ -67,7 +67,7 @@ class GetFeatureVector(_Builder):
     def read(self) -> Any:
         if (self.key is None) == (self.keys is None):
             raise InvalidInputError("cannot look up feature vectors",
-                                    ["give either setKey(key) or setKeys(keys)"])
+                                    ["give either setKey(key) or setKeys(keys)"], write=False)
         versions = dict(self.versions)
         if self.keys is None:
             return self._fs().feature_vector(list(self.features), self.key, self.project,

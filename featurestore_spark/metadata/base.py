@@ -128,6 +128,14 @@ class MetadataStore(ABC):
         """Record whether the version is online and the last commit synced to the online store."""
 
     @abstractmethod
+    def generation(self) -> int:
+        """A number that changes, in the same transaction, with every change to what is
+        registered about feature groups: created, deleted, features changed, online or not (not
+        with commits that keep the features). A cheap query: readers that cache what they
+        derived from the metadata (feature-vector plans) compare it before each use, which also
+        sees the changes other processes make."""
+
+    @abstractmethod
     def commits(self, project: str, name: str, version: int) -> list[Commit]:
         """The commits of a version, oldest first."""
 

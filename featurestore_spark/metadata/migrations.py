@@ -72,4 +72,12 @@ MIGRATIONS: list[list[str]] = [
             body {text} NOT NULL,
             PRIMARY KEY (project, kind, name, version, number))""",
     ],
+    [  # 5: the generation number of the feature groups' metadata (one row), bumped in the
+        # transaction of every change a reader may have derived something from (registration,
+        # features, online flag): readers that cache plans compare it to know they are current.
+        # The INSERT commits with the migration's own row (MySQL commits the DDL on its own).
+        "CREATE TABLE IF NOT EXISTS metadata_generation "
+        "(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL)",
+        "INSERT INTO metadata_generation (id, generation) VALUES (1, 0)",
+    ],
 ]

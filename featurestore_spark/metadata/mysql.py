@@ -8,6 +8,7 @@ are kept for reuse (rolled back when put back, so no read snapshot outlives its 
 from __future__ import annotations
 
 import queue
+import threading
 from typing import Any
 
 import mysql.connector
@@ -51,6 +52,8 @@ class MysqlMetadataStore(SqlMetadataStore):
         self.mysql, self.database = mysql_settings, database
         self._lock_timeout = lock_timeout_seconds
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue(maxsize=IDLE_CONNECTIONS)
+        self._reader: Any = None                  # kept for generation(), in autocommit
+        self._reader_lock = threading.Lock()
         super().__init__(self._take, MYSQL)
 
     def describe(self) -> str:
@@ -84,8 +87,33 @@ class MysqlMetadataStore(SqlMetadataStore):
         except (queue.Full, mysql.connector.Error):
             close_quietly(conn)
 
+    def generation(self) -> int:
+        """One round trip, on a connection kept for it (autocommit: it keeps no snapshot); a
+        kept connection the server has closed since is replaced once."""
+        with self._reader_lock:
+            for attempt in (1, 2):
+                if self._reader is None:
+                    self._reader = self._open()
+                    self._reader.autocommit = True
+                try:
+                    cur = self._reader.cursor()
+                    cur.execute(self._GENERATION)
+                    return cur.fetchall()[0][0]
+                except mysql.connector.Error as e:
+                    close_quietly(self._reader)
+                    self._reader = None
+                    if attempt == 2:
+                        raise MetadataStoreError(
+                            f"cannot read the metadata store {self.describe()}: "
+                            f"{reason(e, self.mysql)}") from None
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         """Close the idle connections (the store stays usable: it opens new ones)."""
+        with self._reader_lock:
+            if self._reader is not None:
+                close_quietly(self._reader)
+                self._reader = None
         while True:
             try:
                 close_quietly(self._idle.get_nowait())

@@ -90,6 +90,17 @@ class SqlMetadataStore(MetadataStore):
     def schema_version(self) -> int:
         return self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0]
 
+    # -- the generation number (migration 5) ------------------------------------------------------
+    _GENERATION = "SELECT generation FROM metadata_generation WHERE id = 1"
+
+    def generation(self) -> int:
+        return self._query(self._GENERATION)[0][0]
+
+    def _bump(self, cur: Any) -> None:
+        """Change the generation in ``cur``'s transaction (last in it: the row lock it takes
+        on MySQL is held for the shortest time, and always after the others)."""
+        cur.execute("UPDATE metadata_generation SET generation = generation + 1 WHERE id = 1")
+
     # -- feature groups ---------------------------------------------------------------------------
     _FG_COLUMNS = ("id, project, name, version, description, primary_key, partition_by, event_time, "
                    "location, created_at, creator, online, online_commit")
@@ -98,6 +109,12 @@ class SqlMetadataStore(MetadataStore):
         cur.execute(self._sql("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
                     (fg_id, c.commit_id, to_text(c.committed_at), c.operation, c.rows_inserted,
                      c.rows_updated, c.rows_deleted, c.creator))
+
+    def _features_differ(self, cur: Any, fg_id: int, features: tuple[Feature, ...]) -> bool:
+        cur.execute(self._sql("SELECT name, type, description FROM features "
+                              "WHERE feature_group_id = ? ORDER BY position"), (fg_id,))
+        return [tuple(r) for r in cur.fetchall()] != [(f.name, f.type, f.description)
+                                                      for f in features]
 
     def _replace_features(self, cur: Any, fg_id: int, features: tuple[Feature, ...]) -> None:
         cur.execute(self._sql("DELETE FROM features WHERE feature_group_id = ?"), (fg_id,))
@@ -131,6 +148,7 @@ class SqlMetadataStore(MetadataStore):
                 self._insert_commit(cur, fg_id, first_commit)
                 for d in documents:
                     self._put_document(cur, d)
+                self._bump(cur)
         except self._dialect.integrity_error:
             raise FeatureGroupExists(f"feature group {group.name} version {group.version} exists "
                                      f"already in feature store {group.project}") from None
@@ -172,16 +190,24 @@ class SqlMetadataStore(MetadataStore):
                    documents: Sequence[Document] = ()) -> None:
         with self._transaction() as cur:
             fg_id = self._id(cur, group.project, group.name, group.version)
-            self._replace_features(cur, fg_id, group.features)
+            evolved = self._features_differ(cur, fg_id, group.features)
+            if evolved:
+                self._replace_features(cur, fg_id, group.features)
             self._insert_commit(cur, fg_id, commit)
             for d in documents:
                 self._put_document(cur, d)
+            if evolved:
+                self._bump(cur)
 
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
         with self._transaction() as cur:
             fg_id = self._id(cur, group.project, group.name, group.version)
+            cur.execute(self._sql("SELECT online FROM feature_groups WHERE id = ?"), (fg_id,))
+            was_online = bool(cur.fetchone()[0])
             cur.execute(self._sql("UPDATE feature_groups SET online = ?, online_commit = ? "
                                   "WHERE id = ?"), (int(online), online_commit, fg_id))
+            if was_online != online:
+                self._bump(cur)
 
     def commits(self, project: str, name: str, version: int) -> list[Commit]:
         rows = self._query(
@@ -198,6 +224,7 @@ class SqlMetadataStore(MetadataStore):
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE feature_group_id = ?"), (fg_id,))
             cur.execute(self._sql("DELETE FROM feature_groups WHERE id = ?"), (fg_id,))
             self._delete_documents(cur, "fg.", project, name, version)
+            self._bump(cur)
 
     # -- training datasets ------------------------------------------------------------------------
     _TD_COLUMNS = ("project, name, version, description, data_format, location, features, splits, "

@@ -60,13 +60,18 @@ def schema_problems(group: FeatureGroup, df: DataFrame,
 
 def null_problems(df: DataFrame, columns: Sequence[str], role: str) -> list[str]:
     """Rows whose ``columns`` are null (one Spark job)."""
+    return rows_and_null_problems(df, columns, role)[1] if columns else []
+
+
+def rows_and_null_problems(df: DataFrame, columns: Sequence[str],
+                           role: str) -> tuple[int, list[str]]:
+    """The number of rows of ``df``, and the rows whose ``columns`` are null (one Spark job)."""
     from pyspark.sql import functions as F
-    if not columns:
-        return []
-    counts = df.agg(*[F.count(F.when(F.col(quote(c)).isNull(), 1)).alias(f"c{i}")
+    counts = df.agg(F.count(F.lit(1)).alias("n"),
+                    *[F.count(F.when(F.col(quote(c)).isNull(), 1)).alias(f"c{i}")
                       for i, c in enumerate(columns)]).first()
-    return [f"{counts[i]} row(s) have a null {role} {c!r}" for i, c in enumerate(columns)
-            if counts[i]]
+    return counts["n"], [f"{counts[f'c{i}']} row(s) have a null {role} {c!r}"
+                         for i, c in enumerate(columns) if counts[f"c{i}"]]
 
 
 def duplicate_key_problems(df: DataFrame, primary_key: Sequence[str]) -> list[str]:
@@ -79,34 +84,55 @@ def duplicate_key_problems(df: DataFrame, primary_key: Sequence[str]) -> list[st
             for r in dups]
 
 
-def latest_per_key(df: DataFrame, primary_key: Sequence[str],
-                   event_time: str) -> tuple[DataFrame, list[str]]:
-    """One row per key: the one with the latest event time. Keys whose latest event time is shared
-    by several rows are problems (which one wins would be arbitrary).
+TIES = ("rows of one primary key at one event time are refused on every write of a feature group "
+        "with an event time: a key and an event time name one event, so a point-in-time join "
+        "and the online table could each pick another of them. Keep one row per key and event "
+        "time")
+
+
+def event_time_ties(df: DataFrame, primary_key: Sequence[str], event_time: str) -> list[str]:
+    """Rows of ``df`` that share their primary key and event time (one Spark job, a few example
+    keys to the driver); with any, the rule as the last problem."""
+    from pyspark.sql import functions as F
+    cols = list(dict.fromkeys([*primary_key, event_time]))
+    dups = (df.groupBy(*map(quote, cols)).agg(F.count(F.lit(1)).alias("__fs_n"))
+            .where("__fs_n > 1").limit(EXAMPLES).collect())
+    problems = [f"primary key {dict((k, r[k]) for k in primary_key)} has {r['__fs_n']} rows at "
+                f"event time {r[event_time]}" for r in dups]
+    return problems + [TIES] if problems else []
+
+
+def stored_event_problems(df: DataFrame, stored: DataFrame, primary_key: Sequence[str],
+                          event_time: str, where: str) -> list[str]:
+    """Rows of ``df`` whose primary key and event time a row of ``stored`` has already (one
+    Spark job over the key and event time columns, a few examples to the driver); with any, the
+    rule as the last problem."""
+    cols = list(dict.fromkeys([*primary_key, event_time]))
+    quoted = list(map(quote, cols))
+    found = (df.select(*quoted).join(stored.select(*quoted), cols, "left_semi")
+             .limit(EXAMPLES).collect())
+    problems = [f"primary key {dict((k, r[k]) for k in primary_key)} has a row at event time "
+                f"{r[event_time]} in {where} already" for r in found]
+    return problems + [TIES + " (to replace stored rows, upsert or overwrite them)"] \
+        if problems else []
+
+
+def latest_per_key(df: DataFrame, primary_key: Sequence[str], event_time: str) -> DataFrame:
+    """One row per key: the one with the latest event time (lazy: no Spark job). Refuse rows that
+    share a key and an event time first (``event_time_ties``): then the latest row of a key is
+    one row, and which one is kept is never arbitrary.
 
     One aggregation by key, no window (a window over a batch whose key is a constant, such as
     ``SELECT 4 AS team_id, ...``, is planned without partitions, and Spark warns about it in every
-    query of the result): rows are numbered, and per key the greatest ``(event time, number)``
-    and ``(event time, -number)`` are found; they differ when several rows share the latest event
-    time. The row kept is the one with the greatest ``(event time, number)``."""
+    query of the result)."""
     from pyspark.sql import functions as F
     keys = list(primary_key)
     rest = [c for c in df.columns if c not in keys]
-    at = F.col(quote(event_time))
-    number = F.col("__fs_n")
-    numbered = df.select(*map(quote, df.columns), F.monotonically_increasing_id().alias("__fs_n"))
-    aggregates = [F.max(F.struct(at.alias("t"), number.alias("n"))).alias("__fs_hi"),
-                  F.max(F.struct(at.alias("t"), (-number).alias("n"))).alias("__fs_lo")]
-    if rest:
-        row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
-        aggregates.append(F.max_by(row, F.struct(at, number)).alias("__fs_row"))
-    latest = numbered.groupBy(*map(quote, keys)).agg(*aggregates)
-    shown = [quote(k) for k in keys] + ([] if event_time in keys else
-                                        [F.col("__fs_hi.t").alias(event_time)])
-    ties = (latest.where(F.col("__fs_hi.n") != -F.col("__fs_lo.n")).select(*shown)
-            .limit(EXAMPLES).collect())
-    problems = [f"primary key {dict((k, r[k]) for k in primary_key)} has several rows with its "
-                f"latest event time {r[event_time]}" for r in ties]
+    if not rest:          # the event time is part of the key: one row per key already
+        return df.select(*map(quote, df.columns)).distinct()
+    row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
+    latest = (df.groupBy(*map(quote, keys))
+              .agg(F.max_by(row, F.col(quote(event_time))).alias("__fs_row")))
     columns = [F.col(quote(c)) if c in keys else F.col(f"__fs_row.c{rest.index(c)}").alias(c)
                for c in df.columns]
-    return latest.select(*columns), problems
+    return latest.select(*columns)

@@ -67,8 +67,13 @@ class DeltaEngine:
 
     def ensure_database(self, project: str) -> None:
         db = database_name(project)
-        path = paths.join(self.warehouse, f"{db}.db").replace("'", "\\'")
-        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote(db)} LOCATION '{path}'")
+        folder = paths.join(self.warehouse, f"{db}.db")
+        path = folder.replace("'", "\\'")
+        with paths.storage_errors(self.spark, folder, f"cannot open feature store {project}",
+                                  "Set the warehouse ([offline] warehouse, or "
+                                  "FEATURESTORE_OFFLINE_WAREHOUSE) to a folder that can be "
+                                  "written, or fix that one."):
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote(db)} LOCATION '{path}'")
 
     def register(self, group: FeatureGroup) -> None:
         """Make the table readable by name in this session (idempotent)."""
@@ -77,10 +82,13 @@ class DeltaEngine:
         self.spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified_name(group)} USING delta "
                        f"LOCATION '{path}'")
 
-    def drop(self, group: FeatureGroup) -> None:
-        """Remove the table from the catalog and delete its files."""
+    def drop(self, group: FeatureGroup, last: str | None = None) -> None:
+        """Remove the table from the catalog and delete its files (``last``: the file of that
+        name after all the others, see ``paths.delete``)."""
         self.spark.sql(f"DROP TABLE IF EXISTS {qualified_name(group)}")
-        paths.delete(self.spark, group.location)
+        with paths.storage_errors(self.spark, group.location,
+                                  f"cannot delete the files of {group.name} v{group.version}"):
+            paths.delete(self.spark, group.location, last)
 
     # -- writes -----------------------------------------------------------------------------------
     @contextmanager
@@ -130,7 +138,9 @@ class DeltaEngine:
                   .option("delta.enableChangeDataFeed", "true"))
         if group.partition_by:
             writer = writer.partitionBy(*group.partition_by)
-        with self._tagged(f"featurestore: create {group.name} v{group.version}") as tag:
+        with self._tagged(f"featurestore: create {group.name} v{group.version}") as tag, \
+                paths.storage_errors(self.spark, group.location,
+                                     f"cannot create {group.name} v{group.version}"):
             writer.saveAsTable(qualified_name(group))
         return self._result(group, tag)
 
@@ -139,7 +149,9 @@ class DeltaEngine:
         with one row per key for an upsert."""
         cols = list(group.feature_names) + [c for c in df.columns if c not in group.feature_names]
         df = df.select(*map(quote, cols))
-        with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}") as tag:
+        with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}") as tag, \
+                paths.storage_errors(self.spark, group.location,
+                                     f"cannot {mode} into {group.name} v{group.version}"):
             if mode == "upsert":
                 on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in group.primary_key)
                 merge = (DeltaTable.forPath(self.spark, group.location).alias("t")

@@ -1,7 +1,11 @@
 """The shared online store: MySQL or MariaDB. Project ``p``'s online feature store is the database
 ``p_online``. Executors bulk-load each batch (``LOAD DATA LOCAL INFILE`` into a temporary table,
 then ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE``), falling back to batched multi-row
-upserts when the server refuses local files."""
+upserts when the server refuses local files.
+
+Nothing is cut to fit: write sessions run in strict SQL mode (a value too long or out of range
+fails the statement), and ``LOAD DATA LOCAL``, which turns such errors into warnings whatever the
+mode, fails its batch on any warning but a duplicate key; the batch's transaction is rolled back."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..config import MysqlSettings
 from ..errors import OnlineStoreError
 from ..mysql_client import PRELOAD_FIX, c_extension_problem, connect, reason
-from .schema import ONLINE_DATABASE, STAGING_OLD, Column, OnlineSchema, batch_rows, batch_tsv
+from .schema import (MAX_KEY_CHARS, ONLINE_DATABASE, STAGING_OLD, Column, OnlineSchema, batch_rows,
+                     batch_tsv)
 from .sql import CursorStatement, LookupStatement, SqlOnlineBackend
 
 if TYPE_CHECKING:
@@ -24,6 +29,8 @@ log = logging.getLogger(__name__)
 # packets stay under max_allowed_packet (16 MiB by default): executemany sends one statement
 EXECUTEMANY_ROWS = 1000
 LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
+DUPLICATE_KEY = 1062            # LOAD DATA keeps the first row of a key: what a fresh load wants
+MAX_WARNINGS = 65535            # the most warnings a session keeps (max_error_count)
 TYPES = {"bool": "BOOLEAN", "date": "DATE", "timestamp": "DATETIME(6)",
          "timestamp_ntz": "DATETIME(6)", "json": "JSON"}
 _fallback_lock = threading.Lock()      # the pure-Python fallback is logged once per process
@@ -54,6 +61,29 @@ class MysqlBackend(SqlOnlineBackend):
             raise OnlineStoreError(f"cannot connect to the online store {self.describe(project)}: "
                                    f"{reason(e, self.mysql)}") from None
 
+    def write_connection(self, project: str) -> Any:
+        """Strict SQL mode whatever the server's default (an INSERT of a too-long key fails, it
+        is not cut), and every warning of a LOAD DATA kept to be checked."""
+        import mysql.connector
+        conn = self.connect(project)
+        try:
+            conn.cursor().execute(
+                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+                f"'STRICT_ALL_TABLES'), SESSION max_error_count = {MAX_WARNINGS}")
+        except mysql.connector.Error as e:
+            conn.close()
+            raise OnlineStoreError(f"cannot set up a write session on the online store "
+                                   f"{self.describe(project)}: {reason(e, self.mysql)}") from None
+        return conn
+
+    def describe_jdbc(self, project: str) -> str:
+        m = self.mysql                 # over TCP, whatever the socket (see jdbc_options)
+        return f"mysql {m.user}@{m.host}:{m.port}/{database(project)} (JDBC)"
+
+    def redact(self, text: str) -> str:
+        password = self.mysql.password
+        return text.replace(password, "***") if password else text
+
     def lookup_connection(self, project: str) -> Any:
         conn = self.connect(project)
         conn.autocommit = True    # else the pooled connection reads one snapshot forever and
@@ -77,7 +107,7 @@ class MysqlBackend(SqlOnlineBackend):
         if c.kind == "decimal":
             return c.spark_type.upper()
         if c.kind == "string":
-            return "VARCHAR(255)" if c.key else "MEDIUMTEXT"
+            return f"VARCHAR({MAX_KEY_CHARS})" if c.key else "MEDIUMTEXT"
         return TYPES[c.kind]
 
     def table_options(self, conn: Any) -> str:
@@ -167,9 +197,30 @@ class MysqlBackend(SqlOnlineBackend):
                         f"({cols})", (path,))
         finally:
             os.unlink(path)
+        self._check_load(cur, table)
         if not fresh:
             cur.execute(f"INSERT INTO {self.q(table)} ({cols}) SELECT {cols} FROM {target} "
                         f"{self.upsert_clause(schema, table, conditional)}")
+
+    @staticmethod
+    def _check_load(cur: Any, table: str) -> None:
+        """Fail the batch on what LOAD DATA LOCAL let through as warnings: values cut to fit a
+        column (a key longer than its VARCHAR), out of range, NULL made into a default."""
+        cur.execute("SHOW WARNINGS")
+        shown = cur.fetchall()
+        bad = [w for w in shown if w[1] != DUPLICATE_KEY]
+        if not bad and len(shown) >= MAX_WARNINGS:
+            cur.execute("SHOW COUNT(*) WARNINGS")
+            if cur.fetchone()[0] > len(shown):      # some were not listed: they may be bad
+                bad = [("Warning", 0, f"more than {MAX_WARNINGS} warnings (write smaller "
+                                      "batches: online.batch_size)")]
+        if bad:
+            listed = "; ".join(f"{w[2]} ({w[1]})" for w in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise OnlineStoreError(
+                f"the online store would have cut or changed values loaded into {table}, so the "
+                f"batch was not written: {listed}{more}. A key longer than {MAX_KEY_CHARS} "
+                "characters or a value out of its column's range is refused")
 
 
 def _log_fallback(conn: Any) -> None:

@@ -4,30 +4,35 @@ A :class:`FeatureVectorServer` is planned once for a list of features (which fea
 each, the statements to run) and then answers lookups over pooled connections with statements
 built once: one query per feature group for a single key, and one per feature group for a whole
 batch of keys (an ``IN`` list), never one per key.
+
+Columns are named table-qualified (``"t"."c"``): SQLite reads an unknown bare double-quoted name
+as a string, and a plan that outlived its feature group would serve column names as values. A
+column or table that is gone is an OnlineStoreError that says so; ``FeatureStore.feature_vector``
+re-plans when the metadata's generation number changed, so it serves the current versions.
 """
 
 from __future__ import annotations
 
 import queue
+import sqlite3
+import sys
 import threading
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from ..errors import FeatureVectorNotFound, InvalidInputError
+from ..errors import FeatureStoreError, FeatureVectorNotFound, InvalidInputError, OnlineStoreError
 from ..metadata import FeatureGroup
 from ..mysql_client import close_quietly
 from ..names import table_name
 from ..query.resolve import resolve
-from .schema import OnlineSchema, key_encoders, online_schema, python_decoders
+from .schema import (OnlineSchema, key_encoders, key_types, key_values, online_schema,
+                     python_decoders)
 from .sql import SqlOnlineBackend
 
 MISSING = ("null", "error")
 RETURN_TYPES = ("dict", "pandas")
 MAX_STATEMENTS = 32
-SCALARS = {int, str, float, bool, bytes, date, datetime, Decimal}   # one-column key values
 
 
 class ConnectionPool:
@@ -76,8 +81,11 @@ class _Part:
     schema: OnlineSchema
     features: tuple[str, ...]        # in the group
     outputs: tuple[str, ...]         # the names they get in the vector
+    table: str                       # the online table
     single: str                      # SELECT ... WHERE k = ?
     select: str                      # SELECT features, keys FROM t WHERE (without the condition)
+    key_columns: tuple[str, ...]     # the keys, qualified, for the IN condition of a batch
+    scalars: frozenset[type] = frozenset()   # one-column key: value types taken as they are
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -100,14 +108,16 @@ class FeatureVectorServer:
         built = []
         for group, features, outputs in parts:
             schema = online_schema(group)
-            q = backend.q
-            cols = ", ".join(q(f) for f in features)
-            keys = ", ".join(q(k) for k in group.primary_key)
-            where = " AND ".join(f"{q(k)} = {backend.placeholder}" for k in group.primary_key)
-            table = q(table_name(group.name, group.version))
-            built.append(_Part(group, schema, tuple(features), tuple(outputs),
+            name = table_name(group.name, group.version)
+            table, q = backend.q(name), backend.q
+            # qualified, so that a column that is gone is an error, never a string literal
+            cols = ", ".join(f"{table}.{q(f)}" for f in features)
+            keys = tuple(f"{table}.{q(k)}" for k in group.primary_key)
+            where = " AND ".join(f"{k} = {backend.placeholder}" for k in keys)
+            built.append(_Part(group, schema, tuple(features), tuple(outputs), name,
                                f"SELECT {cols} FROM {table} WHERE {where}",
-                               f"SELECT {cols}, {keys} FROM {table} WHERE "))
+                               f"SELECT {cols}, {', '.join(keys)} FROM {table} WHERE ", keys,
+                               key_types(schema.keys[0]) if len(keys) == 1 else frozenset()))
         self.parts = tuple(built)
         self.features = tuple(o for p in self.parts for o in p.outputs)
         self.key_names = tuple(dict.fromkeys(k for p in self.parts for k in p.keys))
@@ -125,7 +135,7 @@ class FeatureVectorServer:
 
     # -- keys -------------------------------------------------------------------------------------
     def _key(self, key: Any, part: _Part, encoders: list | None) -> tuple:
-        if type(key) in SCALARS and len(self.key_names) == 1:     # the common case, first
+        if type(key) in part.scalars and len(self.key_names) == 1:     # the common case, first
             return (key,) if encoders is None else (encoders[0](key),)
         if isinstance(key, Mapping):
             missing = [k for k in part.keys if k not in key]
@@ -133,7 +143,7 @@ class FeatureVectorServer:
                 raise InvalidInputError("cannot look up a feature vector",
                                         [f"the key has no value for {', '.join(missing)} "
                                          f"(feature group {part.group.name} is keyed by "
-                                         f"{', '.join(part.keys)})"])
+                                         f"{', '.join(part.keys)})"], write=False)
             values = tuple(key[k] for k in part.keys)
         elif len(self.key_names) == 1:
             values = (key,)
@@ -143,7 +153,9 @@ class FeatureVectorServer:
         else:
             raise InvalidInputError("cannot look up a feature vector",
                                     [f"give the key as a dict of {', '.join(self.key_names)}, "
-                                     f"got {key!r}"])
+                                     f"got {key!r}"], write=False)
+        # of the keys' types (a list for a one-column key, "abc" for an int key: an error)
+        values = key_values(part.schema.keys, values, f"{part.group.name} v{part.group.version}")
         if encoders is None:
             return values
         return tuple(v if e is None else e(v) for e, v in zip(encoders, values))
@@ -162,7 +174,10 @@ class FeatureVectorServer:
         vector: dict[str, Any] = {}
         for part, (decoders, encoders) in zip(self.parts, self._codecs):
             params = self._key(key, part, encoders)
-            rows = self.pool.rows(part.single, params)
+            try:
+                rows = self.pool.rows(part.single, params)
+            except Exception as e:
+                raise self._failure(part, e) from None
             if not rows:
                 if missing == "error":
                     raise FeatureVectorNotFound(f"key {key!r} is not in online feature group "
@@ -179,15 +194,18 @@ class FeatureVectorServer:
         if return_type not in RETURN_TYPES:
             raise InvalidInputError("cannot look up feature vectors",
                                     [f"return type {return_type!r} is not one of "
-                                     f"{', '.join(RETURN_TYPES)}"])
+                                     f"{', '.join(RETURN_TYPES)}"], write=False)
         vectors: list[dict[str, Any]] = []
         absent: list[str] = []
         for index, (part, (decoders, encoders)) in enumerate(zip(self.parts, self._codecs)):
             plain = (encoders is None and len(part.keys) == 1 and len(self.key_names) == 1
-                     and set(map(type, keys)) <= SCALARS)
+                     and set(map(type, keys)) <= part.scalars)
             # rows are (features..., keys...): zip(outputs, row) stops before the keys
             wanted = keys if plain else [self._key(k, part, encoders) for k in keys]
-            found = self._fetch(index, part, list(dict.fromkeys(wanted)), plain)
+            try:
+                found = self._fetch(index, part, list(dict.fromkeys(wanted)), plain)
+            except Exception as e:
+                raise self._failure(part, e) from None
             rows = [found.get(w) for w in wanted]
             if decoders is not None:
                 rows = [None if r is None else self._decode(r, decoders) for r in rows]
@@ -220,7 +238,7 @@ class FeatureVectorServer:
                 if len(self._batch_sql) >= 256:
                     self._batch_sql.clear()
                 sql = self._batch_sql[(index, len(chunk))] = (
-                    part.select + self.backend.key_condition(part.schema.keys, len(chunk)))
+                    part.select + self._key_condition(part.key_columns, len(chunk)))
             if plain:
                 found.update({row[-1]: row for row in self.pool.rows(sql, chunk)})
             else:
@@ -228,8 +246,53 @@ class FeatureVectorServer:
                 found.update({row[-n_keys:]: row for row in rows})
         return found
 
+    def _key_condition(self, keys: tuple[str, ...], n: int) -> str:
+        """``t.k IN (?, ...)``, or ``(t.k1, t.k2) IN ((?, ?), ...)``, for ``n`` keys."""
+        mark = self.backend.placeholder
+        if len(keys) == 1:
+            return f"{keys[0]} IN ({', '.join([mark] * n)})"
+        one = "(" + ", ".join([mark] * len(keys)) + ")"
+        return f"({', '.join(keys)}) IN ({', '.join([one] * n)})"
+
+    def _failure(self, part: _Part, error: Exception) -> Exception:
+        """What a lookup of ``part`` that failed with ``error`` raises: a driver's error as an
+        OnlineStoreError that says what is missing (a table or columns: the feature group
+        changed after this plan, or its online table outside the feature store) or else why."""
+        if isinstance(error, FeatureStoreError) or not _driver_error(error):
+            return error
+        g, where = part.group, self.backend.describe(self.pool.project)
+        try:
+            columns = self.backend.columns_of(self.pool.project, part.table)
+        except Exception:                    # the store is unreachable: the error says why
+            columns = []
+        replan = ("plan the feature vectors again (FeatureStore.feature_vector_server) if the "
+                  "feature group changed since, or make its online table again with "
+                  f"FeatureStore.sync_online({g.name!r}, {g.version}, full=True)")
+        if columns is None:
+            return OnlineStoreError(f"cannot look up feature group {g.name} v{g.version}: its "
+                                    f"online table {part.table} does not exist in {where}: "
+                                    + replan)
+        gone = [c for c in dict.fromkeys(part.features + part.keys)
+                if columns and c not in columns]
+        if gone:
+            return OnlineStoreError(f"cannot look up feature group {g.name} v{g.version}: its "
+                                    f"online table {part.table} in {where} has no column "
+                                    f"{', '.join(map(repr, gone))}: " + replan)
+        text = str(getattr(error, "msg", None) or error)
+        password = getattr(getattr(self.backend, "mysql", None), "password", "")
+        return OnlineStoreError(f"cannot look up feature group {g.name} v{g.version} in the "
+                                f"online store {where}: "
+                                + (text.replace(password, "***") if password else text))
+
     def close(self) -> None:
         self.pool.close()
+
+
+def _driver_error(error: Exception) -> bool:
+    """An error of the SQLite or MySQL driver (mysql.connector is loaded when it raised)."""
+    mysql = sys.modules.get("mysql.connector")
+    return isinstance(error, sqlite3.Error) or (mysql is not None
+                                                and isinstance(error, mysql.Error))
 
 
 def plan(groups: Sequence[FeatureGroup], features: Sequence[str],
@@ -237,9 +300,22 @@ def plan(groups: Sequence[FeatureGroup], features: Sequence[str],
          ) -> list[tuple[FeatureGroup, list[str], list[str]]]:
     """Which online feature group serves each feature (found as :func:`..query.resolve.resolve`
     finds it: ``feature``, ``featuregroup.feature`` or ``featuregroup_<version>.feature``;
-    ``versions`` pins versions). Returns (group, features, output names) per feature group."""
-    found = resolve(groups, features, versions)
+    ``versions`` pins versions). A bare ``feature`` is looked for in the online feature groups
+    only (at the version used: pinned, or the latest). Returns (group, features, output names)
+    per feature group."""
+    used: dict[str, FeatureGroup] = {}
+    for g in groups:                   # by name and version: the last one kept is the latest
+        if (versions or {}).get(g.name, g.version) == g.version:
+            used[g.name] = g
+    found = resolve(groups, features, versions, search=[n for n, g in used.items() if g.online],
+                    scope="online feature group")
     problems = list(found.problems)
+    for f in found.features:           # a bare name that only offline feature groups have
+        offline = [f"{g.name} v{g.version}" for g in used.values() if f.feature in g.feature_names]
+        if f.problem is not None and f.wanted == f.feature and not f.owners and offline:
+            problems[problems.index(f.problem)] = (
+                f"feature {f.wanted!r} is only in feature groups that are not online: "
+                f"{', '.join(offline)} (create them with online=True, or sync them online)")
     chosen = []
     for group, names in found.by_group():
         if not group.online:
@@ -250,7 +326,7 @@ def plan(groups: Sequence[FeatureGroup], features: Sequence[str],
     problems += [f"feature {o!r} is asked for twice: vectors need distinct names"
                  for o in sorted({o for o in outputs if outputs.count(o) > 1})]
     if problems:
-        raise InvalidInputError("cannot serve feature vectors", problems)
+        raise InvalidInputError("cannot serve feature vectors", problems, write=False)
     return chosen
 
 

@@ -85,6 +85,18 @@ class SqlOnlineBackend(ABC):
     def jdbc_options(self, project: str) -> dict[str, str]:
         """Spark JDBC options (url, driver, credentials) for the project's online database."""
 
+    def write_connection(self, project: str) -> Any:
+        """A connection for an executor's writes: values that do not fit are errors, never cut."""
+        return self.connect(project)
+
+    def redact(self, text: str) -> str:
+        """``text`` without any secret of the settings (a server's error message)."""
+        return text
+
+    def describe_jdbc(self, project: str) -> str:
+        """Where Spark's JDBC reads go, for messages (never a password)."""
+        return self.describe(project)
+
     def lookup_connection(self, project: str) -> Any:
         """A connection for lookups: each statement sees the latest committed rows and holds no
         lock after it (a pooled connection must not keep a snapshot open)."""
@@ -185,13 +197,25 @@ class SqlOnlineBackend(ABC):
 
     def read_frame(self, spark: SparkSession, project: str, table: str | None = None,
                    schema: OnlineSchema | None = None, query: str | None = None) -> DataFrame:
-        """A Spark JDBC read of a table (typed exactly with ``schema``) or of a query."""
+        """A Spark JDBC read of a table (typed exactly with ``schema``) or of a query. Spark
+        connects here (to resolve the columns): a server that cannot be reached or refuses the
+        login, or a query it refuses, is an OnlineStoreError naming the server (never a
+        password)."""
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
         reader = spark.read.format("jdbc").options(**self.jdbc_options(project))
         if query is not None:
-            return reader.option("query", query).load()
-        cols = ", ".join(self.q(c.name) for c in schema.columns)
-        reader = reader.option("query", f"SELECT {cols} FROM {self.q(table)}")
-        return reader.option("customSchema", jdbc_custom_schema(schema)).load()
+            reader = reader.option("query", query)
+        else:
+            cols = ", ".join(self.q(c.name) for c in schema.columns)
+            reader = (reader.option("query", f"SELECT {cols} FROM {self.q(table)}")
+                      .option("customSchema", jdbc_custom_schema(schema)))
+        try:
+            return reader.load()
+        except (Py4JError, PySparkException) as e:
+            what = f"online table {table}" if table is not None else "a query of the online store"
+            raise OnlineStoreError(f"cannot read {what} at {self.describe_jdbc(project)}: "
+                                   f"{self.redact(_jdbc_reason(e))}") from None
 
 
 class _PartitionTask:
@@ -208,7 +232,7 @@ class _PartitionTask:
         written = 0
         conn = None
         try:
-            conn = self.backend.connect(self.project)
+            conn = self.backend.write_connection(self.project)
             for batch in _rebatch(batches, self.batch_size):
                 if self.delete:
                     self.backend.delete_batch(conn, self.table, self.schema, batch)
@@ -240,6 +264,22 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
             buffer, rows = [], 0
     if rows:
         yield pa.Table.from_batches(buffer).combine_chunks().to_batches()[0]
+
+
+def _jdbc_reason(e: Exception) -> str:
+    """The innermost cause of a failed JDBC read, as the driver said it (``Access denied for user
+    ...``), without Spark's and py4j's wrapping."""
+    java = getattr(e, "java_exception", None) or getattr(e, "_origin", None)
+    try:
+        while java is not None and java.getCause() is not None:
+            java = java.getCause()
+        if java is not None:
+            name = java.getClass().getSimpleName()
+            return f"{name}: {java.getMessage()}"
+    except Exception:           # the JVM is gone: fall back to the Python text
+        pass
+    first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+    return first.strip()
 
 
 def _executor_reason(e: Exception) -> str:

@@ -5,7 +5,8 @@ A **full** sync writes the snapshot into a staging table from the executors and 
 atomically. An **incremental** sync reads the Delta change data feed since the last synced commit
 to find the keys that changed, and rewrites exactly those keys from the snapshot (upserting the
 ones still there, deleting the others). Both record the synced commit in the metadata only at the
-end: a sync that is cut off is simply run again, and converges to the same table.
+end: a sync that is cut off is simply run again, and converges to the same table. A staging table
+never outlives a failed full sync: it is dropped on every failure path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidInputError
 from ..metadata import FeatureGroup, MetadataStore
 from ..names import quote, table_name
-from .schema import STAGING, online_schema, schema_problems, spark_decode, wire_frame
+from .schema import (STAGING, STAGING_OLD, key_value_problems, online_schema, schema_problems,
+                     spark_decode, type_problems, wire_frame)
 from .sql import SqlOnlineBackend
 
 if TYPE_CHECKING:
@@ -103,10 +105,25 @@ class OnlineSync:
         table = table_name(group.name, group.version)
         schema = online_schema(group)
         self.backend.create_table(group.project, table + STAGING, schema)
-        rows = self.backend.write_frame(df, group.project, table + STAGING, schema, fresh=True,
-                                        batch_size=self.batch_size)
-        self.backend.replace(group.project, table + STAGING, table)
+        try:
+            rows = self.backend.write_frame(df, group.project, table + STAGING, schema,
+                                            fresh=True, batch_size=self.batch_size)
+            self.backend.replace(group.project, table + STAGING, table)
+        except BaseException:
+            self._drop_staging(group.project, table)
+            raise
         return rows
+
+    def _drop_staging(self, project: str, table: str) -> None:
+        """Drop what a failed full sync of ``table`` left (its staging table, or the table a swap
+        cut off moved aside); the online table itself is untouched. The failure is what gets
+        raised: a staging table that cannot be dropped now is dropped by the next full sync."""
+        for leftover in (table + STAGING, table + STAGING_OLD):
+            try:
+                self.backend.drop_table(project, leftover)
+            except Exception as e:    # noqa: BLE001 - the server may be gone: keep the first error
+                log.warning("could not drop the staging table %s of %s: %s", leftover,
+                            self.backend.describe(project), e)
 
     def sync(self, group: FeatureGroup, full: bool = False) -> SyncResult:
         """Bring the online table to the latest registered commit; returns what was done."""
@@ -121,6 +138,12 @@ class OnlineSync:
             return SyncResult(group.name, group.version, "none", last, target, 0, 0)
         snapshot = self.offline.read(group, target)
         if full or last is None or last not in commits:
+            # the same keys as the rows to write, and a plain scan of the key columns
+            problems = key_value_problems(snapshot, group.primary_key, nulls=True)
+            if problems:
+                raise InvalidInputError(f"cannot sync feature group {group.name!r} v{group.version}"
+                                        " online: its offline rows have keys an online table "
+                                        "cannot hold", problems)
             log.info("full online sync of %s v%d at commit %d", group.name, group.version, target)
             # without an event time any row of a key will do: the fresh load keeps one per key
             # (LOAD DATA LOCAL ignores duplicate keys; upserts keep the last), so skip the shuffle
@@ -143,6 +166,10 @@ class OnlineSync:
 
     def read(self, group: FeatureGroup) -> DataFrame:
         """The online table as a Spark DataFrame in the feature group's types."""
+        problems = type_problems([(f.name, f.type) for f in group.features])
+        if problems:         # made online before they were refused: Spark cannot decode them
+            raise InvalidInputError(f"cannot read feature group {group.name!r} online", problems,
+                                    write=False)
         spark = self.offline.spark
         raw = self.backend.read_frame(spark, group.project, table_name(group.name, group.version),
                                       online_schema(group))

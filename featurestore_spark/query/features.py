@@ -67,7 +67,7 @@ def features_query(store: FeatureStore, features: Sequence[str], project: str | 
                                           list(join_key))
     parts = found.by_group()
     if not parts and labels is None:
-        raise InvalidInputError(WHAT, problems + [f.problem for f in ambiguous])
+        raise InvalidInputError(WHAT, problems + [f.problem for f in ambiguous], write=False)
     query = _join_all(store, parts, labels, label_event_time, keys, max_age, problems)
     if ambiguous and not problems:
         # a bare name in several feature groups is fine when it is a join key: take it from the
@@ -84,7 +84,7 @@ def features_query(store: FeatureStore, features: Sequence[str], project: str | 
     else:
         problems += [f.problem for f in ambiguous]
     if problems:
-        raise InvalidInputError(WHAT, problems)
+        raise InvalidInputError(WHAT, problems, write=False)
     wanted = [f.feature for f in found.features]
     order = (list(labels.columns) if labels is not None else []) + wanted
     return query, [c for c in dict.fromkeys(order) if c in query.columns]

@@ -110,7 +110,7 @@ class Query:
                                 f"{part.type_of(event_time)}: it must be a timestamp, date or "
                                 "integer")
         if problems:
-            raise InvalidInputError("cannot start a query from labels", problems)
+            raise InvalidInputError("cannot start a query from labels", problems, write=False)
         return cls(part, store=store)
 
     # -- what it is --------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ class Query:
 
     def _fail(self, what: str, problems: list[str]) -> None:
         if problems:
-            raise InvalidInputError(what, problems)
+            raise InvalidInputError(what, problems, write=False)
 
     def _spark(self) -> SparkSession:
         if self.root.labels is not None:
@@ -144,7 +144,8 @@ class Query:
     def _store(self) -> FeatureStore:
         if self.store is None:
             raise InvalidInputError("cannot run the query", [
-                "it has no feature store: make it with store.query(...) or Query.from_dict(d, store)"])
+                "it has no feature store: make it with store.query(...) or Query.from_dict(d, store)"],
+                write=False)
         return self.store
 
     def _collisions(self, parts: Sequence[Part], joins: Sequence[Join]) -> list[str]:
@@ -209,7 +210,7 @@ class Query:
         what = f"cannot join {getattr(getattr(other, 'root', None), 'title', repr(other))}"
         if not isinstance(other, Query):
             raise InvalidInputError(what, [f"join takes a Query (store.query(name)), got "
-                                           f"{type(other).__name__}"])
+                                           f"{type(other).__name__}"], write=False)
         problems = []
         if other.joins or other.filters:
             problems.append("the joined query must be one feature group: join the feature "

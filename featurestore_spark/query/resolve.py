@@ -57,12 +57,29 @@ class Resolution:
 
 
 def _where(owners: Sequence[FeatureGroup], feature: str) -> str:
-    return ", ".join(f"{g.name}.{feature}" for g in owners) or "no feature group"
+    return ", ".join(f"{g.name}.{feature}" for g in owners)
+
+
+def _nowhere(feature: str, scope: str, current: Mapping[str, FeatureGroup], searched: set[str],
+             groups: Sequence[FeatureGroup]) -> str:
+    """The problem of a bare ``feature`` that no feature group searched has, naming the other
+    versions and feature groups that have it."""
+    text = f"no {scope} has a feature named {feature!r}"
+    others = [g for g in groups if feature in g.feature_names
+              and not (current.get(g.name) is g and g.name in searched)]
+    if any(current.get(g.name) is not g for g in others):
+        text += " at the version used (the latest, or the one pinned)"
+    if others:
+        last = others[-1]
+        text += (f"; {', '.join(f'{g.name} v{g.version}' for g in others)} has it: name it as "
+                 f"featuregroup_<version>.feature, e.g. {table_name(last.name, last.version)}."
+                 f"{feature}")
+    return text
 
 
 def resolve(groups: Sequence[FeatureGroup], features: Sequence[str],
             versions: Mapping[str, int] | None = None,
-            search: Iterable[str] | None = None) -> Resolution:
+            search: Iterable[str] | None = None, scope: str | None = None) -> Resolution:
     """Find the feature group of each of ``features`` among ``groups`` (one project's feature
     groups, ordered by name and version, as the metadata store lists them).
 
@@ -72,6 +89,7 @@ def resolve(groups: Sequence[FeatureGroup], features: Sequence[str],
     features : ``feature``, ``featuregroup.feature`` or ``featuregroup_<version>.feature`` each.
     versions : feature group name -> version to use (default: each one's latest).
     search : the names of the feature groups a bare ``feature`` is looked for in (default: all).
+    scope : what ``search`` is, for messages ("no <scope> has a feature named ...").
     """
     versions = dict(versions or {})
     current: dict[str, FeatureGroup] = {}         # the version used of each feature group
@@ -85,15 +103,21 @@ def resolve(groups: Sequence[FeatureGroup], features: Sequence[str],
     if isinstance(features, str) or not features:
         return Resolution((), tuple(problems + ["give a non-empty list of feature names"]))
     searched = set(current) if search is None else set(search)
+    scope = scope or ("feature group" if search is None else
+                      f"feature group searched ({', '.join(sorted(searched)) or 'none'})")
     found = []
     for wanted in features:
         prefix, _, feature = str(wanted).rpartition(".")
         if not prefix:
             owners = tuple(g for n, g in current.items() if n in searched
                            and feature in g.feature_names)
-            problem = None if len(owners) == 1 else (
-                f"feature {wanted!r} is in {_where(owners, feature)}"
-                + (": name it as featuregroup.feature" if owners else ""))
+            if len(owners) == 1:
+                problem = None
+            elif owners:
+                problem = (f"feature {wanted!r} is in {_where(owners, feature)}: name it as "
+                           "featuregroup.feature")
+            else:
+                problem = _nowhere(feature, scope, current, searched, groups)
         else:
             named = [g for g in (current.get(prefix), by_table.get(prefix)) if g is not None]
             owners = tuple(g for g in named if feature in g.feature_names)

@@ -86,7 +86,7 @@ def query_from_dict(cls: type[Query], data: Mapping[str, Any], store: FeatureSto
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
         raise InvalidInputError(what, [f"it is not a recorded query of format {FORMAT} "
-                                       f"(found {found!r})"])
+                                       f"(found {found!r})"], write=False)
     problems: list[str] = []
     root = _part_from_dict(data["root"], store, labels, problems)
     joins = []
@@ -101,5 +101,5 @@ def query_from_dict(cls: type[Query], data: Mapping[str, Any], store: FeatureSto
                               j.get("prefix") or "", bool(j.get("point_in_time")),
                               j.get("max_age")))
     if problems or root is None:
-        raise InvalidInputError(what, problems)
+        raise InvalidInputError(what, problems, write=False)
     return cls(root, tuple(joins), tuple(data.get("filters") or ()), store=store)

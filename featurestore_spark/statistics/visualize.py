@@ -40,7 +40,8 @@ def _part(stats: Mapping[str, Any], part: str, what: str) -> Any:
     why = [n for n in stats.get("notes", []) if n.startswith(f"no {part[:-1]}")]
     raise InvalidInputError(what, [
         f"statistics have no {part} (computed: {', '.join(present) or 'nothing'})"
-        + (f": {'; '.join(why)}" if why else f"; compute them with {SETTINGS[part]}=True")])
+        + (f": {'; '.join(why)}" if why else f"; compute them with {SETTINGS[part]}=True")],
+        write=False)
 
 
 def histogram_figure(stats: Mapping[str, Any], feature: str) -> Figure:
@@ -56,7 +57,7 @@ def histogram_figure(stats: Mapping[str, Any], feature: str) -> Figure:
     if feature not in histograms:
         raise InvalidInputError("histogram figure", [
             f"statistics have no histogram of {feature!r}: computed for "
-            f"{', '.join(histograms) or 'no feature'}"])
+            f"{', '.join(histograms) or 'no feature'}"], write=False)
     h = histograms[feature]
     figure = _figure()
     ax = figure.add_subplot()

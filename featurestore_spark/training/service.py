@@ -62,7 +62,7 @@ class TrainingDatasets:
     def _project(self, project: str | None) -> str:
         project = project or self.store.settings.project
         if (problem := name_problem("project", project)):
-            raise InvalidInputError("cannot open feature store", [problem])
+            raise InvalidInputError("cannot open feature store", [problem], write=False)
         return project
 
     def location(self, project: str, name: str, version: int) -> str:
@@ -75,7 +75,7 @@ class TrainingDatasets:
         problems = [p for p in (name_problem("training dataset", name),
                                 version_problem(version, optional=True)) if p]
         if problems:
-            raise InvalidInputError(f"cannot find training dataset {name!r}", problems)
+            raise InvalidInputError(f"cannot find training dataset {name!r}", problems, write=False)
         return self.metadata.get_training_dataset(self._project(project), name, version)
 
     def list(self, project: str | None = None) -> list[TrainingDataset]:
@@ -98,7 +98,7 @@ class TrainingDatasets:
         td = self.get(name, version, project)
         if td.data_format != "tfrecords":
             raise InvalidInputError(f"cannot give the tf record schema of {name!r}", [
-                f"version {td.version} is stored as {td.data_format}, not tfrecords"])
+                f"version {td.version} is stored as {td.data_format}, not tfrecords"], write=False)
         return tf_record_schema(td.features)
 
     # -- create -----------------------------------------------------------------------------------
@@ -136,6 +136,8 @@ class TrainingDatasets:
         if not problems and paths.exists(self.spark, location):
             problems.append(f"{location} exists already: remove it, or write the training "
                             "dataset somewhere else (path) or as another version")
+        elif not problems and (reason := paths.folder_problem(self.spark, location)):
+            problems.append(f"{location} cannot be the training dataset's folder: {reason}")
         if problems or df is None:
             raise InvalidInputError(f"cannot create training dataset {spec.name!r}", problems)
         reads, others = lineage.inputs(self.spark, df, self.metadata.list_feature_groups)
@@ -150,7 +152,9 @@ class TrainingDatasets:
         # the splits and the statistics read one result: computed once (kept by the executors)
         kept = df.persist() if statistics or td.splits["kind"] != "none" else None
         try:
-            self._write(td, df)
+            with paths.storage_errors(self.spark, location,
+                                      f"cannot create training dataset {td.name} v{td.version}"):
+                self._write(td, df)
             if statistics:
                 self.store.quality.training_statistics(td, df, spec.statistics)
         finally:
@@ -199,7 +203,7 @@ class TrainingDatasets:
         if split not in names:
             have = f"its splits are {', '.join(names)}" if names else "it has no splits"
             raise InvalidInputError(f"cannot read training dataset {td.name!r}", [
-                f"version {td.version} has no split {split!r}: {have}"])
+                f"version {td.version} has no split {split!r}: {have}"], write=False)
         return [paths.join(td.location, split)]
 
     def read(self, name: str, version: int | None = None, split: str | None = None,
@@ -208,7 +212,8 @@ class TrainingDatasets:
         (lazy), ``pandas``, ``numpy`` or ``python`` (brought to the driver)."""
         if dataframe_type not in DATAFRAME_TYPES:
             raise InvalidInputError(f"cannot read training dataset {name!r}", [
-                f"dataframe type {dataframe_type!r} is not one of {', '.join(DATAFRAME_TYPES)}"])
+                f"dataframe type {dataframe_type!r} is not one of {', '.join(DATAFRAME_TYPES)}"],
+                write=False)
         td = self.get(name, version, project)
         df = formats.read(self.spark, td.data_format, self._split_paths(td, split), td.features)
         return convert(df, dataframe_type)

@@ -212,6 +212,39 @@ def test_a_second_store_sees_writes_of_the_first(backend):
     assert reader.commits("p", "teams", 1) == [commit(0), commit(1)]
 
 
+def test_generation_moves_with_every_change_a_plan_depends_on(backend):
+    store, other = backend.open(), backend.open()
+    seen = [store.generation()]
+
+    def moved() -> bool:
+        now = store.generation()
+        assert other.generation() == now             # the same number for every reader
+        seen.append(now)
+        return seen[-1] != seen[-2]
+
+    store.create_feature_group(group(), commit(0))
+    assert moved()
+    other.add_commit(group(), commit(1))              # the same features: plans still hold
+    assert not moved()
+    other.add_commit(group().with_features(group().features + (Feature("y", "string"),)), commit(2))
+    assert moved()
+    store.set_online(group(), True, 2)
+    assert moved()
+    store.set_online(group(), True, 3)                # only the synced commit: no change
+    assert not moved()
+    store.put_document(Document("p", FG_SUITE, "teams", 1, 1, {"x": 1}, T0))
+    assert not moved()
+    store.delete_feature_group("p", "teams", 1)
+    assert moved()
+    store.create_feature_group(group(version=2), commit(0))
+    assert moved()
+    with pytest.raises(FeatureGroupExists):           # a refused change moves nothing
+        store.create_feature_group(group(version=2), commit(0))
+    assert not moved()
+    store.close()
+    assert store.generation() == seen[-1]             # usable after close (a new connection)
+
+
 def training_dataset(name="td", version=1, project="p", **changes) -> TrainingDataset:
     fields = dict(
         project=project, name=name, version=version, description="für Modelle",

@@ -4,6 +4,9 @@ Writes, syncs, reads, serving, consistency checks."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -11,9 +14,11 @@ import pytest
 
 from featurestore_spark import Hops, featurestore
 from featurestore_spark.cli import main as cli
-from featurestore_spark.errors import FeatureVectorNotFound, InvalidInputError, SchemaMismatchError
-from featurestore_spark.spec import ReadSpec
+from featurestore_spark.errors import (FeatureVectorNotFound, InvalidInputError, OnlineStoreError,
+                                       SchemaMismatchError)
+from featurestore_spark.spec import CreateSpec, ReadSpec
 
+from ..conftest import ROOT
 from .helpers import rows, snapshot
 
 PLAYERS = "player_id long, team_id int, name string, rating double, updated timestamp"
@@ -198,8 +203,9 @@ def test_bad_requests_are_refused(online_store):
     with pytest.raises(InvalidInputError) as e:
         online_store.feature_vector(["rating", "nope", "teams.x", "others.name"], 1)
     text = str(e.value)
-    assert "players.rating, others.rating" in text or "others.rating, players.rating" in text
-    assert "'nope' is in no feature group" in text and "no feature group 'teams'" in text
+    assert len(e.value.problems) == 3      # rating: from players, the one online feature group
+    assert "no online feature group has a feature named 'nope'" in text
+    assert "no feature group 'teams'" in text
     assert "others v1 is not online" in text
     with pytest.raises(InvalidInputError, match="not online"):
         featurestore.get_featuregroup("others", online=True)
@@ -278,3 +284,111 @@ def test_lookups_see_new_writes_and_do_not_block_a_full_sync(online_store):
     assert online_store.sync_online("vals", full=True).mode == "full"
     assert server.get_batch([1, 2, 3]) == [{"v": 5.0}, {"v": 2.0}, {"v": 3.0}]
     assert_consistent(online_store, "vals")
+
+
+# -- plans that outlive their feature groups (issue 12) ----------------------------------------------
+def test_cached_plans_follow_a_feature_group_deleted_and_made_again(online_store):
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1)]), "players",
+                                     primary_key="player_id", online=True)
+    assert featurestore.get_online_feature_vector(["name", "rating"], 1) == {"name": "ann",
+                                                                            "rating": 7.5}
+    featurestore.delete_featuregroup("players")
+    again = spark.createDataFrame([(1, 3, "zed")], "player_id long, level int, name string")
+    featurestore.create_featuregroup(again, "players", primary_key="player_id", online=True)
+    # the new schema's values (a stale plan served {'name': 'name'} on SQLite)
+    assert featurestore.get_online_feature_vector(["name", "level"], 1) == {"name": "zed", "level": 3}
+    assert online_store.feature_vectors(["name"], [1, 2]) == [{"name": "zed"}, {"name": None}]
+    with pytest.raises(InvalidInputError, match="no online feature group has a feature named "
+                                                "'rating'"):
+        featurestore.get_online_feature_vector(["name", "rating"], 1)
+
+
+def test_unpinned_lookups_serve_the_latest_version(online_store):
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1)]), "players",
+                                     primary_key="player_id", online=True)
+    assert online_store.feature_vector(["rating"], 1) == {"rating": 7.5}
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 9.5, T2)]), "players",
+                                     primary_key="player_id", online=True, featuregroup_version=2)
+    assert online_store.feature_vector(["rating"], 1) == {"rating": 9.5}
+    assert online_store.feature_vector(["rating"], 1, versions={"players": 1}) == {"rating": 7.5}
+    assert online_store.feature_vectors(["players_1.rating"], [1]) == [{"rating": 7.5}]
+
+
+def test_metadata_changed_by_another_store_or_process_invalidates_cached_plans(online_store,
+                                                                               online_env):
+    from featurestore_spark.feature_store import FeatureStore
+
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1)]), "players",
+                                     primary_key="player_id", online=True)
+    assert online_store.feature_vector(["name"], 1) == {"name": "ann"}
+    other = FeatureStore.connect(online_store.settings, spark)     # its own metadata store
+    try:
+        other.delete("players", 1)
+        other.create(CreateSpec("players", spark.createDataFrame([(1, "bea")],
+                                                                "player_id long, name string"),
+                                primary_key=("player_id",), online=True))
+    finally:
+        other.close()
+    assert online_store.feature_vector(["name"], 1) == {"name": "bea"}
+    # another process (metadata only, no Spark) takes the feature group offline
+    child = ("from featurestore_spark.config import load_settings\n"
+             "from featurestore_spark.metadata import open_metadata_store\n"
+             "m = open_metadata_store(load_settings())\n"
+             "m.set_online(m.get_feature_group(load_settings().project, 'players', 1), False, None)\n")
+    subprocess.run([sys.executable, "-c", child], check=True, cwd=str(ROOT),
+                   env={**os.environ, **online_env}, timeout=120)
+    with pytest.raises(InvalidInputError, match="only in feature groups that are not online: "
+                                                "players v1"):
+        online_store.feature_vector(["name"], 1)
+
+
+def test_a_lookup_of_a_column_or_table_that_is_gone_is_a_clear_error(online_store):
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1)]), "players",
+                                     primary_key="player_id", online=True)
+    server = online_store.feature_vector_server(["name", "rating"])     # held: planned once
+    assert server.get(1) == {"name": "ann", "rating": 7.5}
+    featurestore.delete_featuregroup("players")
+    featurestore.create_featuregroup(spark.createDataFrame([(1, "bea")], "player_id long, name string"),
+                                     "players", primary_key="player_id", online=True)
+    for lookup in (lambda: server.get(1), lambda: server.get_batch([1, 2])):
+        with pytest.raises(OnlineStoreError, match="online table players_1 .* has no column "
+                                                   "'rating': plan the feature vectors again"):
+            lookup()
+    featurestore.delete_featuregroup("players")
+    with pytest.raises(OnlineStoreError, match="online table players_1 does not exist"):
+        server.get(1)
+
+
+def test_lookup_messages(online_store):
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1)]), "players",
+                                     primary_key="player_id", online=True)
+    scores = spark.createDataFrame([(1, 0.5)], "player_id long, score double")
+    featurestore.create_featuregroup(scores, "offline_scores", primary_key="player_id")
+    featurestore.create_featuregroup(scores.selectExpr("player_id", "score * 2 AS score"),
+                                     "online_scores", primary_key="player_id", online=True)
+    # a bare name: the online feature groups only (offline_scores has a score too)
+    assert online_store.feature_vector(["score", "name"], 1) == {"score": 1.0, "name": "ann"}
+    spark_only = spark.createDataFrame([(1, 2)], "player_id long, goals int")
+    featurestore.create_featuregroup(spark_only, "stats", primary_key="player_id")
+    with pytest.raises(InvalidInputError) as e:
+        online_store.feature_vector(["goals", "nope"], 1, missing="sometimes")
+    assert "nothing was written" not in str(e.value)
+    with pytest.raises(InvalidInputError) as e:
+        online_store.feature_vector(["goals", "nope"], 1)
+    text = str(e.value)
+    assert "feature 'goals' is only in feature groups that are not online: stats v1" in text
+    assert "no online feature group has a feature named 'nope'" in text
+    assert "nothing was written" not in text
+    for read in (lambda: featurestore.get_featuregroup("stats", online=True),
+                 lambda: online_store.feature_vector(["name"], {"team_id": 1}),
+                 lambda: online_store.feature_vectors(["name"], [1], return_type="arrow")):
+        with pytest.raises(InvalidInputError) as e:
+            read()
+        assert "problem(s):" in str(e.value) and "nothing was written" not in str(e.value)
+    with pytest.raises(InvalidInputError, match="problem\\(s\\), nothing was written"):  # writes
+        featurestore.insert_into_featuregroup(spark_only, "stats", mode="merge")

@@ -205,6 +205,15 @@ def test_passwords_stay_out_of_logs_errors_and_metadata(spark, fs_home, mysql_se
             featurestore.insert_into_featuregroup(df, "things", mode="upsert")
         texts.append(str(refused_write.value))
         assert mysql_settings.describe() in str(refused.value)
+        # reads of the online table through Spark's JDBC: an OnlineStoreError, not Py4JJavaError
+        for read in (lambda: bad.read(ReadSpec("things", online=True)),
+                     lambda: bad.check_online("things"),
+                     lambda: bad.sql("SELECT v FROM things_1", online=True)):
+            with pytest.raises(OnlineStoreError, match="Access denied") as refused_read:
+                read()
+            assert f"{mysql_settings.host}:{mysql_settings.port}/secrets_online" in \
+                str(refused_read.value)
+            texts.append(str(refused_read.value))
     finally:
         store.close()
     texts.append(caplog.text)

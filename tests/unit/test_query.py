@@ -55,7 +55,9 @@ def test_resolve_by_name_qualified_and_versioned():
     groups = [group("teams", 1, "team_id", "old"), group("teams", 2, "team_id", "size"),
               group("teams_1", 1, "x_id", "size"), group("players", 1, "player_id", "team_id")]
     found = resolve(groups, ["players.team_id", "teams_2.size", "teams.team_id", "old"])
-    assert found.problems == ("feature 'old' is in no feature group",)   # teams v2 is latest
+    assert found.problems == (                                          # teams v2 is latest
+        "no feature group has a feature named 'old' at the version used (the latest, or the one "
+        "pinned); teams v1 has it: name it as featuregroup_<version>.feature, e.g. teams_1.old",)
     assert [(f.group.name, f.group.version) for f in found.features[:3]] == [
         ("players", 1), ("teams", 2), ("teams", 2)]
     assert resolve(groups, ["old"], {"teams": 1}).problems == ()
@@ -74,7 +76,8 @@ def test_resolution_lists_every_problem_with_candidates(football, spark):
         featurestore.get_features(["rating", "nope", "teams.x", "ghosts.y", "attendance"])
     text = problems_of(e)
     assert "feature 'rating' is in others.rating, players.rating: name it as featuregroup.feature" in text
-    assert "'nope' is in no feature group" in text
+    assert "no feature group has a feature named 'nope'" in text
+    assert "nothing was written" not in str(e.value)                   # a read
     assert "teams v1 has no feature 'x'" in text and "no feature group 'ghosts'" in text
     assert len(e.value.problems) == 4                  # attendance was found
     with pytest.raises(InvalidInputError, match="feature group teams version 7 does not exist"):

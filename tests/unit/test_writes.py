@@ -145,9 +145,90 @@ def test_upsert_tied_event_times_are_refused(store):
     batch = spark.sql("SELECT 1 AS id, TIMESTAMP'2026-05-01 00:00:00' AS ts, 1.0D AS v UNION ALL "
                       "SELECT 1, TIMESTAMP'2026-05-01 00:00:00', 2.0D")
     before = snapshot(store, "ties")
-    with pytest.raises(InvalidInputError, match="several rows with its latest event time"):
+    with pytest.raises(InvalidInputError, match=r"\{'id': 1\} has 2 rows at event time "
+                                                r"2026-05-01 00:00:00"):
         featurestore.insert_into_featuregroup(batch, "ties", mode="upsert")
     assert snapshot(store, "ties") == before
+
+
+EVENTS = "id int, ts timestamp, v double"
+T1, T2 = "TIMESTAMP'2026-01-01 00:00:00'", "TIMESTAMP'2026-02-01 00:00:00'"
+
+
+def events(spark, *rows):
+    return spark.sql(" UNION ALL ".join(f"SELECT {i} AS id, {t} AS ts, {v}D AS v"
+                                        for i, t, v in rows))
+
+
+@pytest.mark.parametrize("mode", ["create", "append", "overwrite", "upsert"])
+def test_rows_of_one_key_at_one_event_time_are_refused_on_every_write(store, mode):
+    """A key and an event time name one event: two rows of them are refused, whether the group
+    is online or not, with examples; rows of a key at other times are an event history."""
+    spark = store.spark
+    if mode != "create":
+        featurestore.create_featuregroup(events(spark, (1, T1, 1.0)), "ev", primary_key="id",
+                                         event_time="ts")
+    tied = events(spark, (1, T2, 1.0), (1, T2, 2.0), (2, T1, 5.0), (2, T1, 5.0), (3, T1, 3.0))
+    before = snapshot(store, "ev")
+    with pytest.raises(InvalidInputError) as refused:
+        if mode == "create":
+            featurestore.create_featuregroup(tied, "ev", primary_key="id", event_time="ts")
+        else:
+            featurestore.insert_into_featuregroup(tied, "ev", mode=mode)
+    text = str(refused.value)
+    assert "{'id': 1} has 2 rows at event time 2026-02-01 00:00:00" in text
+    assert "{'id': 2} has 2 rows at event time 2026-01-01 00:00:00" in text   # not the latest
+    assert "rows of one primary key at one event time are refused" in text
+    assert len(refused.value.problems) == 3
+    assert snapshot(store, "ev") == before
+    history = events(spark, (1, T2, 1.0), (2, T1, 5.0), (2, T2, 6.0))       # no ties
+    if mode == "create":
+        featurestore.create_featuregroup(history, "ev", primary_key="id", event_time="ts")
+    else:
+        featurestore.insert_into_featuregroup(history, "ev", mode=mode)
+    assert len(featurestore.get_featuregroup("ev").collect()) == \
+        {"create": 3, "append": 4, "overwrite": 3, "upsert": 2}[mode]
+
+
+def test_an_append_of_an_event_already_stored_is_refused(store):
+    spark = store.spark
+    featurestore.create_featuregroup(events(spark, (1, T1, 1.0), (2, T1, 2.0)), "ev",
+                                     primary_key="id", event_time="ts")
+    before = snapshot(store, "ev")
+    with pytest.raises(InvalidInputError) as refused:
+        featurestore.insert_into_featuregroup(events(spark, (2, T1, 9.0), (2, T2, 3.0)), "ev")
+    text = str(refused.value)
+    assert "{'id': 2} has a row at event time 2026-01-01 00:00:00 in ev v1 already" in text
+    assert "upsert or overwrite" in text
+    assert snapshot(store, "ev") == before
+    featurestore.insert_into_featuregroup(events(spark, (2, T2, 3.0)), "ev")   # a later event
+    assert len(featurestore.get_featuregroup("ev").collect()) == 3
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_an_empty_batch_is_a_no_op_that_says_so(teams, mode, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="featurestore_spark")
+    empty = teams.spark.createDataFrame([], SCHEMA)
+    before = snapshot(teams, "teams")
+    assert featurestore.insert_into_featuregroup(empty, "teams", mode=mode) is None
+    assert f"{mode} into teams v1: the DataFrame is empty, nothing was written (no commit)" \
+        in caplog.text
+    assert snapshot(teams, "teams") == before
+    # a bad empty batch is still refused: the request is checked all the same
+    with pytest.raises(SchemaMismatchError):
+        featurestore.insert_into_featuregroup(empty.drop("name"), "teams", mode=mode)
+    # and the next write commits right after the last one
+    c = featurestore.insert_into_featuregroup(
+        teams.spark.createDataFrame([(2, "b", 5.0)], SCHEMA), "teams", mode="upsert")
+    assert [x.commit_id for x in teams.commits("teams")] == [0, c.commit_id] and c.commit_id == 1
+
+
+def test_an_empty_overwrite_empties_the_feature_group(teams):
+    c = featurestore.insert_into_featuregroup(teams.spark.createDataFrame([], SCHEMA), "teams",
+                                              mode="overwrite")
+    assert (c.commit_id, c.rows_inserted, c.rows_deleted) == (1, 0, 2)
+    assert featurestore.get_featuregroup("teams").count() == 0
 
 
 @pytest.mark.parametrize("mode", ["append", "overwrite", "upsert"])
