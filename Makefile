@@ -71,7 +71,7 @@ s3: $(STAMP)
 
 # tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
-test: setup mysql s3
+test: setup lint mysql s3
 	$(PY) -m pytest -q tests
 
 # The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.
@@ -88,8 +88,11 @@ bench: setup $(if $(filter online,$(BENCH)),mysql)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)
 
-lint: setup
+# ruff and mypy on the package (it ships py.typed); their settings are in pyproject.toml
+lint: $(STAMP)
 	$(PY) -m compileall -q featurestore_spark jobs tests
+	$(VENV)/bin/ruff check --quiet featurestore_spark
+	$(VENV)/bin/mypy featurestore_spark
 
 clean:
 	-conf/mariadb/server.sh stop

@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
 from .config import Settings, load_settings
 from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
@@ -60,7 +60,7 @@ def _history(commits: list[Commit]) -> str:
 
 def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
     groups = meta.list_feature_groups(project)
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     for g in groups:
         commits = meta.commits(g.project, g.name, g.version)
         summaries.append({"name": g.name, "version": g.version, "features": len(g.features),
@@ -124,6 +124,12 @@ def cmd_sync_online(meta: MetadataStore, project: str, args: argparse.Namespace)
     return (f"{result.name} version {result.version}: {result.mode} sync, commit "
             f"{result.from_commit} -> {result.to_commit}, {result.rows_written} rows written, "
             f"{result.rows_deleted} deleted")
+
+
+def cmd_check(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    report = _store(args).check(project, repair=args.repair)
+    args.exit_code = 0 if report.consistent else 1
+    return report.as_dict() if args.json else report.text()
 
 
 def cmd_check_online(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
@@ -219,8 +225,9 @@ def save_figures(stats: Mapping[str, Any], folder: str | Path) -> list[Path]:
     """
     from .statistics import cluster_figure, correlation_figure, histogram_figure, save_figure
     folder = Path(folder)
-    figures = [(f"histogram_{_file_name(f)}.png", histogram_figure, (f,))
-               for f in stats.get("histograms", {})]
+    # (file name, the figure's function, its arguments after stats)
+    figures: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
+        (f"histogram_{_file_name(f)}.png", histogram_figure, (f,)) for f in stats.get("histograms", {})]
     figures += [(f"{part}.png", make, ()) for part, make in
                 (("correlations", correlation_figure), ("clusters", cluster_figure))
                 if part in stats]
@@ -343,6 +350,13 @@ def parser() -> argparse.ArgumentParser:
                        help="write the figures as PNG files into DIR/<name>_v<version>/")
     _quality_parser(sub, "validation", cmd_validation,
                     "the expectation suite of a feature group and the validation reports kept")
+    check = sub.add_parser("check", help="whether the metadata agrees with the Delta tables, "
+                           "the catalog and the online tables (Spark; exit 1 when not)")
+    check.add_argument("--repair", action="store_true", help="register unregistered Delta "
+                       "commits and recreate missing catalog tables; report the rest")
+    check.add_argument("--project", help="default: the configured project")
+    check.add_argument("--json", action="store_true", help="JSON for scripts")
+    check.set_defaults(func=cmd_check)
     doctor = sub.add_parser("doctor", help="versions, backends and the client lookups use (no "
                             "Spark; exit 1 on a problem)")
     doctor.add_argument("--json", action="store_true", help="JSON for scripts")

@@ -48,6 +48,7 @@ class OnlineSettings:
     path: str = "online"                # sqlite: a folder of <project>.db files, relative to home
     batch_size: int = 20000             # rows per batch an executor writes
     pool_size: int = 4                  # connections kept open for lookups
+    plan_check_seconds: float = 1.0     # how often a lookup checks its plan against the metadata
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,16 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
-    if isinstance(default, int):
+    if isinstance(default, (int, float)):
+        kind = type(default)
         try:
-            return int(value)
+            number = kind(value)
         except (TypeError, ValueError):
-            raise ConfigurationError(f"setting {key} must be an integer, got {value!r}") from None
+            raise ConfigurationError(f"setting {key} must be {'an integer' if kind is int else 'a number'}"
+                                     f", got {value!r}") from None
+        if number < 0:
+            raise ConfigurationError(f"setting {key} must be 0 or more, got {value!r}")
+        return number
     return str(value)
 
 

@@ -17,7 +17,7 @@ import sysconfig
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .config import DEFAULT_CONF, Settings
 from .mysql_client import NATIVE, PRELOAD_FIX, client_path, reason
@@ -93,7 +93,8 @@ def online_server(settings: Settings) -> tuple[str, str | None]:
     try:
         cur = conn.cursor()
         cur.execute("SELECT VERSION()")
-        server = cur.fetchone()[0]
+        # SELECT VERSION() always gives one row, of a plain (not dictionary) cursor
+        server = cast("tuple[Any, ...]", cur.fetchone())[0]
         return f"answers: {server} ({type(conn).__name__})", None
     finally:
         conn.close()

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Iterable
 
 
+def reason(error: BaseException) -> str:
+    """The first non-blank line of ``error``'s message (Spark's start with a newline), or its
+    class name when it has no message."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()),
+                type(error).__name__)
+
+
 class FeatureStoreError(Exception):
     """Root of all featurestore_spark errors."""
 

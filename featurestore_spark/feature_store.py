@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import getpass
 import logging
+import time
 from dataclasses import replace
 from functools import cached_property
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import paths
 from .config import Settings, load_settings
-from .dataframes import convert
+from .consistency import CheckReport, Stores, check as check_store
+from .dataframes import as_spark, convert
 from .errors import (CommitNotFound, ConcurrentWriteError, FeatureGroupNotFound,
                      IncompleteDeleteError, InvalidInputError, MetadataStoreError,
                      OnlineStoreError, SchemaMismatchError)
@@ -24,7 +26,8 @@ from .logs import quiet_libraries
 from .metadata import Commit, Feature, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, name_problem, quote, table_name
 from .offline import checks
-from .offline.delta import CONFLICTS, DeltaEngine, WriteResult, qualified_name
+from .offline.delta import CONFLICTS, DELETING, DeltaEngine, WriteResult, qualified_name
+from .offline.reconcile import reconcile
 from .online import open_online_backend
 from .online.schema import key_value_problems as online_key_problems
 from .online.schema import schema_problems as online_problems
@@ -32,6 +35,7 @@ from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, 
 from .online.sync import ConsistencyReport, OnlineSync, SyncResult
 from .quality import Quality
 from .query import Query
+from .query.statement import run_read_only
 from .session import check_cluster, get_spark
 from .statistics.config import config_problems
 from .spec import CreateSpec, InsertSpec, ReadSpec, is_dataframe
@@ -41,8 +45,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-
-DELETING = "_featurestore_deleting"   # a file in a feature group's folder: a delete under way
 
 
 def _commit(result: WriteResult, operation: str) -> Commit:
@@ -79,7 +81,8 @@ class FeatureStore:
         self._registered: set[str] = set()
         self._online: OnlineSync | None = None
         self._pools: dict[str, ConnectionPool] = {}
-        self._servers: dict[tuple, tuple[int, FeatureVectorServer]] = {}   # with its generation
+        # each plan with the metadata generation it was checked against, and when
+        self._servers: dict[tuple, tuple[int, FeatureVectorServer, float]] = {}
 
     @cached_property
     def quality(self) -> Quality:
@@ -142,7 +145,10 @@ class FeatureStore:
 
     # -- writes -----------------------------------------------------------------------------------
     def create(self, spec: CreateSpec) -> FeatureGroup:
-        """Create a feature group version from ``spec.dataframe``; returns its metadata."""
+        """Create a feature group version from ``spec.dataframe`` (a Spark DataFrame, or a pandas
+        one converted on the driver: ``dataframes.as_spark``); returns its metadata."""
+        spec = replace(spec, dataframe=as_spark(self.spark, spec.dataframe,
+                                                f"cannot create feature group {spec.name!r}"))
         problems = spec.problems()
         project = spec.project or self.settings.project
         existing = [g.version for g in self.metadata.list_feature_groups(project)
@@ -170,18 +176,20 @@ class FeatureStore:
             problems.append(f"{location} holds data that no registered feature group owns (left by "
                             "a failed write, or being created right now): remove it, or create "
                             "another version")
-        if not problems:
+        if not problems:    # a sound request (so spec.problems() found a DataFrame): the data
+            assert df is not None
             key_cols = list(primary_key) + ([spec.event_time] if spec.event_time else [])
             problems += checks.null_problems(df, key_cols, "key or event time")
-        if not problems and spec.event_time:    # one rule on every write: see checks.TIES
-            problems += checks.event_time_ties(df, primary_key, spec.event_time)
-        if not problems and spec.online:       # keys too long, NaN: before anything is written
-            problems += online_key_problems(df, primary_key)
-        if not problems and not spec.offline:
-            df, problems = self._one_row_per_key(df, primary_key, spec.event_time)
+            if not problems and spec.event_time:    # one rule on every write: see checks.TIES
+                problems += checks.event_time_ties(df, primary_key, spec.event_time)
+            if not problems and spec.online:   # keys too long, NaN: before anything is written
+                problems += online_key_problems(df, primary_key)
+            if not problems and not spec.offline:
+                df, problems = self._one_row_per_key(df, primary_key, spec.event_time)
         what = f"cannot create feature group {spec.name!r}"
         if problems:
             raise InvalidInputError(what, problems)
+        assert df is not None
         report = self.quality.validate(df, suite, spec.validation_policy, what,
                                        job=f"validation of {spec.name} v{spec.version}")
         descriptions = dict(spec.feature_descriptions)
@@ -261,7 +269,10 @@ class FeatureStore:
 
         Rows of a feature group with an event time that share a primary key and an event time,
         in the DataFrame or (appended) with a stored row, are refused on every write
-        (``checks.TIES``)."""
+        (``checks.TIES``). A pandas DataFrame is converted on the driver (``dataframes.as_spark``)."""
+        spec = replace(spec, dataframe=as_spark(self.spark, spec.dataframe,
+                                                f"cannot {spec.mode} into feature group "
+                                                f"{spec.name!r}"))
         problems = spec.problems()
         group: FeatureGroup | None = None
         project = spec.project or self.settings.project
@@ -273,10 +284,15 @@ class FeatureStore:
         what = f"cannot {spec.mode} into feature group {spec.name!r}"
         if problems or group is None:
             raise InvalidInputError(what, problems)
+        if spec.offline and reconcile(self.offline, self.metadata, group):   # see its module
+            group = self.metadata.get_feature_group(project, group.name, group.version)
         online = (group.online or not spec.offline) if spec.online is None else spec.online
         df = spec.dataframe
+        assert df is not None      # spec.problems() found a DataFrame: it raised above otherwise
         schema, features = checks.schema_problems(group, df, spec.evolve_schema)
-        key_cols = [c for c in group.primary_key + (group.event_time,) if c in df.columns]
+        # (an event time of None is no column)
+        key_cols = cast("list[str]", [c for c in group.primary_key + (group.event_time,)
+                                      if c in df.columns])
         rows, problems = checks.rows_and_null_problems(df, key_cols, "key or event time")
         if online and not group.online:
             problems.append(f"feature group {group.name} v{group.version} is not online: create "
@@ -304,7 +320,8 @@ class FeatureStore:
                     df, self.offline.read(group), group.primary_key, group.event_time,
                     f"{group.name} v{group.version}")
         if not spec.offline:
-            return self._write_online_only(group, df, spec, what, problems)
+            self._write_online_only(group, df, spec, what, problems)
+            return None
         if spec.mode == "upsert" and not problems:
             if group.event_time:
                 df = checks.latest_per_key(df, group.primary_key, group.event_time)
@@ -572,8 +589,10 @@ class FeatureStore:
         return self.read(ReadSpec(featuregroup, project, version, features=(feature,)))
 
     def sql(self, query: str, project: str | None = None, online: bool = False) -> DataFrame:
-        """Run Spark SQL with the project's feature store database as the current database, or
-        with ``online`` the query in the online store's own SQL, read through JDBC."""
+        """Run a Spark SQL query with the project's feature store database as the current
+        database, or with ``online`` the query in the online store's own SQL, read through JDBC.
+        Queries only (and SHOW, DESCRIBE, EXPLAIN): statements that would change a table are
+        refused (``query.statement``)."""
         if online:
             project = project or self.settings.project
             return self.online.backend.read_frame(self.spark, project, query=query)
@@ -582,7 +601,7 @@ class FeatureStore:
         previous = catalog.currentDatabase()
         catalog.setCurrentDatabase(db)
         try:
-            return self.spark.sql(query)   # analysed now, so table names resolve against db
+            return run_read_only(self.spark, query)   # analysed now: names resolve against db
         finally:
             catalog.setCurrentDatabase(previous)
 
@@ -643,13 +662,19 @@ class FeatureStore:
                     full: bool = False) -> SyncResult:
         """Bring a feature group's online table up to its latest commit: incrementally from the
         last synced commit (Delta change data feed), or in full. A feature group that is not
-        online yet gets its online table here."""
+        online yet gets its online table here, and is marked online once it is filled (a sync
+        that fails leaves it offline-only)."""
         group = self.feature_group(name, version, project)
         if not group.online:
-            self.online.check_schema(group, f"cannot sync feature group {name!r} online")
-            self.metadata.set_online(group, True, None)
-            group = self.feature_group(name, group.version, group.project)
+            group = replace(group, online=True, online_commit=None)
         return self.online.sync(group, full)
+
+    def check(self, project: str | None = None, repair: bool = False) -> CheckReport:
+        """Whether the metadata agrees with the Delta tables, the catalog and the online tables
+        (``consistency``); ``repair`` registers unregistered Delta commits and recreates missing
+        catalog entries."""
+        return check_store(Stores(self.spark, self.metadata, self.offline, self.online.backend),
+                           self._project(project), repair)
 
     def check_online(self, name: str, version: int | None = None,
                      project: str | None = None) -> ConsistencyReport:
@@ -679,17 +704,22 @@ class FeatureStore:
                 versions: dict[str, int] | None) -> FeatureVectorServer:
         """The cached plan of these features, planned again when the metadata's generation
         number moved since (a feature group created, deleted, changed or taken online, by any
-        process): one small metadata query per call."""
+        process). The generation is read at most once per ``[online] plan_check_seconds`` (a
+        small metadata query; 0: on every call), so a change shows within that time."""
         cache_key = (project, tuple(features), tuple(sorted((versions or {}).items())))
+        cached = self._servers.get(cache_key)
+        now = time.monotonic()
+        if cached is not None and now - cached[2] < self.settings.online.plan_check_seconds:
+            return cached[1]
         generation = self.metadata.generation()        # read before planning: a change during
-        cached = self._servers.get(cache_key)          # it makes the next call plan again
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == generation:   # it makes the next call plan again
+            self._servers[cache_key] = (generation, cached[1], now)
             return cached[1]
         server = self.feature_vector_server(features, project, versions)
         self._servers.pop(cache_key, None)
         if len(self._servers) >= 64:
             self._servers.pop(next(iter(self._servers)))
-        self._servers[cache_key] = (generation, server)
+        self._servers[cache_key] = (generation, server, now)
         return server
 
     def feature_vector(self, features: list[str], key: Any, project: str | None = None,

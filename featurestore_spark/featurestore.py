@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, cast
 
 from .builders.quality import statistics_config
 from .hops import Hops
@@ -433,7 +433,9 @@ def update_training_dataset_stats(training_dataset: str, featurestore: str | Non
     project = project_of(featurestore)
     td = store.training.get(training_dataset, training_dataset_version, project)
     rows = store.training.read(td.name, td.version, project=project)
-    return store.quality.training_statistics(td, rows, statistics, on_demand=True)
+    # on demand, it returns the statistics or raises (None only when they are skipped on write)
+    return cast("dict[str, Any]", store.quality.training_statistics(td, rows, statistics,
+                                                                   on_demand=True))
 
 
 def visualize_training_dataset_distributions(training_dataset: str, feature: str | None = None,

@@ -64,6 +64,7 @@ def quiet_libraries() -> int | None:
     (10, 10)
     """
     forced = env_level()
+    logger: logging.Logger | logging.PlaceHolder | None
     for name in LIBRARIES:
         logger = logging.getLogger(name)
         if forced is not None:

@@ -26,7 +26,7 @@ def connect(settings: MysqlSettings, database: str, **extra: Any) -> Any:
     except mysql.connector.errors.ProgrammingError as e:
         if e.errno != UNKNOWN_DATABASE:
             raise
-    conn = mysql.connector.connect(**args)
+    conn: Any = mysql.connector.connect(**args)   # not pooled: a connection, with .database
     try:
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {quote(database)} CHARACTER SET utf8mb4")
         conn.database = database

@@ -22,7 +22,7 @@ def join(folder: str, child: str) -> str:
 
 
 def _path_and_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    jvm = spark.sparkContext._jvm
+    jvm: Any = spark.sparkContext._jvm   # py4j's JVMView; set while the session runs
     p = jvm.org.apache.hadoop.fs.Path(path)
     return p, p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import CommitNotFound, InvalidInputError
 from .metadata import (FG_REPORT, FG_SETTINGS, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Document,
@@ -220,4 +220,4 @@ class Quality:
             raise InvalidInputError(f"no statistics of training dataset {td.name!r} v{td.version}",
                                     [f"none were computed: run update_training_dataset_stats"
                                      f"({td.name!r})"], write=False)
-        return docs[-1].body
+        return cast("dict[str, Any]", docs[-1].body)     # a JSON object, json.loads'ed

@@ -14,10 +14,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .config import Settings
-from .errors import ConfigurationError
+from .errors import ConfigurationError, reason
 
 if TYPE_CHECKING:
     from pyspark import SparkConf
@@ -149,7 +149,7 @@ def check_delta_classes(spark: SparkSession) -> None:
     except Exception as e:   # py4j: "'JavaPackage' object is not callable" when the class is absent
         raise ConfigurationError(
             f"Delta Lake's classes are not on the driver's classpath ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}). Give them to spark-submit with "
+            f"{reason(e)}). Give them to spark-submit with "
             f"--packages {DELTA_PACKAGE} or --jars (the JARs `make setup` puts in .cache/jars), "
             "or point FEATURESTORE_SPARK_JARS_DIR at that folder when featurestore_spark starts "
             "the session itself.") from None
@@ -158,7 +158,7 @@ def check_delta_classes(spark: SparkSession) -> None:
 def check_cluster(settings: Settings, spark: SparkSession) -> None:
     """Refuse what cannot work when executors run on other machines: the embedded SQLite stores
     (a file on the driver's disk); warn about a warehouse on a local path."""
-    master = spark.sparkContext.master
+    master = cast(str, spark.sparkContext.master)   # a running context has its master
     if on_one_machine(master):
         return
     embedded = [kind for kind in ("metadata", "online") if getattr(settings, kind).backend == "sqlite"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .names import name_problem
 from .statistics.config import StatisticsConfig
@@ -16,7 +16,7 @@ WRITE_MODES = ("append", "overwrite", "upsert")
 DATAFRAME_TYPES = ("spark", "pandas", "numpy", "python")
 
 
-def is_dataframe(df: Any) -> bool:
+def is_dataframe(df: Any) -> TypeGuard[DataFrame]:
     from pyspark.sql import DataFrame
     return isinstance(df, DataFrame)
 
@@ -53,7 +53,7 @@ class CreateSpec:
         if not self.offline and not self.online:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
-            problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
+            problems.append(f"a Spark or pandas DataFrame is required, got {type(self.dataframe).__name__}")
         elif self.dataframe is not None:
             unknown = [n for n, _ in self.feature_descriptions if n not in self.dataframe.columns]
             problems += [f"description given for {n!r}, which is not a column" for n in unknown]
@@ -77,7 +77,7 @@ class InsertSpec:
         if not self.offline and self.online is False:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
-            problems.append(f"a Spark DataFrame is required, got {type(self.dataframe).__name__}")
+            problems.append(f"a Spark or pandas DataFrame is required, got {type(self.dataframe).__name__}")
         if self.mode not in WRITE_MODES:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(WRITE_MODES)}")
         return problems

@@ -80,9 +80,34 @@ def _targets(store: fs.FeatureStore, args: argparse.Namespace) -> list[tuple[str
             found.append(("td", store.training.get(name, args.version), None))
         except FeatureStoreError as e:
             problems.append(" ".join(str(e).split()))
+    if args.compare:
+        problems += [p for kind, group, commit in found if kind == "fg"
+                     for p in _compare_problems(store, group, commit, args.compare)]
     if problems:
         raise InvalidInputError("cannot compute statistics", problems)
     return found
+
+
+def _compare_problems(store: fs.FeatureStore, group: Any, computed: int | None,
+                      commits: list[int]) -> list[str]:
+    """Why ``--compare OLD NEW`` cannot be shown for ``group`` (checked before any statistics
+    are computed): a commit it does not have, or one without statistics that this run does not
+    compute."""
+    ids = [c.commit_id for c in store.commits(group.name, group.version)]
+    problems = []
+    for commit in commits:
+        if commit not in ids:
+            problems.append(f"--compare: {group.name} v{group.version} has no commit {commit} "
+                            f"(its commits: {', '.join(map(str, ids))})")
+            continue
+        if commit == computed:
+            continue
+        try:
+            store.quality.statistics(group, commit)
+        except InvalidInputError:
+            problems.append(f"--compare: {group.name} v{group.version} has no statistics of "
+                            f"commit {commit}: compute them first (--commit {commit})")
+    return problems
 
 
 def _training_config(store: fs.FeatureStore, td: Any) -> StatisticsConfig | None:

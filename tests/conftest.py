@@ -24,6 +24,9 @@ def settings_env(home: Path, project: str = "tests") -> dict[str, str]:
         # statistics are Spark jobs of their own on every write: only the tests of statistics
         # (tests/unit/test_quality.py) and the e2e job compute them on write
         "FEATURESTORE_STATISTICS_ON_WRITE": "false",
+        # lookups check their plans against the metadata on every call, so that a test sees a
+        # change at once (the default, 1 s, spares that query on a serving path)
+        "FEATURESTORE_ONLINE_PLAN_CHECK_SECONDS": "0",
     }
 
 

@@ -10,7 +10,7 @@ from ..dataframes import convert
 from ..errors import InvalidInputError
 from ..feature_store import FeatureStore, default_store
 from ..metadata import Commit, FeatureGroup
-from ..spec import DATAFRAME_TYPES, CreateSpec, InsertSpec, ReadSpec
+from ..spec import DATAFRAME_TYPES
 from .quality import StatisticsSetters
 
 if TYPE_CHECKING:

@@ -55,7 +55,8 @@ class StatisticsSetters:
 def statistics_config(statistics: StatisticsConfig | None = None, **hops: Any) -> StatisticsConfig | None:
     """``statistics``, else the hops-util-py keyword settings given (None values left out) over
     the defaults; None when neither is given."""
-    given = {k: (tuple(v) if k == "stat_columns" else v) for k, v in hops.items() if v is not None}
+    given: dict[str, Any] = {k: (tuple(v) if k == "stat_columns" else v)
+                             for k, v in hops.items() if v is not None}
     if statistics is not None:
         return replace(statistics, **given)
     return StatisticsConfig(**given) if given else None

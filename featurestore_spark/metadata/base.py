@@ -172,5 +172,5 @@ class MetadataStore(ABC):
                   number: int | None = None) -> list[Document]:
         """The documents of a kind about one version (of one ``number``), by number."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: backends without connections keep it)
         """Release kept connections (the store stays usable; backends without any do nothing)."""

@@ -106,6 +106,13 @@ class SqlMetadataStore(MetadataStore):
                    "location, created_at, creator, online, online_commit")
 
     def _insert_commit(self, cur: Any, fg_id: int, c: Commit) -> None:
+        """Insert ``c``; a commit registered already with the same Delta timestamp (by a reconcile
+        that ran while its writer was between the Delta commit and this) is left as it is."""
+        cur.execute(self._sql("SELECT committed_at FROM commits WHERE feature_group_id = ? AND "
+                              "commit_id = ?"), (fg_id, c.commit_id))
+        row = cur.fetchone()
+        if row is not None and row[0] == to_text(c.committed_at):
+            return
         cur.execute(self._sql("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
                     (fg_id, c.commit_id, to_text(c.committed_at), c.operation, c.rows_inserted,
                      c.rows_updated, c.rows_deleted, c.creator))
@@ -301,6 +308,7 @@ class SqlMetadataStore(MetadataStore):
 
     def documents(self, project: str, kind: str, name: str, version: int,
                   number: int | None = None) -> list[Document]:
+        params: tuple[str | int, ...]
         where, params = "project = ? AND kind = ? AND name = ? AND version = ?", (
             project, kind, name, version)
         if number is not None:

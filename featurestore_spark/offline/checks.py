@@ -4,13 +4,13 @@ keys ever reach the driver."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, cast
 
 from ..metadata import Feature, FeatureGroup
 from ..names import name_problem, quote
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, Row
 
 EVENT_TIME_TYPES = ("timestamp", "timestamp_ntz", "date", "bigint", "int")
 EXAMPLES = 10
@@ -67,9 +67,10 @@ def rows_and_null_problems(df: DataFrame, columns: Sequence[str],
                            role: str) -> tuple[int, list[str]]:
     """The number of rows of ``df``, and the rows whose ``columns`` are null (one Spark job)."""
     from pyspark.sql import functions as F
-    counts = df.agg(F.count(F.lit(1)).alias("n"),
-                    *[F.count(F.when(F.col(quote(c)).isNull(), 1)).alias(f"c{i}")
-                      for i, c in enumerate(columns)]).first()
+    # a global aggregation: exactly one row
+    counts = cast("Row", df.agg(F.count(F.lit(1)).alias("n"),
+                                *[F.count(F.when(F.col(quote(c)).isNull(), 1)).alias(f"c{i}")
+                                  for i, c in enumerate(columns)]).first())
     return counts["n"], [f"{counts[f'c{i}']} row(s) have a null {role} {c!r}"
                          for i, c in enumerate(columns) if counts[f"c{i}"]]
 

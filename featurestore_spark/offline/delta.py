@@ -12,7 +12,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 from delta.exceptions import (ConcurrentAppendException, ConcurrentDeleteDeleteException,
                               ConcurrentDeleteReadException, ConcurrentTransactionException,
@@ -27,7 +27,7 @@ from ..names import database_name, quote, table_name
 from ..session import on_one_machine
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, Row, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ CONFLICTS = (ConcurrentAppendException, ConcurrentDeleteDeleteException,
              MetadataChangedException, ProtocolChangedException)
 
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+DELETING = "_featurestore_deleting"  # a file in a feature group's folder: a delete under way
+TAG = "featurestore_spark:"          # the userMetadata of every commit this package makes
+_HISTORY = ("version", "unix_millis(timestamp) AS ms", "operation", "operationMetrics",
+            "userMetadata", "userName")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,40 @@ class WriteResult:
     rows_inserted: int
     rows_updated: int
     rows_deleted: int
+
+
+@dataclass(frozen=True)
+class DeltaCommit:
+    """A commit of a table's Delta log, as its history tells it: ``mode`` is the write of this
+    package that made it (``create``, ``append``, ``overwrite``, ``upsert``, ``undo``), None for a
+    commit made outside the feature store; ``operation`` is Delta's (``WRITE``, ``DELETE``, ...)."""
+    result: WriteResult
+    operation: str
+    mode: str | None
+    user: str | None
+
+
+def tag_mode(user_metadata: str | None) -> str | None:
+    """The write mode of a commit tag ``featurestore_spark:<mode>:<id>`` (``?`` for the tags of
+    older releases, ``featurestore_spark:<id>``); None for a commit without one of our tags."""
+    if not user_metadata or not user_metadata.startswith(TAG):
+        return None
+    parts = user_metadata.split(":")
+    return parts[1] if len(parts) == 3 else "?"
+
+
+def _write_result(row: Any) -> WriteResult:
+    """The rows a commit of Delta's history inserted, updated and deleted (its metrics)."""
+    m = {k: int(v) for k, v in (row.operationMetrics or {}).items() if v.isdigit()}
+    if row.operation == "MERGE":
+        ins, upd, dele = (m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0),
+                          m.get("numTargetRowsDeleted", 0))
+    elif row.operation in ("DELETE", "UPDATE"):
+        ins, upd, dele = 0, m.get("numUpdatedRows", 0), m.get("numDeletedRows", 0)
+    else:
+        ins, upd, dele = m.get("numOutputRows", 0), 0, 0
+    at = datetime.fromtimestamp(row.ms / 1000, tz=timezone.utc)
+    return WriteResult(row.version, at, ins, upd, dele)
 
 
 def qualified_name(group: FeatureGroup) -> str:
@@ -92,10 +130,11 @@ class DeltaEngine:
 
     # -- writes -----------------------------------------------------------------------------------
     @contextmanager
-    def _tagged(self, description: str) -> Iterator[str]:
-        """Tag the next Delta commit with a unique id (to find it in the history among concurrent
-        writers' commits) and name the Spark jobs for the UI."""
-        tag = f"featurestore_spark:{uuid.uuid4()}"
+    def _tagged(self, description: str, mode: str) -> Iterator[str]:
+        """Tag the next Delta commit with its mode and a unique id (to find it in the history
+        among concurrent writers' commits, and to tell our commits from others later: see
+        ``commits_after``) and name the Spark jobs for the UI."""
+        tag = f"{TAG}{mode}:{uuid.uuid4()}"
         sc = self.spark.sparkContext
         self.spark.conf.set(_USER_METADATA, tag)
         sc.setJobDescription(description)
@@ -107,12 +146,10 @@ class DeltaEngine:
 
     def _result(self, group: FeatureGroup, tag: str) -> WriteResult:
         history = (DeltaTable.forPath(self.spark, group.location).history(50)
-                   .where(f"userMetadata = '{tag}'")
-                   .selectExpr("version", "unix_millis(timestamp) AS ms", "operation",
-                               "operationMetrics").collect())
+                   .where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY).collect())
         if not history:
             hint = ""
-            if (not on_one_machine(self.spark.sparkContext.master)
+            if (not on_one_machine(cast(str, self.spark.sparkContext.master))   # set once it runs
                     and group.location.startswith(("/", "file:"))):
                 hint = (f"; the table is on a local path ({group.location}) and the master is "
                         f"{self.spark.sparkContext.master}: executors on other machines wrote "
@@ -120,15 +157,18 @@ class DeltaEngine:
                         "every worker shares (hdfs://, s3a://, abfss://)")
             raise FeatureStoreError(f"the Delta commit of {group.name} version {group.version} was "
                                     f"not found in the table's last 50 commits{hint}")
-        row = history[0]
-        m = {k: int(v) for k, v in (row.operationMetrics or {}).items() if v.isdigit()}
-        if row.operation == "MERGE":
-            ins, upd, dele = (m.get("numTargetRowsInserted", 0), m.get("numTargetRowsUpdated", 0),
-                              m.get("numTargetRowsDeleted", 0))
-        else:
-            ins, upd, dele = m.get("numOutputRows", 0), 0, 0
-        at = datetime.fromtimestamp(row.ms / 1000, tz=timezone.utc)
-        return WriteResult(row.version, at, ins, upd, dele)
+        return _write_result(history[0])
+
+    def commits_after(self, group: FeatureGroup, version: int) -> list[DeltaCommit]:
+        """The commits of the table's Delta log after ``version``, oldest first."""
+        table = DeltaTable.forPath(self.spark, group.location)
+        latest = cast("Row", table.history(1).first()).version   # a table has a first commit
+        if latest <= version:
+            return []
+        rows = table.history(latest - version).selectExpr(*_HISTORY).collect()
+        return sorted((DeltaCommit(_write_result(r), r.operation, tag_mode(r.userMetadata),
+                                   r.userName) for r in rows if r.version > version),
+                      key=lambda c: c.result.version)
 
     def create(self, group: FeatureGroup, df: DataFrame) -> WriteResult:
         """Create the table with ``df`` as its first commit (fails if the path holds a table)."""
@@ -138,7 +178,8 @@ class DeltaEngine:
                   .option("delta.enableChangeDataFeed", "true"))
         if group.partition_by:
             writer = writer.partitionBy(*group.partition_by)
-        with self._tagged(f"featurestore: create {group.name} v{group.version}") as tag, \
+        with self._tagged(f"featurestore: create {group.name} v{group.version}",
+                          "create") as tag, \
                 paths.storage_errors(self.spark, group.location,
                                      f"cannot create {group.name} v{group.version}"):
             writer.saveAsTable(qualified_name(group))
@@ -149,13 +190,12 @@ class DeltaEngine:
         with one row per key for an upsert."""
         cols = list(group.feature_names) + [c for c in df.columns if c not in group.feature_names]
         df = df.select(*map(quote, cols))
-        with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}") as tag, \
+        with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}",
+                          mode) as tag, \
                 paths.storage_errors(self.spark, group.location,
                                      f"cannot {mode} into {group.name} v{group.version}"):
             if mode == "upsert":
-                on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in group.primary_key)
-                merge = (DeltaTable.forPath(self.spark, group.location).alias("t")
-                         .merge(df.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll())
+                merge = self._upsert(group, df, cols)
                 if evolve:
                     merge = merge.withSchemaEvolution()
                 merge.execute()
@@ -169,12 +209,38 @@ class DeltaEngine:
                                  deleted)
         return result
 
+    def _upsert(self, group: FeatureGroup, df: DataFrame, cols: list[str]) -> Any:
+        """The MERGE of an upsert: each key of ``df`` ends with its one row of ``df``.
+
+        With an event time the table may hold several rows of a key (appends keep a history):
+        the latest stored row of the key is updated and the others are deleted, so that the key
+        is not left with copies of one row at one event time (a tie). ``__fs_keep``, the latest
+        stored event time of each key of ``df``, picks that row."""
+        table = DeltaTable.forPath(self.spark, group.location)
+        on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in group.primary_key)
+        if not group.event_time:
+            return (table.alias("t").merge(df.alias("s"), on).whenMatchedUpdateAll()
+                    .whenNotMatchedInsertAll())
+        from pyspark.sql import functions as F
+        keys, ts = list(group.primary_key), quote(group.event_time)
+        latest = (self.read(group).groupBy(*map(quote, keys)).agg(F.max(ts).alias("__fs_keep")))
+        source = df.join(latest, keys, "left")
+        values: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in cols}
+        return (table.alias("t").merge(source.alias("s"), on)
+                .whenMatchedUpdate(condition=f"t.{ts} <=> s.__fs_keep", set=values)
+                .whenMatchedDelete()
+                .whenNotMatchedInsert(values=values))
+
     def restore(self, group: FeatureGroup, version: int) -> None:
-        """Put the table back to ``version`` (undo a commit the metadata store did not record)."""
-        DeltaTable.forPath(self.spark, group.location).restoreToVersion(version)
+        """Put the table back to ``version`` (undo a commit the metadata store did not record);
+        the RESTORE commit is tagged ``undo``."""
+        with self._tagged(f"featurestore: undo a write into {group.name} v{group.version}",
+                          "undo"):
+            DeltaTable.forPath(self.spark, group.location).restoreToVersion(version)
 
     def latest_version(self, group: FeatureGroup) -> int:
-        return DeltaTable.forPath(self.spark, group.location).history(1).first().version
+        # a table has a first commit
+        return cast("Row", DeltaTable.forPath(self.spark, group.location).history(1).first()).version
 
     # -- reads ------------------------------------------------------------------------------------
     def read(self, group: FeatureGroup, version: int | None = None) -> DataFrame:

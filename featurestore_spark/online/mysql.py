@@ -138,6 +138,12 @@ class MysqlBackend(SqlOnlineBackend):
                     "DATABASE() AND table_name = %s ORDER BY ordinal_position", (table,))
         return [r[0] for r in cur.fetchall()] or None
 
+    def table_names(self, conn: Any) -> list[str]:
+        cur = conn.cursor()
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                    "DATABASE()")
+        return [r[0] for r in cur.fetchall()]
+
     def swap(self, conn: Any, staging: str, table: str) -> None:
         cur = conn.cursor()
         if self.table_columns(conn, table) is None:
@@ -282,5 +288,6 @@ def _mapped(error: Exception) -> Exception:
     """A C extension error as the mysql-connector error class it stands for."""
     from mysql.connector.errors import InterfaceError, get_mysql_exception
     if getattr(error, "errno", None):
-        return get_mysql_exception(error.errno, msg=error.msg, sqlstate=error.sqlstate)
+        c_error: Any = error    # a MySQLInterfaceError, with errno, msg and sqlstate
+        return get_mysql_exception(c_error.errno, msg=c_error.msg, sqlstate=c_error.sqlstate)
     return InterfaceError(str(error))

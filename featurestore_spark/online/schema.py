@@ -175,7 +175,7 @@ def key_value_problems(df: DataFrame, primary_key: Sequence[str], nulls: bool = 
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     nullable = {f.name: f.nullable for f in df.schema.fields}
     aggregates: list[Any] = []
-    reads: list[Callable[[Any], Any]] = []
+    reads: list[Callable[..., Any]] = []   # called with the row; i and k bound as defaults
     for i, k in enumerate(primary_key):
         kind, col = kind_of(types.get(k, "")), F.col(quote(k))
         if kind == "string":
@@ -203,7 +203,7 @@ def key_value_problems(df: DataFrame, primary_key: Sequence[str], nulls: bool = 
     try:
         row = df.agg(*aggregates).first()
     finally:
-        spark.sparkContext.setJobDescription(None)
+        spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
     return [p for read in reads if (p := read(row))]
 
 
@@ -400,7 +400,8 @@ def spark_decode(df: DataFrame, group: FeatureGroup) -> DataFrame:
     for f in group.features:
         c, col = kinds[f.name], F.col(quote(f.name))
         if c.kind == "json":
-            col = F.from_json(col, _parse_datatype_string(f.type))
+            # a map, an array or a struct: from_json takes a MapType too, which its stub leaves out
+            col = F.from_json(col, _parse_datatype_string(f.type))  # type: ignore[arg-type]
         elif c.kind == "timestamp":
             col = F.concat(col, F.lit("Z")).cast("timestamp")
         elif c.kind not in ("bool", "int", "float"):

@@ -19,7 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..errors import FeatureStoreError, FeatureVectorNotFound, InvalidInputError, OnlineStoreError
 from ..metadata import FeatureGroup
@@ -213,10 +213,11 @@ class FeatureVectorServer:
             if None in rows:
                 absent += [f"{k!r} in {part.group.name}" for k, r in zip(keys, rows) if r is None]
                 rows = [empty if r is None else r for r in rows]
+            filled = cast("list[Sequence[Any]]", rows)   # no None left: the absent ones are empty
             if index == 0:
-                vectors = [dict(zip(outputs, r)) for r in rows]
+                vectors = [dict(zip(outputs, r)) for r in filled]
             else:
-                for vector, r in zip(vectors, rows):
+                for vector, r in zip(vectors, filled):
                     vector.update(zip(outputs, r))
         if absent and missing == "error":
             raise FeatureVectorNotFound(f"{len(absent)} key(s) not in the online store: "

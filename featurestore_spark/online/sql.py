@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, cast
 
-from ..errors import OnlineStoreError
+from ..errors import OnlineStoreError, reason
 from ..mysql_client import close_quietly
 from .schema import Column, OnlineSchema, batch_rows, jdbc_custom_schema, wire_frame
 
@@ -78,6 +78,10 @@ class SqlOnlineBackend(ABC):
         """The columns of ``table`` in order, or None when it does not exist."""
 
     @abstractmethod
+    def table_names(self, conn: Any) -> list[str]:
+        """The tables of the connection's database."""
+
+    @abstractmethod
     def swap(self, conn: Any, staging: str, table: str) -> None:
         """Replace ``table`` by ``staging`` atomically."""
 
@@ -117,7 +121,8 @@ class SqlOnlineBackend(ABC):
         with self.connection(project) as conn:
             cur = conn.cursor()
             cur.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
-            cur.execute(f"CREATE TABLE {self.q(table)} ({cols}, PRIMARY KEY ({keys})){self.table_options(conn)}")
+            cur.execute(f"CREATE TABLE {self.q(table)} ({cols}, PRIMARY KEY ({keys}))"
+                        f"{self.table_options(conn)}")
             conn.commit()
 
     def drop_table(self, project: str, table: str) -> None:
@@ -128,6 +133,11 @@ class SqlOnlineBackend(ABC):
     def columns_of(self, project: str, table: str) -> list[str] | None:
         with self.connection(project) as conn:
             return self.table_columns(conn, table)
+
+    def tables(self, project: str) -> list[str]:
+        """Every table of the project's online database."""
+        with self.connection(project) as conn:
+            return sorted(self.table_names(conn))
 
     def replace(self, project: str, staging: str, table: str) -> None:
         with self.connection(project) as conn:
@@ -192,7 +202,7 @@ class SqlOnlineBackend(ABC):
                 f"could not {what} online table {table} at {self.describe(project)}: "
                 f"{_executor_reason(e)}") from e
         finally:
-            df.sparkSession.sparkContext.setJobDescription(None)
+            df.sparkSession.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
         return sum(r[0] for r in counts)
 
     def read_frame(self, spark: SparkSession, project: str, table: str | None = None,
@@ -206,7 +216,8 @@ class SqlOnlineBackend(ABC):
         reader = spark.read.format("jdbc").options(**self.jdbc_options(project))
         if query is not None:
             reader = reader.option("query", query)
-        else:
+        else:   # a table read: the callers give the table and its schema
+            table, schema = cast(str, table), cast(OnlineSchema, schema)
             cols = ", ".join(self.q(c.name) for c in schema.columns)
             reader = (reader.option("query", f"SELECT {cols} FROM {self.q(table)}")
                       .option("customSchema", jdbc_custom_schema(schema)))
@@ -221,13 +232,22 @@ class SqlOnlineBackend(ABC):
 class _PartitionTask:
     """What each executor runs on its partition's Arrow batches (picklable)."""
 
+    backend: SqlOnlineBackend
+    project: str
+    table: str
+    schema: OnlineSchema
+    conditional: bool
+    fresh: bool
+    batch_size: int
+    delete: bool
+
     def __init__(self, backend: SqlOnlineBackend, project: str, table: str, schema: OnlineSchema,
                  conditional: bool, fresh: bool, batch_size: int, delete: bool) -> None:
         self.__dict__.update(backend=backend, project=project, table=table, schema=schema,
                              conditional=conditional, fresh=fresh, batch_size=batch_size,
                              delete=delete)
 
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def __call__(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
         written = 0
         conn = None
@@ -251,7 +271,7 @@ class _PartitionTask:
         yield pa.RecordBatch.from_pydict({"rows": [written]})
 
 
-def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
     """Batches of about ``size`` rows (Arrow's are 10,000 by default)."""
     import pyarrow as pa
     buffer: list[pa.RecordBatch] = []
@@ -290,8 +310,8 @@ def _executor_reason(e: Exception) -> str:
     found = None
     for i, line in enumerate(lines):
         if line.rstrip().endswith("Traceback (most recent call last):"):
-            found = next((l for l in lines[i + 1:] if l and not l[0].isspace()), found)
+            found = next((x for x in lines[i + 1:] if x and not x[0].isspace()), found)
     if found is None:
-        found = next((l for l in lines if l.strip()), type(e).__name__)
+        found = reason(e)
     name, sep, text = found.partition(": ")
     return text.strip() if sep and name.endswith("OnlineStoreError") else found.strip()

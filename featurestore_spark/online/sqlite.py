@@ -55,6 +55,10 @@ class SqliteBackend(SqlOnlineBackend):
         rows = conn.execute(f"PRAGMA table_info({self.q(table)})").fetchall()
         return [r[1] for r in rows] or None
 
+    def table_names(self, conn: Any) -> list[str]:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return [r[0] for r in rows]
+
     def swap(self, conn: Any, staging: str, table: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:

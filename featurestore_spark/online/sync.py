@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import InvalidInputError
 from ..metadata import FeatureGroup, MetadataStore
@@ -23,7 +23,7 @@ from .schema import (STAGING, STAGING_OLD, key_value_problems, online_schema, sc
 from .sql import SqlOnlineBackend
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, Row
 
     from ..offline.delta import DeltaEngine
 
@@ -184,7 +184,8 @@ class OnlineSync:
         offline = wire_frame(latest_per_key(self.offline.read(group), group), schema.columns)
         online = wire_frame(self.read(group), schema.columns)
         values = [c.name for c in schema.values]
-        joined = (offline.select(*keys, F.struct(*map(quote, values)).alias("off"), F.lit(True).alias("in_off"))
+        joined = (offline.select(*keys, F.struct(*map(quote, values)).alias("off"),
+                                 F.lit(True).alias("in_off"))
                   .join(online.select(*keys, F.struct(*map(quote, values)).alias("on"),
                                       F.lit(True).alias("in_on")), keys, "full_outer"))
         differs = [F.when(~F.col("off." + quote(v)).eqNullSafe(F.col("on." + quote(v))), F.lit(v))
@@ -195,16 +196,16 @@ class OnlineSync:
         self.offline.spark.sparkContext.setJobDescription(
             f"featurestore: compare online and offline {group.name} v{group.version}")
         try:
-            counts = joined.agg(
+            counts = cast("Row", joined.agg(   # a global aggregation: exactly one row
                 F.count_if(F.col("in_off")).alias("off"), F.count_if(F.col("in_on")).alias("on"),
                 F.count_if(F.col("in_on").isNull()).alias("missing"),
                 F.count_if(F.col("in_off").isNull()).alias("extra"),
                 F.count_if(F.col("in_off") & F.col("in_on") & (F.size("differs") > 0)).alias("diff"),
-            ).first()
+            ).first())
             bad = joined.where(F.col("in_off").isNull() | F.col("in_on").isNull()
                                | (F.size("differs") > 0)).limit(EXAMPLES).collect()
         finally:
-            self.offline.spark.sparkContext.setJobDescription(None)
+            self.offline.spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
         examples = [{"key": {k: r[k] for k in keys},
                      "problem": "missing online" if r["in_on"] is None else
                      "extra online" if r["in_off"] is None else

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Sequence, Union, cast
 
 from ..names import quote
 from .parts import Join, Part, event_time_kind
@@ -30,6 +30,7 @@ def output_columns(parts: Sequence[Part], joins: Sequence[Join]) -> list[tuple[s
     ``using`` join is one column, at its first place; the right side's other features get the
     join's prefix; semi and anti joins add none."""
     merged: dict[tuple[int, str], tuple[int, str]] = {}
+    join: Join | None
     for j, join in enumerate(joins, 1):
         if join.using:
             for (i, left), right in zip(join.left_keys, join.right_keys):
@@ -96,9 +97,9 @@ def make_plan(parts: Sequence[Part], joins: Sequence[Join], filters: Sequence[st
         for i, column in join.left_keys:
             needed[i].append(column)
         needed[j] += join.right_keys
-        if join.point_in_time:
-            needed[0].append(parts[0].event_time)
-            needed[j].append(join.right.event_time)
+        if join.point_in_time:     # made so only when both sides have an event time
+            needed[0].append(cast(str, parts[0].event_time))
+            needed[j].append(cast(str, join.right.event_time))
     sources = tuple(Source(i, p, commits[i], tuple(dict.fromkeys(needed[i])))
                     for i, p in enumerate(parts))
     outputs = tuple((name, sources[i].name(c)) for name, (i, c) in output_columns(parts, joins))
@@ -112,14 +113,15 @@ def _steps(sources: Sequence[Source], joins: Sequence[Join]) -> tuple[Step, ...]
         right = tuple(sources[j].name(c) for c in join.right_keys)
         if join.point_in_time:
             root = sources[0]
-            side = AsOfRight(right, sources[j].name(join.right.event_time),
+            # a point-in-time join: both sides have an event time
+            side = AsOfRight(right, sources[j].name(cast(str, join.right.event_time)),
                              tuple(sources[j].name(c) for c in sources[j].columns),
                              join.max_age, join.join_type == "inner")
             last = steps[-1] if steps else None
             if isinstance(last, AsOf) and last.keys == left:        # the same left columns
                 steps[-1] = AsOf(last.keys, last.time, last.kind, last.rights + ((j, side),))
             else:
-                steps.append(AsOf(left, root.name(root.part.event_time),
+                steps.append(AsOf(left, root.name(cast(str, root.part.event_time)),
                                   event_time_kind(root.part) or "time", ((j, side),)))
             continue
         merges = tuple(zip(left, right)) if join.using and join.join_type in ("right", "full") else ()
@@ -158,7 +160,8 @@ def to_frame(plan: Plan, read: Callable[[Source], DataFrame]) -> DataFrame:
 
 # -- SQL -------------------------------------------------------------------------------------------
 def _where(filters: Sequence[str]) -> str:
-    return " WHERE " + " AND ".join(f"({f})" for f in filters) if filters else ""
+    """The filters ANDed; each ends its own line, so that a ``--`` comment in one ends there."""
+    return " WHERE " + " AND ".join(f"({f}\n)" for f in filters) if filters else ""
 
 
 def to_sql(plan: Plan, relation: Callable[[Source], str]) -> str:

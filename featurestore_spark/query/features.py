@@ -10,9 +10,8 @@ event time.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from ..errors import InvalidInputError
 from .parts import Part
@@ -61,13 +60,13 @@ def features_query(store: FeatureStore, features: Sequence[str], project: str | 
     groups = store.feature_groups(project)
     found = resolve(groups, features, versions, search=list(versions) if versions else None)
     ambiguous = [f for f in found.features if f.problem and len(f.owners) > 1
-                 and f.wanted == f.feature]
+                 and f.wanted == f.feature]     # (so each has a problem: the casts below)
     problems = [p for p in found.problems if p not in {f.problem for f in ambiguous}]
     keys = None if join_key is None else ([join_key] if isinstance(join_key, str) else
                                           list(join_key))
     parts = found.by_group()
     if not parts and labels is None:
-        raise InvalidInputError(WHAT, problems + [f.problem for f in ambiguous], write=False)
+        raise InvalidInputError(WHAT, problems + [cast(str, f.problem) for f in ambiguous], write=False)
     query = _join_all(store, parts, labels, label_event_time, keys, max_age, problems)
     if ambiguous and not problems:
         # a bare name in several feature groups is fine when it is a join key: take it from the
@@ -76,13 +75,13 @@ def features_query(store: FeatureStore, features: Sequence[str], project: str | 
         for f in ambiguous:
             first = next((i for i, p in enumerate(query.parts) if f.feature in p.columns), None)
             if f.feature not in joined or first is None:
-                problems.append(f.problem)
+                problems.append(cast(str, f.problem))
             elif labels is None or first > 0:          # (label columns are all in the output)
                 names = parts[first - (labels is not None)][1]
                 names += [] if f.feature in names else [f.feature]
         query = _join_all(store, parts, labels, label_event_time, keys, max_age, problems)
     else:
-        problems += [f.problem for f in ambiguous]
+        problems += [cast(str, f.problem) for f in ambiguous]
     if problems:
         raise InvalidInputError(WHAT, problems, write=False)
     wanted = [f.feature for f in found.features]

@@ -7,7 +7,7 @@ Everything here is a frozen dataclass and is checked when it is made; nothing re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from ..metadata import FeatureGroup
 
@@ -74,11 +74,13 @@ class Part:
         """The Spark SQL type of a column, as ``DataType.simpleString()``."""
         if self.group is not None:
             return next(f.type for f in self.group.features if f.name == column)
-        return self.labels.schema[column].dataType.simpleString()
+        labels = cast("DataFrame", self.labels)   # a part without a group is the labels part
+        return labels.schema[column].dataType.simpleString()
 
     def data_type(self, column: str) -> DataType:
         if self.group is None:
-            return self.labels.schema[column].dataType
+            labels = cast("DataFrame", self.labels)   # a part without a group is the labels part
+            return labels.schema[column].dataType
         from pyspark.sql.types import DataType
         return DataType.fromDDL(self.type_of(column))
 

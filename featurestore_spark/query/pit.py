@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence, cast
 
 from ..names import quote
 from .parts import orderable
@@ -117,7 +117,9 @@ def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
     for i, (frame, r) in enumerate(rights):
         struct, tie, _ = _names(i)
         usable = reduce(lambda a, b: a & b, [col(c).isNotNull() for c in (*r.keys, r.time)])
-        fields, ties = _fields(r, lambda c, f=frame: f.schema[c].dataType)
+        # the cast: mypy cannot infer a lambda with a default (f: bound per loop iteration)
+        fields, ties = _fields(r, cast("Callable[[str], DataType]",
+                                       lambda c, f=frame: f.schema[c].dataType))
         extra = [] if ties is None else [
             (F.struct(*[col(c) for c in ties]) if ties else F.lit(None)).alias(tie)]
         frames.append(frame.where(usable).select(

@@ -39,10 +39,10 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, cast
 
 from ..dataframes import convert
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, reason
 from ..metadata import FeatureGroup
 from ..names import database_name, quote, table_name
 from ..spec import DATAFRAME_TYPES
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from ..feature_store import FeatureStore
+    from ..offline.delta import DeltaEngine
 
 _ANALYSIS_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 
@@ -274,8 +275,8 @@ class Query:
             return ((), (), True), [f"no common key between {' and '.join(p.title for p in left_parts)}"
                                     f" and {right.title} ({described}): give the join key with "
                                     "on=, or left_on= and right_on="]
-        keys = tuple((visible[i], c) for i, c in inferred)
-        return (keys, tuple(c for _, c in inferred), True), []
+        inferred_keys = tuple((visible[i], c) for i, c in inferred)
+        return (inferred_keys, tuple(c for _, c in inferred), True), []
 
     def _point_in_time(self, right: Part, how: str | None, point_in_time: bool | None,
                        max_age: Any) -> tuple[bool, float | None, list[str]]:
@@ -295,6 +296,7 @@ class Query:
                                     or not isinstance(max_age, (int, float)) or max_age < 0):
             problems.append(f"max_age must be a timedelta or a number of seconds >= 0, got "
                             f"{max_age!r}")
+            max_age = None
         pit = both if point_in_time is None else bool(point_in_time)
         if not pit and max_age is not None:
             problems.append("max_age applies to point-in-time joins only")
@@ -335,7 +337,7 @@ class Query:
             with _quiet_analysis():
                 analysed = empty.where(condition)._jdf.queryExecution().analyzed()
         except AnalysisException as e:
-            return [f"filter {condition!r}: {str(e).splitlines()[0]}"]
+            return [f"filter {condition!r}: {reason(e)}"]
         if not analysed.condition().deterministic():
             return [f"filter {condition!r} is not deterministic: a query must give the same "
                     "rows when it is read again"]
@@ -370,7 +372,7 @@ class Query:
                          for n in point if n not in names]
             chosen = {}
             for i in groups:
-                g = self.parts[i].group
+                g = cast(FeatureGroup, self.parts[i].group)     # groups: the parts with one
                 for key in (table_name(g.name, g.version), g.name):
                     if key in point:
                         chosen[i] = normal(point[key], key)
@@ -408,14 +410,15 @@ class Query:
 
     def commits(self) -> dict[str, int]:
         """The commit each feature group would be read at now: ``{name_version: commit}``."""
-        return {table_name(p.group.name, p.group.version): p.as_of
+        return {table_name(p.group.name, p.group.version): cast(int, p.as_of)   # pinned: commit ids
                 for p in self.pinned().parts if p.group is not None}
 
     # -- running -----------------------------------------------------------------------------------
     def _plan(self) -> Any:
         pinned = self.pinned()
         return make_plan(pinned.parts, pinned.joins, pinned.filters,
-                         [p.as_of if p.group is not None else None for p in pinned.parts])
+                         [cast(int, p.as_of) if p.group is not None else None   # pinned: commit ids
+                          for p in pinned.parts])
 
     def read(self, dataframe_type: str = "spark") -> Any:
         """The rows: a Spark DataFrame (default; nothing is read until an action runs), or
@@ -426,9 +429,10 @@ class Query:
         offline = self._store().offline if any(p.group for p in self.parts) else None
 
         def read(source: Source) -> DataFrame:
-            if source.part.group is None:
-                return source.part.labels
-            return offline.read(source.part.group, source.commit)
+            if source.part.group is None:     # the labels part, which has them
+                return cast("DataFrame", source.part.labels)
+            # a feature group part: there is one, so offline is set; its commit is pinned
+            return cast("DeltaEngine", offline).read(source.part.group, source.commit)
 
         return convert(to_frame(self._plan(), read), dataframe_type)
 
@@ -445,10 +449,10 @@ class Query:
 
         def relation(source: Source) -> str:
             g = source.part.group
-            if g is None:
-                return ".".join(quote(n) for n in labels.split("."))
+            if g is None:     # the root: labels was checked to be a name above
+                return ".".join(quote(n) for n in cast(str, labels).split("."))
             return (f"{quote(database_name(g.project))}.{quote(table_name(g.name, g.version))} "
-                    f"VERSION AS OF {int(source.commit)}")
+                    f"VERSION AS OF {int(cast(int, source.commit))}")   # pinned: a commit id
 
         return to_sql(self._plan(), relation)
 

@@ -58,7 +58,7 @@ def query_to_dict(query: Query) -> dict[str, Any]:
 def _part_from_dict(data: Mapping[str, Any], store: FeatureStore, labels: DataFrame | None,
                     problems: list[str]) -> Part | None:
     features = tuple(data.get("features") or ())
-    common = {"filters": tuple(data.get("filters") or ()), "as_of": data.get("as_of")}
+    common: dict[str, Any] = {"filters": tuple(data.get("filters") or ()), "as_of": data.get("as_of")}
     if "feature_group" in data:
         ref = data["feature_group"]
         try:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 import operator
 from functools import reduce
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, cast
 
 from ..errors import InvalidInputError
 from .config import (CATEGORICAL, NUMERIC, TEMPORAL, StatisticsConfig, column_kind,
                      config_problems, edges_problems, equal_edges)
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, Row
 
 PERCENTILES = {"p1": 0.01, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95,
                "p99": 0.99}
@@ -111,7 +111,7 @@ def compute(df: DataFrame, config: StatisticsConfig, job: str = "statistics",
             sc.setJobDescription(f"featurestore: {job} clusters")
             _clusters(df, numeric, complete, config, out)
     finally:
-        sc.setJobDescription(before)  # type: ignore[arg-type]  (None: no description)
+        sc.setJobDescription(before)  # type: ignore[arg-type]  # None: no description
     return clean(out)
 
 
@@ -206,6 +206,7 @@ def _histograms(df: DataFrame, kinds: dict[str, str], config: StatisticsConfig,
     edges in the first or last bin. Given edges are taken as equal-width from their first to
     their last edge (the same numbers when they come from a histogram of ``compute``)."""
     from pyspark.sql import functions as F
+    index: list[str]   # the histogrammed columns, in the order of their struct index
     rows, out, index, params, parts = first["rows"], {}, [], [], []
     no_value = F.lit(None).cast("string")
     for i, (name, kind) in enumerate(kinds.items()):
@@ -301,7 +302,9 @@ def _correlations(df: DataFrame, numeric: list[str], complete: int, flat: list[b
         out["notes"].append(_missing("correlations", numeric, complete, 2))
         return
     from pyspark.ml.stat import Correlation
-    matrix = Correlation.corr(_vectors(df, numeric), "features", config.corr_method).first()[0]
+    # an aggregation: exactly one row
+    matrix = cast("Row", Correlation.corr(_vectors(df, numeric), "features",
+                                         config.corr_method).first())[0]
     rows = [[None if flat[i] or flat[j] else v for j, v in enumerate(row)]
             for i, row in enumerate(matrix.toArray().tolist())]
     out["correlations"] = {"method": config.corr_method, "columns": numeric, "rows": complete,
@@ -326,6 +329,7 @@ def _clusters(df: DataFrame, numeric: list[str], complete: int, config: Statisti
     scaled = scaler.transform(vectors).select("scaled")
     distinct = vectors.distinct().limit(config.num_clusters).count()
     k = min(config.num_clusters, distinct)
+    label: Callable[[DataFrame], DataFrame]
     if k >= 2:
         model = KMeans(k=k, seed=SEED, featuresCol="scaled", predictionCol="cluster").fit(scaled)
         centers = [list(c) for c in model.clusterCenters()]
@@ -334,11 +338,14 @@ def _clusters(df: DataFrame, numeric: list[str], complete: int, config: Statisti
     else:                                  # one cluster: the mean, which is 0 standardized
         centers, sizes = [[0.0] * len(numeric)], [complete]
         label = lambda frame: frame.withColumn("cluster", F.lit(0))  # noqa: E731
+    points: list[Any]   # Rows, or (pc, cluster) pairs
     if distinct >= 2:
         pca = PCA(k=min(2, len(numeric)), inputCol="scaled", outputCol="pc").fit(scaled)
         sample = scaled.sample(fraction=min(1.0, 1.2 * SAMPLE_POINTS / complete), seed=SEED)
         points = (pca.transform(label(sample.limit(SAMPLE_POINTS)))
-                  .select(vector_to_array("pc").alias("pc"), "cluster").collect())
+                  # a column name is taken too (the docstring: Column or str; the stub: Column)
+                  .select(vector_to_array("pc").alias("pc"),  # type: ignore[arg-type]
+                          "cluster").collect())
         explained = pca.explainedVariance.toArray().tolist()
     else:                                  # identical rows all project onto the origin
         points, explained = [([0.0], 0)] * min(complete, SAMPLE_POINTS), [0.0]

@@ -146,7 +146,7 @@ def config_problems(config: StatisticsConfig, schema: StructType) -> list[str]:
     return problems
 
 
-def edges_problems(edges: Mapping[str, Any], kinds: Mapping[str, str]) -> list[str]:
+def edges_problems(edges: Mapping[str, Any], kinds: Mapping[str, str | None]) -> list[str]:
     """Problems of fixed histogram edges (``compute(..., edges=...)``) for columns of ``kinds``."""
     problems = []
     for name, e in edges.items():

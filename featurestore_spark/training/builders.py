@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..builders.featuregroup import _Builder, _NamedBuilder, _SpecBuilder, project_of
+from ..builders.featuregroup import _NamedBuilder, _SpecBuilder
 from ..builders.quality import StatisticsSetters
 from ..metadata import TrainingDataset
 
@@ -116,7 +116,7 @@ class RecreateTrainingDataset(_NamedBuilder):
     def setPath(self, path: str) -> RecreateTrainingDataset:
         return replace(self, path=path)
 
-    def setLabels(self, labels: DataFrame) -> RecreateTrainingDataset:
+    def setLabels(self, labels: DataFrame | None) -> RecreateTrainingDataset:
         """The labels of a query that started from a labels DataFrame."""
         return replace(self, labels=labels)
 

@@ -9,13 +9,14 @@ removed, so a failure leaves neither files nor a registered version.
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import json
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..dataframes import convert
+from ..dataframes import as_spark, convert
 from ..errors import InvalidInputError, TrainingDatasetNotFound
 from ..metadata import Feature, TrainingDataset
 from ..names import name_problem
@@ -49,8 +50,9 @@ class TrainingDatasets:
 
     Examples
     --------
-    >>> td = store.training.create(TrainingDatasetSpec("matches", df, data_format="parquet",
-    ...                                                splits=(("train", 0.8), ("test", 0.2))))  # doctest: +SKIP
+    >>> spec = TrainingDatasetSpec("matches", df, data_format="parquet",
+    ...                            splits=(("train", 0.8), ("test", 0.2)))  # doctest: +SKIP
+    >>> td = store.training.create(spec)                                     # doctest: +SKIP
     >>> store.training.read("matches", split="train", dataframe_type="pandas")    # doctest: +SKIP
     """
 
@@ -78,7 +80,7 @@ class TrainingDatasets:
             raise InvalidInputError(f"cannot find training dataset {name!r}", problems, write=False)
         return self.metadata.get_training_dataset(self._project(project), name, version)
 
-    def list(self, project: str | None = None) -> list[TrainingDataset]:
+    def list(self, project: str | None = None) -> builtins.list[TrainingDataset]:
         return self.metadata.list_training_datasets(self._project(project))
 
     def latest_version(self, name: str, project: str | None = None) -> int:
@@ -103,11 +105,15 @@ class TrainingDatasets:
 
     # -- create -----------------------------------------------------------------------------------
     def create(self, spec: TrainingDatasetSpec) -> TrainingDataset:
-        """Write a new training dataset version; returns its metadata."""
-        return self._create(spec, lineage.resolve(spec.source) if spec.source is not None
+        """Write a new training dataset version; returns its metadata. Its rows come from a Spark
+        DataFrame, a query, or a pandas DataFrame (converted on the driver:
+        ``dataframes.as_spark``)."""
+        source = as_spark(self.store.spark, spec.source,
+                          f"cannot create training dataset {spec.name!r}")
+        return self._create(spec, lineage.resolve(source) if source is not None
                             else (None, None, []))
 
-    def _create(self, spec: TrainingDatasetSpec, resolved: tuple[DataFrame | None, Any, list[str]],
+    def _create(self, spec: TrainingDatasetSpec, resolved: tuple[DataFrame | None, Any, builtins.list[str]],
                 more_source: dict[str, Any] | None = None) -> TrainingDataset:
         problems = spec.problems()
         project = spec.project or self.store.settings.project
@@ -196,7 +202,7 @@ class TrainingDatasets:
             sc.setJobDescription(None)  # type: ignore[arg-type]
 
     # -- read -------------------------------------------------------------------------------------
-    def _split_paths(self, td: TrainingDataset, split: str | None) -> list[str]:
+    def _split_paths(self, td: TrainingDataset, split: str | None) -> builtins.list[str]:
         names = td.split_names
         if split is None:
             return [paths.join(td.location, s) for s in names] if names else [td.location]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from ..names import name_problem, quote
 
@@ -92,7 +92,8 @@ def plan(splits: Mapping[str, Any] | None, seed: Any, column: str | None) -> tup
         if not (p1 or p2):
             if type(start) is not type(end) and None not in (start, end):
                 problems.append(f"split {name!r} mixes a time and an integer bound")
-            elif start is not None and end is not None and not start < end:
+            # both ISO strings or both integers here (mixed types were caught above)
+            elif start is not None and end is not None and not cast(Any, start) < end:
                 problems.append(f"split {name!r} ends ({value[1]}) before it starts ({value[0]})")
             ranges.append({"name": name, "start": start, "end": end})
     if column is None:

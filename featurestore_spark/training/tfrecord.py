@@ -32,13 +32,14 @@ from __future__ import annotations
 import logging
 import struct
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, cast
 
 from ..names import quote
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from pyspark import RDD
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from ..metadata import Feature
@@ -98,11 +99,12 @@ def tensorflow_feature_spec(schema: dict[str, dict[str, Any]], tf: Any = None) -
 
     Examples
     --------
-    >>> spec = tensorflow_feature_spec(featurestore.get_training_dataset_tf_record_schema("td"))  # doctest: +SKIP
+    >>> schema = featurestore.get_training_dataset_tf_record_schema("td")  # doctest: +SKIP
+    >>> spec = tensorflow_feature_spec(schema)                             # doctest: +SKIP
     >>> tf.data.TFRecordDataset(files).map(lambda r: tf.io.parse_single_example(r, spec))     # doctest: +SKIP
     """
     if tf is None:
-        import tensorflow as tf  # type: ignore[import-not-found,no-redef]
+        import tensorflow as tf  # type: ignore[no-redef]
     return {name: (tf.io.VarLenFeature(getattr(tf, s["dtype"])) if s["kind"] == "VarLenFeature"
                    else tf.io.FixedLenFeature(s["shape"], getattr(tf, s["dtype"])))
             for name, s in schema.items()}
@@ -258,6 +260,7 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
 def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     """(field number, wire type, value) of a message: ints for varints, bytes for the rest."""
     pos, end = 0, len(buf)
+    value: int | bytes
     while pos < end:
         key, pos = _read_varint(buf, pos)
         number, wire = key >> 3, key & 7
@@ -369,7 +372,7 @@ def _jclass(jvm: Any, name: str) -> Any:
 def _writable_pairs(records: DataFrame) -> Any:
     """A JavaPairRDD of (BytesWritable, NullWritable) of a two-column binary DataFrame, made in
     the JVM with the converter PySpark's own ``saveAsNewAPIHadoopFile`` uses."""
-    jvm = records.sparkSession.sparkContext._jvm
+    jvm: Any = records.sparkSession.sparkContext._jvm   # py4j's JVMView; set while the session runs
     encoders = jvm.org.apache.spark.sql.Encoders
     tuples = getattr(records._jdf, "as")(encoders.tuple(encoders.BINARY(), encoders.BINARY()))
     converter = jvm.org.apache.spark.api.python.JavaToWritableConverter()
@@ -385,16 +388,17 @@ def read(spark: SparkSession, paths: Sequence[str], features: Sequence[Feature])
     The JVM reads the records (TFRecordFileInputFormat checks both CRCs) into a binary column;
     the executors decode Arrow batches of them (``mapInArrow``)."""
     from pyspark.sql.types import StructType
-    wire_schema = StructType.fromDDL(", ".join(f"{quote(f.name)} {_wire_type(f.type)}"
-                                               for f in features))
+    # a list of fields parses to a StructType (fromDDL is typed as returning any DataType)
+    ddl = ", ".join(f"{quote(f.name)} {_wire_type(f.type)}" for f in features)
+    wire_schema = cast(StructType, StructType.fromDDL(ddl))
     specs = [(*spec, f.type in ("string", "array<string>"))
              for spec, f in zip(_specs(features), features)]
     try:
         records = _record_frame(spark, paths)
     except Exception as e:  # Spark's internals moved: the public (slower) path of PySpark
         log.info("reading TFRecords through PySpark's RDD API (%s)", e)
-        rdd = spark.sparkContext.newAPIHadoopFile(",".join(paths), INPUT_FORMAT, BYTES_WRITABLE,
-                                                  NULL_WRITABLE)
+        rdd: RDD[tuple[bytes, Any]] = spark.sparkContext.newAPIHadoopFile(
+            ",".join(paths), INPUT_FORMAT, BYTES_WRITABLE, NULL_WRITABLE)
         rows = rdd.mapPartitions(partial(_decode_partition, specs))
         return _convert(spark.createDataFrame(rows, wire_schema), features, _from_wire)
     decoded = records.mapInArrow(partial(_decode_batches, specs, wire_schema), wire_schema)
@@ -406,7 +410,7 @@ def _record_frame(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     made in the JVM with the converter PySpark's own ``newAPIHadoopFile`` uses."""
     from pyspark.sql import DataFrame
     sc = spark.sparkContext
-    jvm = sc._jvm
+    jvm: Any = sc._jvm   # py4j's JVMView; set while the session runs
     conf = sc._jsc.hadoopConfiguration()
     pairs = sc._jsc.newAPIHadoopFile(",".join(paths), _jclass(jvm, INPUT_FORMAT),
                                      _jclass(jvm, BYTES_WRITABLE), _jclass(jvm, NULL_WRITABLE),

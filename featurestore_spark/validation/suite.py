@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from ..errors import InvalidInputError
 from ..logs import quiet_libraries
@@ -205,7 +205,8 @@ def _expectation(i: int, item: Any, gx: Any) -> tuple[dict | None, list[str]]:
         return None, problems + [f"{label}: {p}" for p in _kwarg_problems(e, fields)]
     if problems:
         return None, problems
-    canonical = built.configuration.to_json_dict()["kwargs"]
+    # an expectation's kwargs: a JSON object
+    canonical = cast("dict[str, Any]", built.configuration.to_json_dict()["kwargs"])
     return {"type": kind, "kwargs": {k: v for k, v in canonical.items() if k not in _DROPPED_KWARGS},
             "meta": json.loads(json.dumps(dict(meta)))}, []
 
@@ -216,7 +217,8 @@ def _kwarg_problems(error: Exception, fields: Mapping[str, Any]) -> list[str]:
     if not callable(getattr(error, "errors", None)):
         return [getattr(error, "message", None) or str(error)]
     first: dict[str, str] = {}
-    for err in error.errors():
+    validation_error: Any = error       # pydantic's ValidationError (it has errors())
+    for err in validation_error.errors():
         field = ".".join(str(p) for p in err.get("loc", ())) or "__root__"
         first.setdefault(field, err.get("msg", "invalid"))
     problems = []

@@ -82,9 +82,30 @@ def test_errors_exit_2_with_the_message(home, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+NO_SPARK_CHECK = """
+import contextlib, io, json, sys
+from importlib.metadata import entry_points
+[script] = entry_points(group="console_scripts", name="featurestore")
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = script.load()(["list", "--json"])
+context = sys.modules.get("pyspark.core.context") or sys.modules.get("pyspark.context")
+print(json.dumps({"code": code, "groups": len(json.loads(out.getvalue())),
+                  "context": None if context is None
+                  else repr(context.SparkContext._active_spark_context)}))
+"""
+
+
 def test_console_script_starts_no_spark(home):
+    """The console script's own function, run to its end: no SparkContext exists after it
+    (``context``: None when pyspark's module for it was not even imported)."""
     script = os.path.join(os.path.dirname(sys.executable), "featurestore")
     run = subprocess.run([script, "list", "--json"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert len(json.loads(run.stdout)) == 2
-    assert "SparkContext" not in run.stderr and not (home / "spark-warehouse").exists()
+    checked = subprocess.run([sys.executable, "-c", NO_SPARK_CHECK], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    found = json.loads(checked.stdout)
+    assert (found["code"], found["groups"]) == (0, 2)
+    assert found["context"] in (None, "None"), found

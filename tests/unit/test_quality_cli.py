@@ -187,6 +187,13 @@ def test_job_in_process_with_a_training_dataset_and_clusters(env, tmp_path, caps
     with pytest.raises(SystemExit) as usage:
         job.main([])
     assert usage.value.code == 2
+    # --compare with a commit that is not there: refused before anything is computed
+    kept = store.metadata.documents(store.settings.project, "td.statistics", "ratings", 1)
+    assert job.main(["players", "--training-dataset", "ratings", "--compare", "0", "7"]) == 1
+    err = capsys.readouterr().err
+    assert "players v1 has no commit 7 (its commits: 0)" in err and "Traceback" not in err
+    assert store.metadata.documents(store.settings.project, "fg.statistics", "players", 1) == []
+    assert store.metadata.documents(store.settings.project, "td.statistics", "ratings", 1) == kept
 
     assert job.main(["--all", "--training-dataset", "ratings", "--compare", "0", "0",
                      "--plots", str(tmp_path)]) == 0

@@ -175,6 +175,8 @@ def test_to_sql_gives_the_rows_read(football, spark):
                                           prefix="again_"),
         p.join(t, left_on="players.team_id", right_on="team_id", join_type="left_anti"),
     ]
+    queries.append(p.filter("rating > 5 -- a comment ends its own filter")
+                   .join(t, join_type="inner").filter("attendance > 1 -- here too"))
     for q in queries:
         assert rows(spark.sql(q.to_sql())) == rows(q.read()), q.to_sql()
     assert rows(queries[1].read()) == [
@@ -199,6 +201,10 @@ def test_filters_are_sql_strings_checked_when_given(football, spark):
         q.filter("nope > 1")
     with pytest.raises(InvalidInputError, match="rating >"):
         q.filter("rating > > 1")
+    for broken in ("rating >", "(rating > 1"):      # Spark's message starts with a newline
+        with pytest.raises(InvalidInputError) as refused:
+            q.filter(broken)
+        assert re.search(r"filter '.*': \[PARSE_SYNTAX_ERROR\] Syntax error", problems_of(refused))
     with pytest.raises(InvalidInputError, match="not deterministic"):
         q.filter("rand() < 0.5")
     with pytest.raises(InvalidInputError, match=re.escape("filter 'x = 1); DROP")):
@@ -223,6 +229,9 @@ def test_join_problems_are_reported_together(football, spark):
     assert "join key 'nope' is not a column of players v1" in text
     assert "join key 'nope' is not a column of teams v1" in text
     assert "max_age applies to point-in-time joins only" in text
+    with pytest.raises(InvalidInputError, match="max_age must be a timedelta or a number of "
+                                                "seconds >= 0, got '1 day'"):
+        p.join(t, max_age="1 day")
     with pytest.raises(InvalidInputError, match="output column 'name' would come from"):
         p.join(football.query("players").select(["player_id", "name"]))
     with pytest.raises(InvalidInputError, match="one after another"):

@@ -160,6 +160,21 @@ def events(spark, *rows):
                                         for i, t, v in rows))
 
 
+def test_upsert_over_a_history_leaves_one_row_per_key_it_names(store):
+    """Appends keep a history of a key; an upsert of the key replaces that history by its one
+    (latest) row, never copies of it at one event time, and leaves other keys' history alone."""
+    spark = store.spark
+    t3 = "TIMESTAMP'2026-03-01 00:00:00'"
+    featurestore.create_featuregroup(events(spark, (1, T1, 1.0), (1, T2, 2.0), (2, T1, 5.0),
+                                            (2, T2, 6.0)), "ev", primary_key="id", event_time="ts")
+    c = featurestore.insert_into_featuregroup(events(spark, (1, t3, 9.0), (3, T1, 7.0)), "ev",
+                                              mode="upsert")
+    assert (c.rows_inserted, c.rows_updated, c.rows_deleted) == (1, 1, 1)
+    assert rows(featurestore.get_featuregroup("ev").selectExpr("id", "CAST(ts AS STRING)", "v")) == [
+        (1, "2026-03-01 00:00:00", 9.0), (2, "2026-01-01 00:00:00", 5.0),
+        (2, "2026-02-01 00:00:00", 6.0), (3, "2026-01-01 00:00:00", 7.0)]
+
+
 @pytest.mark.parametrize("mode", ["create", "append", "overwrite", "upsert"])
 def test_rows_of_one_key_at_one_event_time_are_refused_on_every_write(store, mode):
     """A key and an event time name one event: two rows of them are refused, whether the group
@@ -299,3 +314,38 @@ def test_invalid_project_is_refused_before_any_sql(store, project):
     with pytest.raises(InvalidInputError, match="project name"):
         featurestore.get_featuregroup("teams", featurestore=project)
     assert sorted(d.name for d in store.spark.catalog.listDatabases()) == databases
+
+
+def test_pandas_and_numpy_frames_are_written_like_spark_ones(store):
+    """hops-util-py took pandas and numpy frames: every write takes them, converted on the driver
+    through Arrow; one Arrow cannot convert is refused with nothing written."""
+    import numpy as np
+    import pandas as pd
+    when = pd.to_datetime(["2024-01-01 10:00", "2024-01-02 11:00"])
+    pdf = pd.DataFrame({"team_id": [1, 2], "name": ["a", None], "score": [1.5, np.nan],
+                        "updated": when})
+    g = featurestore.create_featuregroup(pdf, "teams", primary_key="team_id", event_time="updated")
+    assert [(f.name, f.type) for f in g.features] == [
+        ("team_id", "bigint"), ("name", "string"), ("score", "double"), ("updated", "timestamp")]
+    read = featurestore.get_featuregroup("teams", dataframe_type="pandas")
+    assert read.sort_values("team_id")["updated"].tolist() == when.tolist()
+    upsert = pd.DataFrame({"team_id": [2, 3], "name": ["b", "c"], "score": [2.0, 3.0],
+                           "updated": pd.to_datetime(["2024-02-01", "2024-02-01"])})
+    commit = Hops.insertIntoFeaturegroup("teams").setDataframe(upsert).setMode("upsert").write()
+    assert (commit.rows_inserted, commit.rows_updated) == (1, 1)
+    assert rows(featurestore.get_featuregroup("teams").select("team_id", "name")) == [(1, "a"), (2, "b"), (3, "c")]
+
+    before = snapshot(store, "teams")
+    mixed = upsert.assign(score=[1.0, "high"])          # a column Arrow cannot type
+    with pytest.raises(InvalidInputError, match="cannot be converted through Arrow"):
+        featurestore.insert_into_featuregroup(mixed, "teams")
+    with pytest.raises(InvalidInputError, match="column name 0 is not a string"):
+        featurestore.insert_into_featuregroup(pd.DataFrame([[1]]), "teams")
+    assert snapshot(store, "teams") == before
+
+    featurestore.create_featuregroup(np.array([[1, 2.5], [2, 3.5]]), "matrix")
+    assert rows(featurestore.get_featuregroup("matrix")) == [(1.0, 2.5), (2.0, 3.5)]   # columns col_0, col_1
+    with pytest.raises(InvalidInputError, match="must have 2 dimensions"):
+        featurestore.create_featuregroup(np.array([1, 2]), "vector")
+    featurestore.create_training_dataset(pdf.drop(columns="updated"), "td", data_format="parquet")
+    assert sorted(featurestore.get_training_dataset("td", dataframe_type="pandas")["team_id"]) == [1, 2]

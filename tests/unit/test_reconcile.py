@@ -1,0 +1,167 @@
+"""Metadata and Delta that disagree: a writer killed between its Delta commit and the
+registration, a registration that fails (its undo unregistered too), changes made to a table
+outside the feature store. The next write registers what it finds; ``featurestore check`` reports
+every disagreement between metadata, Delta, catalog and online tables, and ``--repair`` fixes what
+it can; ``sql()`` runs queries only."""
+
+from __future__ import annotations
+
+import pytest
+
+from featurestore_spark import featurestore
+from featurestore_spark.cli import main as cli
+from featurestore_spark.errors import FeatureStoreError, InvalidInputError
+from featurestore_spark.names import database_name
+
+from ..conftest import settings_env
+from .helpers import rows
+
+SCHEMA = "team_id int, name string, score double"
+
+
+class Killed(BaseException):
+    """The writer's process ends here (as under SIGKILL: no except clause of it runs)."""
+
+
+@pytest.fixture
+def teams(store, monkeypatch):
+    """Feature group teams (commit 0: teams 1 and 2); commits count as settled at once."""
+    from featurestore_spark.offline import reconcile
+    monkeypatch.setattr(reconcile, "IN_FLIGHT_SECONDS", 0)
+    featurestore.create_featuregroup(frame(store, (1, "a", 1.0), (2, "b", 2.0)), "teams",
+                                     primary_key="team_id")
+    return store
+
+
+def frame(store, *data):
+    return store.spark.createDataFrame(list(data), SCHEMA)
+
+
+def operations(store, name="teams"):
+    return [(c.commit_id, c.operation) for c in store.commits(name)]
+
+
+def test_a_commit_whose_writer_died_is_registered_by_the_next_write(teams, monkeypatch):
+    def killed(*args, **kwargs):
+        raise Killed()
+    with monkeypatch.context() as m:
+        m.setattr(teams.metadata, "add_commit", killed)
+        m.setattr(teams, "_undo_commit", lambda *args: None)    # a dead writer undoes nothing
+        with pytest.raises(Killed):
+            featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
+    assert operations(teams) == [(0, "create")]
+    report = teams.check()
+    assert not report.consistent
+    assert report.problems == [
+        "teams v1: Delta commit 1 is not registered: an append of this feature store that was "
+        "never registered (its writer stopped between the Delta commit and the metadata); the "
+        "next write registers it, or run `featurestore check --repair`"]
+    featurestore.insert_into_featuregroup(frame(teams, (4, "d", 4.0)), "teams")
+    assert operations(teams) == [(0, "create"), (1, "append"), (2, "append")]
+    assert [c.rows_inserted for c in teams.commits("teams")] == [2, 1, 1]
+    assert rows(featurestore.get_featuregroup("teams")) == [
+        (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0), (4, "d", 4.0)]
+    assert teams.check().consistent
+
+
+def test_a_failed_registration_and_its_undo_are_both_registered_later(teams, monkeypatch):
+    """The metadata store fails (as a locked SQLite file does): the commit is undone by a RESTORE
+    that cannot be registered either. Later both are in the history, and the data is as before."""
+    import sqlite3
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+    with monkeypatch.context() as m:
+        m.setattr(teams.metadata, "add_commit", locked)
+        with pytest.raises(sqlite3.OperationalError):
+            featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
+    assert rows(featurestore.get_featuregroup("teams")) == [(1, "a", 1.0), (2, "b", 2.0)]
+    problems = teams.check().problems
+    assert len(problems) == 2 and "Delta commit 2 is not registered: a RESTORE that undid a " \
+        "write whose registration failed" in problems[1]
+    featurestore.insert_into_featuregroup(frame(teams, (4, "d", 4.0)), "teams")
+    assert operations(teams) == [(0, "create"), (1, "append"), (2, "undo"), (3, "append")]
+    assert rows(featurestore.get_featuregroup("teams")) == [
+        (1, "a", 1.0), (2, "b", 2.0), (4, "d", 4.0)]
+    assert rows(featurestore.get_featuregroup("teams", as_of=1)) == [
+        (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0)]               # time travel sees them all
+
+
+def test_changes_made_outside_are_reported_and_repaired(teams, fs_home, monkeypatch, capsys):
+    spark, project = teams.spark, teams.settings.project
+    for key, value in settings_env(fs_home, project).items():    # the CLI reads settings there
+        monkeypatch.setenv(key, value)
+    table = f"{database_name(project)}.teams_1"
+    spark.sql(f"DELETE FROM {table} WHERE team_id = 1")          # Spark SQL, not the store
+    with teams.online.backend.connection(project) as conn:
+        conn.cursor().execute("CREATE TABLE stray_1 (x INTEGER)")
+        conn.commit()
+    assert cli(["check", "--project", project]) == 1
+    out = capsys.readouterr().out
+    assert f"feature store {project}: 1 feature group version(s), 2 problem(s)" in out, out
+    assert "teams v1: Delta commit 1 is not registered: a DELETE made outside the feature " \
+           "store" in out
+    assert "online table stray_1 (" in out and "is no online feature group" in out
+
+    assert cli(["check", "--project", project, "--repair", "--json"]) == 1   # stray_1 stays
+    import json
+    report = json.loads(capsys.readouterr().out)
+    assert report["repaired"] == ["teams v1: registered Delta commit 1 as 'external DELETE'"]
+    assert [p.split(" (")[0] for p in report["problems"]] == ["online table stray_1"]
+    [*_, deleted] = teams.commits("teams")
+    assert (deleted.operation, deleted.rows_deleted) == ("external DELETE", 1)
+    assert rows(spark.table(table)) == [(2, "b", 2.0)]
+
+    # a catalog entry dropped under a store that registered it (a Hive metastore keeps it so)
+    spark.sql(f"DROP TABLE {table}")                             # external table: files stay
+    assert teams.check().problems[0] == (f"teams v1: no catalog table {table}: run "
+                                         "`featurestore check --repair`")
+    assert teams.check(repair=True).repaired == [f"teams v1: catalog table {table} created again"]
+    assert rows(spark.table(table)) == [(2, "b", 2.0)]
+
+
+def test_a_schema_changed_outside_stops_writes_with_the_reason(teams):
+    location = teams.feature_group("teams").location
+    (teams.spark.range(2).write.format("delta").mode("overwrite")
+     .option("overwriteSchema", "true").save(location))
+    with pytest.raises(FeatureStoreError) as stopped:
+        featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
+    text = str(stopped.value)
+    assert "was changed outside the feature store by commit(s) 1" in text
+    assert "column 'team_id' (int) of the feature group is missing" in text
+    assert "Restore the table to commit 0" in text
+    assert operations(teams) == [(0, "create")]
+    assert "no longer matches its features" in " ".join(teams.check(repair=True).problems)
+
+
+def test_sql_runs_queries_only(teams):
+    before = rows(featurestore.get_featuregroup("teams"))
+    for statement in ("DELETE FROM teams_1", "drop table teams_1", "UPDATE teams_1 SET score = 0",
+                      "/* a comment */ -- another\n INSERT INTO teams_1 VALUES (9, 'z', 9.0)",
+                      "WITH x AS (SELECT 9, 'z', 9.0) INSERT INTO teams_1 SELECT * FROM x",
+                      "FROM teams_1 INSERT INTO teams_1 SELECT *",
+                      "SELECT 1; DROP TABLE teams_1", "SET spark.sql.shuffle.partitions = 1"):
+        with pytest.raises(InvalidInputError) as refused:
+            featurestore.sql(statement)
+        assert "nothing was written" not in str(refused.value)
+    with pytest.raises(InvalidInputError, match="sql\\(\\) reads: .* not DELETE"):
+        featurestore.sql("DELETE FROM teams_1")
+    with pytest.raises(InvalidInputError, match="TABLE_OR_VIEW_NOT_FOUND"):
+        featurestore.sql("SELECT * FROM nosuch")
+    assert rows(featurestore.get_featuregroup("teams")) == before
+    assert featurestore.sql("-- how many\nSELECT count(*) AS n FROM teams_1;").first().n == 2
+    assert rows(featurestore.sql("WITH t AS (SELECT * FROM teams_1) SELECT name FROM t")) == \
+        [("a",), ("b",)]
+    assert "teams_1" in [r.tableName for r in featurestore.sql("SHOW TABLES").collect()]
+    featurestore.sql("EXPLAIN DELETE FROM teams_1").collect()      # plans, runs nothing
+    assert rows(featurestore.get_featuregroup("teams")) == before
+    assert operations(teams) == [(0, "create")]
+
+
+def test_a_first_sync_that_fails_leaves_the_group_offline_only(store):
+    long_key = "k" * 300              # longer than an online string key may be
+    featurestore.create_featuregroup(store.spark.createDataFrame([(long_key, 1.0)], "k string, v double"),
+                                     "keys", primary_key="k")
+    with pytest.raises(InvalidInputError, match="longer than"):
+        store.sync_online("keys")
+    assert store.feature_group("keys").online is False
