@@ -147,9 +147,16 @@ def _check_online(store: Stores, group: FeatureGroup, report: CheckReport) -> No
 
 def _check_strays(store: Stores, project: str, groups: list[FeatureGroup],
                   report: CheckReport) -> None:
-    """Catalog and online tables of the project that no registered feature group owns."""
+    """Folders of the project's warehouse, catalog tables and online tables that no registered
+    feature group owns."""
     known = {table_name(g.name, g.version) for g in groups}
     db = database_name(project)
+    folder = paths.join(store.offline.warehouse, f"{db}.db")
+    owned = {g.location.rstrip("/") for g in groups}
+    report.problems += [f"{paths.join(folder, child)} holds files no registered feature group "
+                        "owns (left by a failed create, or made outside the feature store): "
+                        "remove it" for child in paths.children(store.spark, folder)
+                        if paths.join(folder, child) not in owned and not child.startswith((".", "_"))]
     if store.spark.catalog.databaseExists(db):
         report.problems += [f"catalog table {db}.{t.name} is no registered feature group"
                             for t in store.spark.catalog.listTables(db)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 __all__ = ["ENV", "FORMAT", "LIBRARIES", "env_level", "quiet_libraries", "setup_logging"]
 
@@ -135,3 +137,25 @@ def _level(value: int | str) -> int | None:
         return int(text)
     found = logging.getLevelName(text)     # DEBUG -> 10, WARN -> 30; unknown names stay str
     return found if isinstance(found, int) else None
+
+
+# PySpark logs every analysis error it raises through these two loggers
+ANALYSIS_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+
+
+@contextmanager
+def quiet_analysis() -> Iterator[None]:
+    """Silence PySpark's log of the analysis errors raised inside (an error we report ourselves,
+    once). The loggers are PySpark's own class: a plain ``logging.Logger`` of those names would
+    make every later AnalysisException of the process a TypeError (PySpark passes them keyword
+    arguments that only its class takes)."""
+    from pyspark.logger import PySparkLogger
+    loggers = [PySparkLogger.getLogger(n) for n in ANALYSIS_LOGGERS]
+    before = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, was in zip(loggers, before):
+            lg.disabled = was

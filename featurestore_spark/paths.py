@@ -32,6 +32,14 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(p))
 
 
+def children(spark: SparkSession, folder: str) -> list[str]:
+    """The names of the entries of ``folder`` (none when it does not exist)."""
+    p, fs = _path_and_fs(spark, folder)
+    if not fs.exists(p):
+        return []
+    return sorted(str(status.getPath().getName()) for status in fs.listStatus(p))
+
+
 def touch(spark: SparkSession, path: str) -> None:
     """Create (or truncate) the empty file ``path``."""
     p, fs = _path_and_fs(spark, path)

@@ -4,15 +4,17 @@ settings your jobs use, to see every part work there before real pipelines do.
 It writes a small feature store of its own (project ``$FEATURESTORE_PROJECT``): creates an event
 feature group and an online one (written to the online store from the executors), upserts,
 travels back in time, validates a bad batch away (STRICT), computes statistics on write, joins
-labels point in time and writes a training dataset in every format, reading each back. It prints
-one line per check and exits 1 if any fails. Example (see the README, "On a cluster")::
+labels point in time and writes a training dataset in every format (or those of ``--formats``),
+reading each back. It prints one line per check and exits 1 if any fails. Example (see the README,
+"On a cluster")::
 
     spark-submit --master spark://host:7077 --py-files dist/featurestore_spark.zip \\
-        --packages io.delta:delta-spark_4.1_2.13:4.4.0 jobs/cluster_check.py
+        --packages io.delta:delta-spark_4.1_2.13:4.4.0 jobs/cluster_check.py [--formats csv,avro]
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -48,7 +50,13 @@ def executor_facts(spark: SparkSession) -> list[tuple[str, str]]:
     return sorted(set(spark.sparkContext.parallelize(range(n), n).mapPartitions(where).collect()))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--formats", default=",".join(DATA_FORMATS),
+                        help=f"training dataset formats to check (default: all, {','.join(DATA_FORMATS)})")
+    formats = [f.strip() for f in parser.parse_args(argv).formats.split(",") if f.strip()]
+    if unknown := [f for f in formats if f not in DATA_FORMATS]:
+        parser.error(f"unknown format(s) {', '.join(unknown)}: name some of {', '.join(DATA_FORMATS)}")
     setup_logging()
     results: list[tuple[str, bool, str]] = []
 
@@ -155,7 +163,7 @@ def main() -> int:
         return rows.count() == KEYS and future == 0, f"{rows.count()} rows, {future} from the future"
     check("point-in-time join", pit_join)
 
-    for data_format in DATA_FORMATS:
+    for data_format in formats:
         def training(data_format: str = data_format) -> tuple[bool, str]:
             query = (store.query_labels(labels, event_time="at")
                      .join(store.query("daily_scores").select(["score"]), on="user_id"))

@@ -5,21 +5,59 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()
+# in every project (and so MySQL database) name of this run: two runs against one MariaDB (two
+# checkouts, a helper's run beside yours) never share a database
+RUN = uuid.uuid4().hex[:4]
+FATAL_LOG = ROOT / ".cache" / "pytest-fatal.log"
 
 
-def settings_env(home: Path, project: str = "tests") -> dict[str, str]:
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A fatal error of the test process (a C library aborting, say) is dumped, every thread's
+    stack, into .cache/pytest-fatal.log, which `make test` prints the crashing thread of: CI
+    shows the end of the output, where stderr's dump would have only the main thread's bottom."""
+    import faulthandler
+    FATAL_LOG.parent.mkdir(exist_ok=True)
+    session.config._fatal_log = FATAL_LOG.open("w")        # kept open for the whole run
+    faulthandler.enable(file=session.config._fatal_log, all_threads=True)
+
+
+# For the tests' tiny tables: interpreted expressions instead of generated code (compiling it
+# costs more than running it on a few rows), no adaptive re-planning, fewer tasks. About 12% off
+# the unit tests; the e2e jobs run with conf/spark-defaults.conf as it is.
+TEST_SPARK_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false",
+                   "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+                   "spark.databricks.delta.snapshotPartitions": "1"}
+
+
+def spark_defaults_for_tests() -> Path:
+    """conf/spark-defaults.conf with TEST_SPARK_CONF on top, as a file of .cache/."""
+    path = ROOT / ".cache" / "spark-test-defaults.conf"
+    base = (ROOT / "conf" / "spark-defaults.conf").read_text()
+    text = base + "\n# tests/conftest.py: TEST_SPARK_CONF\n" + "".join(
+        f"{k} {v}\n" for k, v in TEST_SPARK_CONF.items())
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    return path
+
+
+def settings_env(home: Path, project: str = "tests", test_conf: bool = True) -> dict[str, str]:
+    """The settings of a test's feature store (``test_conf``: with TEST_SPARK_CONF; the e2e jobs
+    run without it, as users do)."""
     return {
         "FEATURESTORE_HOME": str(home),
         "FEATURESTORE_PROJECT": project,
         "FEATURESTORE_SPARK_MASTER": "local[2]",
         "FEATURESTORE_SPARK_JARS_DIR": str(ROOT / ".cache" / "jars"),
-        "FEATURESTORE_SPARK_DEFAULTS_FILE": str(ROOT / "conf" / "spark-defaults.conf"),
+        "FEATURESTORE_SPARK_DEFAULTS_FILE": str(spark_defaults_for_tests() if test_conf else
+                                                ROOT / "conf" / "spark-defaults.conf"),
         "FEATURESTORE_SPARK_LOG4J_FILE": str(ROOT / "conf" / "log4j2.properties"),
         # statistics are Spark jobs of their own on every write: only the tests of statistics
         # (tests/unit/test_quality.py) and the e2e job compute them on write
@@ -51,8 +89,8 @@ def store(spark, fs_home: Path, request: pytest.FixtureRequest):
     import featurestore_spark as fs
     from featurestore_spark.config import load_settings
 
-    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
-    project = f"p{next(_counter)}_{slug}"
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:36]
+    project = f"p{RUN}{next(_counter)}_{slug}"
     settings = load_settings(ROOT / "conf" / "featurestore.toml", settings_env(fs_home, project))
     return fs.connect(settings, spark)
 

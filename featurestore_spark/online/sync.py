@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..errors import InvalidInputError
 from ..metadata import FeatureGroup, MetadataStore
 from ..names import quote, table_name
+from ..offline import checks
 from .schema import (STAGING, STAGING_OLD, key_value_problems, online_schema, schema_problems,
                      spark_decode, type_problems, wire_frame)
 from .sql import SqlOnlineBackend
@@ -66,13 +67,9 @@ class ConsistencyReport:
 
 def latest_per_key(df: DataFrame, group: FeatureGroup) -> DataFrame:
     """One row per primary key: the latest by event time (any one without an event time)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-    keys = [quote(k) for k in group.primary_key]
     if not group.event_time:
         return df.dropDuplicates(list(group.primary_key))
-    w = Window.partitionBy(*keys).orderBy(F.col(quote(group.event_time)).desc())
-    return df.withColumn("__rank", F.row_number().over(w)).where("__rank = 1").drop("__rank")
+    return checks.latest_per_key(df, group.primary_key, group.event_time)
 
 
 class OnlineSync:

@@ -35,14 +35,13 @@ Examples
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, cast
 
 from ..dataframes import convert
 from ..errors import InvalidInputError, reason
+from ..logs import quiet_analysis
 from ..metadata import FeatureGroup
 from ..names import database_name, quote, table_name
 from ..spec import DATAFRAME_TYPES
@@ -57,25 +56,10 @@ if TYPE_CHECKING:
     from ..feature_store import FeatureStore
     from ..offline.delta import DeltaEngine
 
-_ANALYSIS_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 
 
 def _names(arg: str | Iterable[str]) -> list[str]:
     return [arg] if isinstance(arg, str) else list(arg)
-
-
-@contextmanager
-def _quiet_analysis() -> Iterator[None]:
-    """PySpark logs every analysis error it raises; a refused filter is reported once, by us."""
-    loggers = [logging.getLogger(n) for n in _ANALYSIS_LOGGERS]
-    before = [lg.disabled for lg in loggers]
-    for lg in loggers:
-        lg.disabled = True
-    try:
-        yield
-    finally:
-        for lg, was in zip(loggers, before):
-            lg.disabled = was
 
 
 @dataclass(frozen=True)
@@ -334,7 +318,7 @@ class Query:
             fields = [StructField(c, self.root.data_type(c)) for c in self.root.columns]
         empty = self._spark().createDataFrame([], StructType(fields))
         try:
-            with _quiet_analysis():
+            with quiet_analysis():
                 analysed = empty.where(condition)._jdf.queryExecution().analyzed()
         except AnalysisException as e:
             return [f"filter {condition!r}: {reason(e)}"]

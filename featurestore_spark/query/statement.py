@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidInputError, reason
+from ..logs import quiet_analysis
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -53,6 +54,7 @@ def run_read_only(spark: SparkSession, statement: str) -> DataFrame:
             f"EXPLAIN, not {word}. Feature groups change through the feature store's writes "
             "(insert, upsert, overwrite, delete), which keep the metadata in step"], write=False)
     try:
-        return spark.sql(text)
+        with quiet_analysis():            # the error is ours to report
+            return spark.sql(text)
     except AnalysisException as e:        # ParseException included
         raise InvalidInputError(what, [reason(e)], write=False) from None

@@ -26,8 +26,9 @@ def spark_submit(script: str, *args: str, env: dict) -> subprocess.CompletedProc
 
 def test_demo_pipeline_under_spark_submit(tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, **settings_env(home, "football"), "PYSPARK_PYTHON": str(VENV_BIN / "python"),
-           "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+    env = {**os.environ, **settings_env(home, "football", test_conf=False),
+           "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT),
            "FEATURESTORE_STATISTICS_ON_WRITE": "true"}          # the default, as users run it
     run = spark_submit("demo_pipeline.py", env=env)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -63,6 +64,18 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
                                                  "teams_features"]
 
 
+HIVE_WRITER = """
+import featurestore_spark as fs
+from featurestore_spark import featurestore
+spark = fs.connect().spark
+featurestore.create_featuregroup(spark.sql(
+    "SELECT id AS team_id, CAST(id * 1000 AS DOUBLE) AS average_attendance FROM range(5)"),
+    "attendances_features", primary_key="team_id")
+featurestore.insert_into_featuregroup(spark.sql(
+    "SELECT 3L AS team_id, 12345.0D AS average_attendance"), "attendances_features", mode="upsert")
+print("WRITTEN")
+"""
+
 PLAIN_READER = """
 import sys
 from pyspark.sql import SparkSession
@@ -78,15 +91,20 @@ print("ATTENDANCE", row.average_attendance)
 
 
 def test_hive_metastore_tables_are_readable_without_featurestore_spark(tmp_path):
+    """A job writes with the Hive metastore (a create and an upsert); plain Spark with only Delta
+    and that metastore reads the table by name."""
     home = tmp_path / "home"
-    env = {**os.environ, **settings_env(home, "football"), "PYSPARK_PYTHON": str(VENV_BIN / "python"),
-           "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
-           "FEATURESTORE_OFFLINE_METASTORE": "hive"}
-    run = spark_submit("demo_pipeline.py", env=env)
+    env = {**os.environ, **settings_env(home, "football", test_conf=False),
+           "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT), "FEATURESTORE_OFFLINE_METASTORE": "hive"}
+    writer = tmp_path / "hive_writer.py"
+    writer.write_text(HIVE_WRITER)
+    run = spark_submit(str(writer), env=env)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "WRITTEN" in run.stdout
     jars = ",".join(sorted(str(p) for p in (ROOT / ".cache" / "jars").glob("*.jar")))
     url = f"jdbc:derby:;databaseName={home / 'metastore_db'};create=false"
     plain = subprocess.run([str(VENV_BIN / "python"), "-c", PLAIN_READER, jars, url], cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
     assert plain.returncode == 0, plain.stderr[-3000:]
-    assert "ATTENDANCE 12345.0" in plain.stdout      # the demo's upserted correction
+    assert "ATTENDANCE 12345.0" in plain.stdout      # the upserted correction

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_compute_statistics_job_under_spark_submit(spark, tmp_path):
     home, plots = tmp_path / "home", tmp_path / "plots"
-    settings = settings_env(home, "stats")                     # statistics not computed on write
+    settings = settings_env(home, "stats", test_conf=False)   # statistics not computed on write
     store = fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", settings), spark)
     rows = [(i, float(i % 7), i * 1.5, "abc"[i % 3]) for i in range(30)]
     featurestore.create_featuregroup(

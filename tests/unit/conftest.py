@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ..conftest import ROOT, settings_env
+from ..conftest import ROOT, RUN, settings_env
 
 _counter = itertools.count()
 
@@ -24,7 +24,7 @@ def online_env(request, fs_home) -> dict[str, str]:
     """The settings (as FEATURESTORE_* variables) of a project of this test's own whose online
     backend is SQLite, then MariaDB."""
     slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:36]
-    env = {**settings_env(fs_home, f"o{next(_counter)}_{slug}"),
+    env = {**settings_env(fs_home, f"o{RUN}{next(_counter)}_{slug}"),
            "FEATURESTORE_ONLINE_BACKEND": request.param}
     if request.param == "mysql":
         env.update(mysql_env(request.getfixturevalue("mysql_settings")))

@@ -19,7 +19,7 @@ from featurestore_spark.errors import (FeatureGroupNotFound, IncompleteDeleteErr
 from featurestore_spark.feature_store import DELETING
 from featurestore_spark.names import database_name
 
-from ..conftest import ROOT, settings_env
+from ..conftest import ROOT, RUN, settings_env
 from .conftest import mysql_env
 from .helpers import rows, snapshot
 
@@ -49,7 +49,7 @@ def nothing_left(store, name: str) -> None:
 
 def test_delete_with_the_online_store_unreachable_leaves_the_group_whole(spark, fs_home,
                                                                           mysql_settings):
-    project = f"del{next(_counter)}_unreachable"
+    project = f"del{RUN}{next(_counter)}_unreachable"
     env = {**settings_env(fs_home, project), "FEATURESTORE_ONLINE_BACKEND": "mysql",
            **mysql_env(mysql_settings)}
     store = fs.connect(load_settings(ROOT / "conf" / "featurestore.toml", env), spark)

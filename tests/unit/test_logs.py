@@ -157,3 +157,20 @@ def test_a_write_prints_our_progress_and_no_library_noise(tmp_path):
                   "dev.ludovic.netlib", "CaseInsensitiveStringMap", "locally checkpointed",
                   "Truncated the string representation", " INFO py4j"):
         assert noise not in out, (noise, out[-3000:])
+
+
+def test_quieting_analysis_errors_keeps_pysparks_own_loggers(spark):
+    """Quieting PySpark's log of analysis errors must not leave plain loggers of its names behind:
+    every later AnalysisException of the process would be a TypeError (a user's, too)."""
+    import logging
+
+    from pyspark.errors import AnalysisException
+    from pyspark.logger import PySparkLogger
+
+    from featurestore_spark.logs import ANALYSIS_LOGGERS, quiet_analysis
+    with quiet_analysis(), pytest.raises(AnalysisException):
+        spark.sql("SELECT * FROM no_such_table_anywhere")
+    assert all(isinstance(logging.getLogger(n), PySparkLogger) for n in ANALYSIS_LOGGERS)
+    with pytest.raises(AnalysisException):          # raised as it is, not as a TypeError
+        spark.sql("SELECT * FROM no_such_table_anywhere")
+    assert not any(logging.getLogger(n).disabled for n in ANALYSIS_LOGGERS)

@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 import mysql.connector
@@ -40,6 +40,11 @@ def group(name="teams", version=1, project="p") -> FeatureGroup:
 
 def commit(i: int) -> Commit:
     return Commit(i, T0, "append", 10 * i, i, 0, "me")
+
+
+def other_commit(i: int) -> Commit:
+    """Another Delta commit with the id of ``commit(i)`` (a later timestamp)."""
+    return Commit(i, T0 + timedelta(seconds=1), "append", 1, 0, 0, "me")
 
 
 @contextmanager
@@ -156,9 +161,12 @@ def test_duplicate_registration_is_refused_and_atomic(backend):
 def test_failed_commit_leaves_nothing(backend):
     store = backend.open()
     store.create_feature_group(group(), commit(0))
-    with pytest.raises(backend.integrity_error):   # commit 0 is recorded already
-        store.add_commit(group().with_features((Feature("id", "int"),)), commit(0))
+    with pytest.raises(backend.integrity_error):   # another commit 0 is recorded already
+        store.add_commit(group().with_features((Feature("id", "int"),)), other_commit(0))
     assert store.get_feature_group("p", "teams", 1).feature_names == ("id", "x")
+    # the same commit again (its writer, after a reconcile registered it first): accepted as is
+    store.add_commit(group(), commit(0))
+    assert store.commits("p", "teams", 1) == [commit(0)]
 
 
 def test_documents_are_kept_per_version_and_number_and_go_with_it(backend):
@@ -178,7 +186,7 @@ def test_documents_are_kept_per_version_and_number_and_go_with_it(backend):
     assert [d.kind for d in store.documents("p", FG_SUITE, "teams", 1)] == [FG_SUITE]
     # a commit that cannot be recorded records none of its documents
     with pytest.raises(backend.integrity_error):
-        store.add_commit(group(), commit(1), [stats(7, {"x": 1})])
+        store.add_commit(group(), other_commit(1), [stats(7, {"x": 1})])
     assert store.documents("p", FG_STATISTICS, "teams", 1, number=7) == []
     with pytest.raises(ValueError):                              # NaN is not JSON
         store.put_document(stats(8, {"x": float("nan")}))

@@ -6,6 +6,8 @@ it can; ``sql()`` runs queries only."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from featurestore_spark import featurestore
@@ -96,12 +98,18 @@ def test_changes_made_outside_are_reported_and_repaired(teams, fs_home, monkeypa
     with teams.online.backend.connection(project) as conn:
         conn.cursor().execute("CREATE TABLE stray_1 (x INTEGER)")
         conn.commit()
+    ghost = Path(teams.feature_group("teams").location).parent / "ghost_1"
+    ghost.mkdir()
+    (ghost / "part-0.parquet").write_bytes(b"left by a failed create")
     assert cli(["check", "--project", project]) == 1
     out = capsys.readouterr().out
-    assert f"feature store {project}: 1 feature group version(s), 2 problem(s)" in out, out
+    assert f"feature store {project}: 1 feature group version(s), 3 problem(s)" in out, out
     assert "teams v1: Delta commit 1 is not registered: a DELETE made outside the feature " \
            "store" in out
     assert "online table stray_1 (" in out and "is no online feature group" in out
+    assert f"{ghost} holds files no registered feature group owns" in out
+    ghost.joinpath("part-0.parquet").unlink()
+    ghost.rmdir()
 
     assert cli(["check", "--project", project, "--repair", "--json"]) == 1   # stray_1 stays
     import json
