@@ -29,11 +29,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 # For the tests' tiny tables: interpreted expressions instead of generated code (compiling it
-# costs more than running it on a few rows), no adaptive re-planning, fewer tasks. About 12% off
-# the unit tests; the e2e jobs run with conf/spark-defaults.conf as it is.
+# costs more than running it on a few rows), no adaptive re-planning, fewer tasks, and a driver
+# JVM that compiles with C1 only and collects with one thread (a short run on 2 cores). Measured
+# on test_writes + test_reads: 222 s -> 195 s (Spark settings) -> 175 s (JVM options). The e2e
+# jobs run with conf/spark-defaults.conf as it is.
 TEST_SPARK_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false",
                    "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-                   "spark.databricks.delta.snapshotPartitions": "1"}
+                   "spark.databricks.delta.snapshotPartitions": "1",
+                   "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 def spark_defaults_for_tests() -> Path:

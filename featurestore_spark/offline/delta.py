@@ -161,7 +161,13 @@ class DeltaEngine:
 
     def commits_after(self, group: FeatureGroup, version: int) -> list[DeltaCommit]:
         """The commits of the table's Delta log after ``version``, oldest first."""
-        table = DeltaTable.forPath(self.spark, group.location)
+        from pyspark.errors import AnalysisException
+        try:
+            table = DeltaTable.forPath(self.spark, group.location)
+        except AnalysisException:
+            raise FeatureStoreError(f"{group.name} v{group.version} has no Delta table at "
+                                    f"{group.location}: its data is gone (delete the feature "
+                                    "group, or put the table back there)") from None
         latest = cast("Row", table.history(1).first()).version   # a table has a first commit
         if latest <= version:
             return []

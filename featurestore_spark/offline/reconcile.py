@@ -7,8 +7,9 @@ RESTORE cannot be registered either), or a change made outside the feature store
 or ``OPTIMIZE`` through Spark SQL, another Delta client). Commit ids are Delta versions: a later
 commit registered over such a gap would leave reads, history and time travel skipping data.
 
-So before each write, and with ``featurestore check --repair``, the commits of the Delta log after
-the last registered one are registered, oldest first, each named for what made it: the write
+So before each write, and with ``featurestore check --repair``, the commits of the Delta log the
+metadata lacks (after the last registered one, or in a gap before it) are registered, oldest
+first, each named for what made it: the write
 mode of one of ours (its tag says which), ``undo`` for our RESTOREs, ``external <Delta
 operation>`` for the rest; each is logged with a warning. A commit younger than
 ``IN_FLIGHT_SECONDS`` is left to its writer, which may be registering it right now.
@@ -16,6 +17,7 @@ operation>`` for the rest; each is logged with a warning. A commit younger than
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,12 +54,16 @@ def describe(c: DeltaCommit) -> tuple[str, str]:
 
 def unregistered(offline: DeltaEngine, metadata: MetadataStore, group: FeatureGroup,
                  now: datetime | None = None) -> list[Unregistered]:
-    """The commits of ``group``'s Delta log after its last registered one, oldest first."""
-    known = metadata.commits(group.project, group.name, group.version)
-    last = known[-1].commit_id if known else -1
+    """The commits of ``group``'s Delta log that the metadata store does not have, oldest first:
+    after the last registered one, and any gap before it (a commit skipped while in flight whose
+    writer never registered it)."""
+    known = {c.commit_id for c in metadata.commits(group.project, group.name, group.version)}
+    first_gap = next(i for i in itertools.count() if i not in known)
     now = now or datetime.now(timezone.utc)
     found = []
-    for c in offline.commits_after(group, last):
+    for c in offline.commits_after(group, first_gap - 1):
+        if c.result.version in known:
+            continue
         operation, origin = describe(c)
         r = c.result
         commit = Commit(r.version, r.committed_at, operation, r.rows_inserted, r.rows_updated,
@@ -81,7 +87,11 @@ def reconcile(offline: DeltaEngine, metadata: MetadataStore, group: FeatureGroup
     if not settled:
         return []
     last = settled[-1].commit.commit_id
-    schema, features = checks.schema_problems(group, offline.read(group, last), evolve=True)
+    newest = max(c.commit_id for c in metadata.commits(group.project, group.name, group.version))
+    schema: list[str] = []
+    features = group.features      # gaps only: the registered features are newer
+    if last > newest:
+        schema, features = checks.schema_problems(group, offline.read(group, last), evolve=True)
     if schema:
         ids = ", ".join(str(u.commit.commit_id) for u in settled)
         raise FeatureStoreError(

@@ -58,11 +58,20 @@ def test_a_commit_whose_writer_died_is_registered_by_the_next_write(teams, monke
         "teams v1: Delta commit 1 is not registered: an append of this feature store that was "
         "never registered (its writer stopped between the Delta commit and the metadata); the "
         "next write registers it, or run `featurestore check --repair`"]
+    # a write right after it leaves it to its writer (it may be registering it this second)
+    from featurestore_spark.offline import reconcile
+    monkeypatch.setattr(reconcile, "IN_FLIGHT_SECONDS", 3600)
     featurestore.insert_into_featuregroup(frame(teams, (4, "d", 4.0)), "teams")
-    assert operations(teams) == [(0, "create"), (1, "append"), (2, "append")]
-    assert [c.rows_inserted for c in teams.commits("teams")] == [2, 1, 1]
+    assert operations(teams) == [(0, "create"), (2, "append")]
+    assert "Delta commit 1 is not registered" in teams.check().problems[0]
+    assert "(in flight: its writer may be registering it now)" in teams.check().problems[0]
+    # once it is older, the next write registers it, gap and all
+    monkeypatch.setattr(reconcile, "IN_FLIGHT_SECONDS", 0)
+    featurestore.insert_into_featuregroup(frame(teams, (5, "e", 5.0)), "teams")
+    assert operations(teams) == [(0, "create"), (1, "append"), (2, "append"), (3, "append")]
+    assert [c.rows_inserted for c in teams.commits("teams")] == [2, 1, 1, 1]
     assert rows(featurestore.get_featuregroup("teams")) == [
-        (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0), (4, "d", 4.0)]
+        (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0), (4, "d", 4.0), (5, "e", 5.0)]
     assert teams.check().consistent
 
 

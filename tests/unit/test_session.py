@@ -41,7 +41,7 @@ print(json.dumps({
 def _probe(tmp_path: Path, command: list[str], env: dict[str, str]) -> dict:
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
-    full_env = {**os.environ, **settings_env(tmp_path / "home"), **env,
+    full_env = {**os.environ, **settings_env(tmp_path / "home", test_conf=False), **env,
                 "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(command + [str(script), str(ROOT / "conf" / "featurestore.toml"),
                                     str(tmp_path / "table")],
