@@ -7,6 +7,7 @@ Environment variables: ``FEATURESTORE_HOME``, ``FEATURESTORE_PROJECT`` and
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -171,8 +172,9 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigurationError(f"setting {key} must be {'an integer' if kind is int else 'a number'}"
                                      f", got {value!r}") from None
-        if number < 0:
-            raise ConfigurationError(f"setting {key} must be 0 or more, got {value!r}")
+        if not math.isfinite(number) or number < 0:
+            raise ConfigurationError(f"setting {key} must be a finite number, 0 or more, got "
+                                     f"{value!r}")
         return number
     return str(value)
 

@@ -62,6 +62,10 @@ def as_spark(spark: SparkSession, data: Any, what: str) -> DataFrame | Any:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise InvalidInputError(what, [f"the pandas DataFrame cannot be converted through Arrow: "
                                        f"{reason(e)}"]) from None
+    untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+    if untyped:            # all None (or no rows) in an object column: Spark would make it void
+        raise InvalidInputError(what, [f"column {c!r} has no value to tell its type (all None, or "
+                                       "no rows): give it a dtype (df.astype)" for c in untyped])
     log.info("%s: converting a pandas DataFrame of %d rows on the driver (through Arrow)",
              what, len(data))
     return spark.createDataFrame(table)

@@ -225,6 +225,7 @@ class FeatureStore:
             self._undo_create(group, registered)
             raise
         created = self.metadata.get_feature_group(project, group.name, group.version)
+        self._servers.clear()                 # plans of this process see it at once
         if spec.offline:
             self.quality.after_commit(created, result.version, spec.statistics)
         return created
@@ -421,6 +422,7 @@ class FeatureStore:
         metadata transaction), and the catalog entry and the files last, the marker after every
         other file. Each failure says what state it left.
         """
+        self._servers.clear()                 # plans of this process see it at once
         try:
             group = self.feature_group(name, version, project)
         except FeatureGroupNotFound:
@@ -667,14 +669,18 @@ class FeatureStore:
         group = self.feature_group(name, version, project)
         if not group.online:
             group = replace(group, online=True, online_commit=None)
+            self._servers.clear()             # plans of this process see it at once
         return self.online.sync(group, full)
 
     def check(self, project: str | None = None, repair: bool = False) -> CheckReport:
         """Whether the metadata agrees with the Delta tables, the catalog and the online tables
         (``consistency``); ``repair`` registers unregistered Delta commits and recreates missing
-        catalog entries."""
+        catalog entries. Without ``repair`` it writes nothing, to the catalog neither."""
+        project = project or self.settings.project
+        if (problem := name_problem("project", project)):
+            raise InvalidInputError("cannot check feature store", [problem], write=False)
         return check_store(Stores(self.spark, self.metadata, self.offline, self.online.backend),
-                           self._project(project), repair)
+                           project, repair)
 
     def check_online(self, name: str, version: int | None = None,
                      project: str | None = None) -> ConsistencyReport:

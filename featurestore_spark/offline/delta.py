@@ -171,7 +171,13 @@ class DeltaEngine:
         latest = cast("Row", table.history(1).first()).version   # a table has a first commit
         if latest <= version:
             return []
-        rows = table.history(latest - version).selectExpr(*_HISTORY).collect()
+        count = latest - version
+        while True:             # commits landing meanwhile push the oldest wanted out: widen
+            rows = table.history(count).selectExpr(*_HISTORY).collect()
+            oldest = min(r.version for r in rows)
+            if oldest <= version + 1 or len(rows) < count:
+                break
+            count += oldest - version - 1
         return sorted((DeltaCommit(_write_result(r), r.operation, tag_mode(r.userMetadata),
                                    r.userName) for r in rows if r.version > version),
                       key=lambda c: c.result.version)
@@ -229,7 +235,8 @@ class DeltaEngine:
                     .whenNotMatchedInsertAll())
         from pyspark.sql import functions as F
         keys, ts = list(group.primary_key), quote(group.event_time)
-        latest = (self.read(group).groupBy(*map(quote, keys)).agg(F.max(ts).alias("__fs_keep")))
+        stored = self.read(group).join(df.select(*map(quote, keys)), keys, "left_semi")
+        latest = stored.groupBy(*map(quote, keys)).agg(F.max(ts).alias("__fs_keep"))
         source = df.join(latest, keys, "left")
         values: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in cols}
         return (table.alias("t").merge(source.alias("s"), on)

@@ -23,13 +23,20 @@ READ_ONLY_COMMANDS = ("SHOW", "DESCRIBE", "DESC", "EXPLAIN")
 _COMMENTS = re.compile(r"\s+|--[^\n]*(\n|$)|/\*.*?\*/", re.S)
 
 
-def first_word(statement: str) -> str:
-    """The statement's first keyword in capitals (``(`` for a parenthesized query), after any
-    leading comments."""
+def body(statement: str) -> str:
+    """``statement`` from its first word on: the leading whitespace and comments skipped, and
+    only those, so that Spark reads first the very word checked (its lexer nests ``/* */`` and
+    ends ``--`` elsewhere than this regex: what it gets must not start with a comment)."""
     position = 0
     while (m := _COMMENTS.match(statement, position)) and m.end() > position:
         position = m.end()
-    rest = statement[position:]
+    return statement[position:]
+
+
+def first_word(statement: str) -> str:
+    """The statement's first keyword in capitals (``(`` for a parenthesized query), after any
+    leading comments."""
+    rest = body(statement)
     if rest.startswith("("):
         return "("
     word = re.match(r"[A-Za-z_]+", rest)
@@ -45,7 +52,7 @@ def run_read_only(spark: SparkSession, statement: str) -> DataFrame:
         raise InvalidInputError(what, [f"a SQL query string is required, got {statement!r}"],
                                 write=False)
     word = first_word(statement)
-    text = statement.strip().rstrip(";").rstrip()
+    text = body(statement).strip().rstrip(";").rstrip()
     if word in QUERIES:
         text = f"SELECT * FROM (\n{text}\n) AS __fs_query"
     elif word not in READ_ONLY_COMMANDS:

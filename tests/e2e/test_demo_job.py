@@ -102,6 +102,11 @@ def test_hive_metastore_tables_are_readable_without_featurestore_spark(tmp_path)
     run = spark_submit(str(writer), env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "WRITTEN" in run.stdout
+    # featurestore check on a Hive metastore: its catalog entries are checked too, and agree
+    check = subprocess.run([str(VENV_BIN / "featurestore"), "check", "--json"], env=env,
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr[-3000:]
+    assert json.loads(check.stdout)["consistent"] is True
     jars = ",".join(sorted(str(p) for p in (ROOT / ".cache" / "jars").glob("*.jar")))
     url = f"jdbc:derby:;databaseName={home / 'metastore_db'};create=false"
     plain = subprocess.run([str(VENV_BIN / "python"), "-c", PLAIN_READER, jars, url], cwd=tmp_path,

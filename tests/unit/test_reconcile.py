@@ -129,13 +129,6 @@ def test_changes_made_outside_are_reported_and_repaired(teams, fs_home, monkeypa
     assert (deleted.operation, deleted.rows_deleted) == ("external DELETE", 1)
     assert rows(spark.table(table)) == [(2, "b", 2.0)]
 
-    # a catalog entry dropped under a store that registered it (a Hive metastore keeps it so)
-    spark.sql(f"DROP TABLE {table}")                             # external table: files stay
-    assert teams.check().problems[0] == (f"teams v1: no catalog table {table}: run "
-                                         "`featurestore check --repair`")
-    assert teams.check(repair=True).repaired == [f"teams v1: catalog table {table} created again"]
-    assert rows(spark.table(table)) == [(2, "b", 2.0)]
-
 
 def test_a_schema_changed_outside_stops_writes_with_the_reason(teams):
     location = teams.feature_group("teams").location
@@ -157,7 +150,11 @@ def test_sql_runs_queries_only(teams):
                       "/* a comment */ -- another\n INSERT INTO teams_1 VALUES (9, 'z', 9.0)",
                       "WITH x AS (SELECT 9, 'z', 9.0) INSERT INTO teams_1 SELECT * FROM x",
                       "FROM teams_1 INSERT INTO teams_1 SELECT *",
-                      "SELECT 1; DROP TABLE teams_1", "SET spark.sql.shuffle.partitions = 1"):
+                      "SELECT 1; DROP TABLE teams_1", "SET spark.sql.shuffle.partitions = 1",
+                      # comments Spark's lexer reads otherwise than a regex (nested, ended by
+                      # \r, continued by a backslash): Spark gets the text from the word checked
+                      "/* /* */ SHOW */ DROP TABLE teams_1", "-- x\\\nSHOW\nDELETE FROM teams_1",
+                      "--\rDELETE FROM teams_1 /*\nSHOW */"):
         with pytest.raises(InvalidInputError) as refused:
             featurestore.sql(statement)
         assert "nothing was written" not in str(refused.value)

@@ -341,6 +341,8 @@ def test_pandas_and_numpy_frames_are_written_like_spark_ones(store):
         featurestore.insert_into_featuregroup(mixed, "teams")
     with pytest.raises(InvalidInputError, match="column name 0 is not a string"):
         featurestore.insert_into_featuregroup(pd.DataFrame([[1]]), "teams")
+    with pytest.raises(InvalidInputError, match="column 'name' has no value to tell its type"):
+        featurestore.insert_into_featuregroup(upsert.assign(name=[None, None]), "teams")
     assert snapshot(store, "teams") == before
 
     featurestore.create_featuregroup(np.array([[1, 2.5], [2, 3.5]]), "matrix")
