@@ -20,12 +20,13 @@ from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, D
                      OnlineStoreError, SchemaMismatchError, StorageError, TrainingDatasetExists,
                      TrainingDatasetNotFound)
 from .feature_store import FeatureStore, connect
+from .handles import FeatureGroup
 from .hops import Hops
 from .query import Query
 from .statistics import StatisticsConfig
 
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "DataValidationError",
-           "FeatureGroupExists",
+           "FeatureGroup", "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
            "Hops", "IncompleteDeleteError", "InvalidInputError", "MetadataStoreError",
            "OnlineStoreError", "Query", "SchemaMismatchError", "StatisticsConfig", "StorageError",

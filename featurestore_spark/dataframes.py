@@ -39,12 +39,35 @@ def is_local_frame(data: Any) -> bool:
                 or (numpy is not None and isinstance(data, numpy.ndarray)))
 
 
+def lower_columns(df: Any, what: str) -> Any:
+    """A Spark DataFrame with its columns named as features are stored: lowercased
+    (``names.feature``); a name invalid even lowercased is kept as given, for the checks to refuse
+    in the user's spelling. Two columns that lowercase alike are an InvalidInputError."""
+    from .names import name_problem
+    from .spec import is_dataframe
+    if not is_dataframe(df):
+        return df
+    given = df.columns
+    lowered = [c.lower() if name_problem("feature", c.lower()) is None else c for c in given]
+    seen: dict[str, str] = {}
+    problems = []
+    for original, name in zip(given, lowered):
+        if name in seen and seen[name] != original:
+            problems.append(f"columns {seen[name]!r} and {original!r} are both feature {name!r} "
+                            "(feature names are case-insensitive)")
+        seen.setdefault(name, original)
+    if problems:
+        raise InvalidInputError(what, problems)
+    return df if lowered == given else df.toDF(*lowered)
+
+
 def as_spark(spark: SparkSession, data: Any, what: str) -> DataFrame | Any:
     """``data`` as a Spark DataFrame when it is a pandas DataFrame or a 2-D numpy array (columns
-    ``col_0``, ``col_1``, ...); anything else as it is, for the caller's checks to refuse.
-    A frame Arrow cannot convert (a column of mixed types, say) is an InvalidInputError."""
+    ``col_0``, ``col_1``, ...), its columns named as features are stored (``lower_columns``);
+    anything else as it is, for the caller's checks to refuse. A frame Arrow cannot convert (a
+    column of mixed types, say) is an InvalidInputError."""
     if not is_local_frame(data):
-        return data
+        return lower_columns(data, what)
     import pandas as pd
     import pyarrow as pa
     if not isinstance(data, pd.DataFrame):
@@ -68,4 +91,4 @@ def as_spark(spark: SparkSession, data: Any, what: str) -> DataFrame | Any:
                                        "no rows): give it a dtype (df.astype)" for c in untyped])
     log.info("%s: converting a pandas DataFrame of %d rows on the driver (through Arrow)",
              what, len(data))
-    return spark.createDataFrame(table)
+    return lower_columns(spark.createDataFrame(table), what)

@@ -15,7 +15,7 @@ from functools import cached_property
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
-from . import paths
+from . import handles, paths
 from .config import Settings, load_settings
 from .consistency import CheckReport, Stores, check as check_store
 from .dataframes import as_spark, convert
@@ -29,6 +29,7 @@ from .offline import checks
 from .offline.delta import CONFLICTS, DELETING, DeltaEngine, WriteResult, qualified_name
 from .offline.reconcile import reconcile
 from .online import open_online_backend
+from .online.sql import SqlOnlineBackend
 from .online.schema import key_value_problems as online_key_problems
 from .online.schema import schema_problems as online_problems
 from .online.serving import ConnectionPool, FeatureVectorServer, check_missing, plan
@@ -73,46 +74,79 @@ class FeatureStore:
     >>> fs.create(CreateSpec("teams", df, primary_key=("team_id",)))  # doctest: +SKIP
     """
 
-    def __init__(self, spark: SparkSession, settings: Settings, metadata: MetadataStore) -> None:
-        self.spark = spark
+    def __init__(self, spark: SparkSession | None, settings: Settings,
+                 metadata: MetadataStore) -> None:
+        self._spark = spark          # None: started by the first call that needs it
         self.settings = settings
         self.metadata = metadata
-        self.offline = DeltaEngine(spark, settings.warehouse)
         self._registered: set[str] = set()
-        self._online: OnlineSync | None = None
+        self._projects = {settings.project}      # registered in the catalog once Spark runs
         self._pools: dict[str, ConnectionPool] = {}
         # each plan with the metadata generation it was checked against, and when
         self._servers: dict[tuple, tuple[int, FeatureVectorServer, float]] = {}
+
+    @property
+    def spark(self) -> SparkSession:
+        """The SparkSession, started (with the settings' cluster check) on first use by a store
+        connected with ``spark=False``: serving never needs it."""
+        if self._spark is None:
+            self._use(get_spark(self.settings))
+        assert self._spark is not None
+        return self._spark
+
+    def _use(self, spark: SparkSession) -> None:
+        check_cluster(self.settings, spark)
+        self._spark = spark
+        for project in sorted(self._projects):
+            self._register_project(project)
+
+    @property
+    def spark_started(self) -> bool:
+        return self._spark is not None
+
+    @cached_property
+    def offline(self) -> DeltaEngine:
+        return DeltaEngine(self.spark, self.settings.warehouse)
 
     @cached_property
     def quality(self) -> Quality:
         """Statistics and validation: settings, suites, reports, statistics per commit."""
         return Quality(self)
 
-    @property
+    @cached_property
+    def online_backend(self) -> SqlOnlineBackend:
+        """The online store's backend (opened on first use: a store that never goes online never
+        connects to one); lookups need nothing else."""
+        return open_online_backend(self.settings)
+
+    @cached_property
     def online(self) -> OnlineSync:
-        """The online store (opened on first use: a store that never goes online never
-        connects to one)."""
-        if self._online is None:
-            self._online = OnlineSync(open_online_backend(self.settings), self.offline,
-                                      self.metadata, self.settings.online.batch_size)
-        return self._online
+        """Writes to and syncs of the online store (they need Spark)."""
+        return OnlineSync(self.online_backend, self.offline, self.metadata,
+                          self.settings.online.batch_size)
 
     @classmethod
-    def connect(cls, settings: Settings | None = None, spark: SparkSession | None = None) -> FeatureStore:
+    def connect(cls, settings: Settings | None = None,
+                spark: SparkSession | bool | None = None) -> FeatureStore:
+        """A store of ``settings`` (default: ``load_settings()``) over ``spark`` (None: the active
+        session or a new one, started now; False: started later, by the first call that needs
+        it, so that a model server reading feature vectors runs no JVM)."""
         quiet_libraries()    # their loggers at WARNING, or all at FEATURESTORE_LOG_LEVEL
         settings = settings or load_settings()
-        spark = spark or get_spark(settings)
-        check_cluster(settings, spark)
-        store = cls(spark, settings, open_metadata_store(settings))
-        store._register_project(settings.project)
+        store = cls(None, settings, open_metadata_store(settings))
+        if spark is None or spark is True:
+            store._use(get_spark(settings))
+        elif spark is not False:
+            store._use(spark)
         return store
 
     def _project(self, project: str | None) -> str:
         project = project or self.settings.project
         if (problem := name_problem("project", project)):
             raise InvalidInputError("cannot open feature store", [problem], write=False)
-        self._register_project(project)
+        self._projects.add(project)
+        if self._spark is not None:
+            self._register_project(project)
         return project
 
     def _register_project(self, project: str) -> None:
@@ -142,6 +176,36 @@ class FeatureStore:
                 project: str | None = None) -> list[Commit]:
         group = self.feature_group(name, version, project)
         return self.metadata.commits(group.project, group.name, group.version)
+
+    # -- handles (hsfs vocabulary: featurestore_spark.handles) ------------------------------------
+    def get_or_create_feature_group(self, name: str, version: int | None = None,
+                                    project: str | None = None, **settings: Any) -> handles.FeatureGroup:
+        """The handle of feature group ``name`` (the latest version when ``version`` is None), or
+        of a new one (version 1 by default) that its first ``insert`` creates with ``settings``:
+        description, primary_key, event_time, partition_key, online_enabled, statistics_config,
+        expectation_suite, validation_ingestion_policy.
+
+        Examples
+        --------
+        >>> fg = store.get_or_create_feature_group("teams", primary_key=["team_id"])  # doctest: +SKIP
+        >>> fg.insert(df)                                                            # doctest: +SKIP
+        """
+        return handles.get_or_create(self, name, version, project, **settings)
+
+    def create_feature_group(self, name: str, version: int | None = None,
+                             project: str | None = None, **settings: Any) -> handles.FeatureGroup:
+        """A handle of a new feature group version (the next one when ``version`` is None) that
+        its first ``insert`` or ``save`` creates; settings as ``get_or_create_feature_group``."""
+        return handles.new_feature_group(self, name, version, project, **settings)
+
+    def get_feature_group(self, name: str, version: int | None = None,
+                          project: str | None = None) -> handles.FeatureGroup:
+        """The handle of a registered version (the latest when ``version`` is None)."""
+        return handles.feature_group(self, name, version, project)
+
+    def get_feature_groups(self, name: str, project: str | None = None) -> list[handles.FeatureGroup]:
+        """Handles of every version of ``name``, oldest first."""
+        return handles.feature_groups(self, name, project)
 
     # -- writes -----------------------------------------------------------------------------------
     def create(self, spec: CreateSpec) -> FeatureGroup:
@@ -190,7 +254,8 @@ class FeatureStore:
         if problems:
             raise InvalidInputError(what, problems)
         assert df is not None
-        report = self.quality.validate(df, suite, spec.validation_policy, what,
+        report = self.quality.validate(df, suite if spec.validate else None, spec.validation_policy,
+                                       what,
                                        job=f"validation of {spec.name} v{spec.version}")
         descriptions = dict(spec.feature_descriptions)
         group = FeatureGroup(
@@ -333,7 +398,7 @@ class FeatureStore:
         if problems:
             raise InvalidInputError(what, problems)
         suite, policy, suite_version = self.quality.suite(group)
-        report = self.quality.validate(df, suite, policy, what,
+        report = self.quality.validate(df, suite if spec.validate else None, policy, what,
                                        job=f"validation of {spec.mode} into {group.name}")
         self._register_project(project)
         evolved = group.with_features(features)
@@ -366,14 +431,15 @@ class FeatureStore:
         append and upsert keep, per key, the row with the latest event time)."""
         if not problems:
             df, problems = self._one_row_per_key(df, group.primary_key, group.event_time)
-        table = self.online.backend.columns_of(group.project, f"{group.name}_{group.version}")
+        table = self.online_backend.columns_of(group.project, f"{group.name}_{group.version}")
         from .online.schema import online_schema
         if not problems and table != list(online_schema(group).names):
             problems.append(f"the online table of {group.name} v{group.version} does not match "
                             f"its features: run sync_online({group.name!r}, full=True) first")
         if problems:
             raise InvalidInputError(what, problems)
-        self.quality.validate(df, *self.quality.suite(group)[:2], what,      # no commit: the
+        suite, policy = self.quality.suite(group)[:2] if spec.validate else (None, "")
+        self.quality.validate(df, suite, policy, what,                        # no commit: the
                               job=f"validation of online {spec.mode} into {group.name}")  # report is logged
         df = df.select(*map(quote, group.feature_names))
         if spec.mode == "overwrite":
@@ -570,6 +636,7 @@ class FeatureStore:
     def feature(self, feature: str, featuregroup: str | None = None, version: int | None = None,
                 project: str | None = None) -> DataFrame:
         """One feature's column, from ``featuregroup`` or the one feature group that has it."""
+        feature = feature.lower() if isinstance(feature, str) else feature   # names.feature
         if (p := name_problem("feature", feature)):
             raise InvalidInputError("cannot read feature", [p], write=False)
         if featuregroup is None:
@@ -597,7 +664,7 @@ class FeatureStore:
         refused (``query.statement``)."""
         if online:
             project = project or self.settings.project
-            return self.online.backend.read_frame(self.spark, project, query=query)
+            return self.online_backend.read_frame(self.spark, project, query=query)
         db = database_name(self._project(project))
         catalog = self.spark.catalog
         previous = catalog.currentDatabase()
@@ -679,7 +746,7 @@ class FeatureStore:
         project = project or self.settings.project
         if (problem := name_problem("project", project)):
             raise InvalidInputError("cannot check feature store", [problem], write=False)
-        return check_store(Stores(self.spark, self.metadata, self.offline, self.online.backend),
+        return check_store(Stores(self.spark, self.metadata, self.offline, self.online_backend),
                            project, repair)
 
     def check_online(self, name: str, version: int | None = None,
@@ -699,7 +766,7 @@ class FeatureStore:
         once and call ``get(key)`` / ``get_batch(keys)`` for every request."""
         project = self._project(project)
         parts = plan(self.metadata.list_feature_groups(project), features, versions)
-        backend = self.online.backend
+        backend = self.online_backend
         pool = self._pools.get(project)
         if pool is None:
             pool = self._pools[project] = ConnectionPool(backend, project,
@@ -756,14 +823,17 @@ class FeatureStore:
 _default: FeatureStore | None = None
 
 
-def connect(settings: Settings | None = None, spark: SparkSession | None = None) -> FeatureStore:
+def connect(settings: Settings | None = None,
+            spark: SparkSession | bool | None = None) -> FeatureStore:
     """Connect to the feature store the settings describe and make it the default one that
-    ``Hops`` builders and ``featurestore`` functions use.
+    ``Hops`` builders and ``featurestore`` functions use. ``spark=False`` opens only the metadata
+    and online stores (a model server: no JVM); Spark starts with the first call that needs it.
 
     Examples
     --------
     >>> import featurestore_spark as fs
     >>> store = fs.connect()          # doctest: +SKIP
+    >>> server = fs.connect(spark=False).feature_vector_server(["rating"])   # doctest: +SKIP
     """
     global _default
     _default = FeatureStore.connect(settings, spark)

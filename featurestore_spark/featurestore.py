@@ -488,12 +488,5 @@ def get_validation_reports(featuregroup: str, featurestore: str | None = None,
 def validate(df: DataFrame, featuregroup: str, featurestore: str | None = None,
              featuregroup_version: int | None = None) -> dict[str, Any]:
     """Validate ``df`` with the feature group's suite without writing anything: the report."""
-    from .validation import validate as run
     store, group = _group(featuregroup, featurestore, featuregroup_version)
-    suite = store.quality.suite(group)[0]
-    if suite is None:
-        from .errors import InvalidInputError
-        raise InvalidInputError(f"cannot validate against {featuregroup!r}",
-                                [f"{group.name} v{group.version} has no expectation suite: "
-                                 "attach one with attach_expectation_suite"])
-    return run(df, suite, job=f"validation against {group.name}")
+    return store.quality.check(group, df)

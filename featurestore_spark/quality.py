@@ -112,6 +112,18 @@ class Quality:
         from .validation import check
         return check(df, suite, policy, what, job=job)
 
+    def check(self, group: FeatureGroup, df: Any) -> dict:
+        """Validate ``df`` (Spark or pandas) with the group's suite, writing nothing: the report."""
+        from .dataframes import as_spark
+        from .validation import validate as run
+        what = f"cannot validate against {group.name!r}"
+        suite = self.suite(group)[0]
+        if suite is None:
+            raise InvalidInputError(what, [f"{group.name} v{group.version} has no expectation "
+                                           "suite: attach one first"], write=False)
+        return run(as_spark(self.store.spark, df, what), suite,
+                   job=f"validation against {group.name}")
+
     @staticmethod
     def report_document(group: FeatureGroup, commit_id: int, report: dict, suite_version: int
                         ) -> Document:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from .names import name_problem
+from .names import feature, features, name_problem
 from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
@@ -47,6 +47,16 @@ class CreateSpec:
     statistics: StatisticsConfig = StatisticsConfig()   # kept as the feature group's settings
     expectation_suite: Any = None              # a great_expectations suite, checked on every write
     validation_policy: str = "STRICT"          # STRICT: refuse failing data; ALWAYS: write, report
+    validate: bool = True                      # False: this write skips the suite (no report)
+
+    def __post_init__(self) -> None:            # feature names as stored: see names.feature
+        object.__setattr__(self, "primary_key", features(self.primary_key))
+        object.__setattr__(self, "partition_by", features(self.partition_by))
+        object.__setattr__(self, "event_time", feature(self.event_time))
+        if isinstance(self.feature_descriptions, (list, tuple)):
+            object.__setattr__(self, "feature_descriptions", tuple(
+                (feature(d[0]), *d[1:]) if isinstance(d, (list, tuple)) and d else d
+                for d in self.feature_descriptions))
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=False)
@@ -71,6 +81,7 @@ class InsertSpec:
     online: bool | None = None                 # None: online when the feature group is online
     offline: bool = True
     statistics: StatisticsConfig | None = None  # None: the feature group's settings
+    validate: bool = True                      # False: this write skips the suite (no report)
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)
@@ -92,6 +103,10 @@ class ReadSpec:
     features: tuple[str, ...] | None = None     # None: every feature
     dataframe_type: str = "spark"
     online: bool = False                       # read the online table (the latest row per key)
+
+    def __post_init__(self) -> None:
+        if self.features is not None:
+            object.__setattr__(self, "features", features(self.features))
 
     def problems(self) -> list[str]:
         problems = _common(self.name, self.project, self.version, optional_version=True)

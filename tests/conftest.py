@@ -28,6 +28,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     faulthandler.enable(file=session.config._fatal_log, all_threads=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """pytest's own faulthandler plugin disables the handler in its unconfigure: turn it back on
+    for the interpreter's shutdown, where CI saw a segmentation fault after all tests passed."""
+    import faulthandler
+    log = getattr(config, "_fatal_log", None)
+    if log is not None and not log.closed:
+        log.write("(after the tests: interpreter shutdown)\n")
+        log.flush()
+        faulthandler.enable(file=log, all_threads=True)
+
+
 # For the tests' tiny tables: interpreted expressions instead of generated code (compiling it
 # costs more than running it on a few rows), no adaptive re-planning, fewer tasks, and a driver
 # JVM that compiles with C1 only and collects with one thread (a short run on 2 cores). Measured

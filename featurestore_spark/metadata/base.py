@@ -124,6 +124,14 @@ class MetadataStore(ABC):
         the stored features (schema evolution)."""
 
     @abstractmethod
+    def update_descriptions(self, project: str, name: str, version: int,
+                            description: str | None = None,
+                            features: Mapping[str, str] | None = None) -> None:
+        """Replace the version's description (unless None) and those of ``features``
+        (name: text), atomically. Raises FeatureGroupNotFound, or InvalidInputError for a
+        feature the version does not have."""
+
+    @abstractmethod
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
         """Record whether the version is online and the last commit synced to the online store."""
 

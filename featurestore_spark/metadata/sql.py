@@ -7,9 +7,9 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..errors import (FeatureGroupExists, FeatureGroupNotFound, TrainingDatasetExists,
+from ..errors import (FeatureGroupExists, FeatureGroupNotFound, InvalidInputError, TrainingDatasetExists,
                       TrainingDatasetNotFound)
 from .base import Commit, Document, Feature, FeatureGroup, MetadataStore, TrainingDataset
 from .migrations import MIGRATIONS
@@ -205,6 +205,26 @@ class SqlMetadataStore(MetadataStore):
                 self._put_document(cur, d)
             if evolved:
                 self._bump(cur)
+
+    def update_descriptions(self, project: str, name: str, version: int,
+                            description: str | None = None,
+                            features: Mapping[str, str] | None = None) -> None:
+        with self._transaction() as cur:
+            fg_id = self._id(cur, project, name, version)
+            cur.execute(self._sql("SELECT name FROM features WHERE feature_group_id = ?"), (fg_id,))
+            known = {r[0] for r in cur.fetchall()}
+            unknown = sorted(set(features or {}) - known)
+            if unknown:
+                raise InvalidInputError(f"cannot describe the features of {name} v{version}", [
+                    f"it has no feature {f!r} (its features: {', '.join(sorted(known))})"
+                    for f in unknown], write=False)
+            if description is not None:
+                cur.execute(self._sql("UPDATE feature_groups SET description = ? WHERE id = ?"),
+                            (description, fg_id))
+            for feature, text in (features or {}).items():
+                cur.execute(self._sql("UPDATE features SET description = ? WHERE "
+                                      "feature_group_id = ? AND name = ?"), (text, fg_id, feature))
+            self._bump(cur)
 
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
         with self._transaction() as cur:

@@ -89,8 +89,14 @@ class MysqlBackend(SqlOnlineBackend):
         conn.autocommit = True    # else the pooled connection reads one snapshot forever and
         return conn               # its metadata locks block the RENAME of a full sync
 
+    def lost(self, conn: Any) -> bool:
+        try:
+            return not conn.is_connected()      # a ping, only after a failed statement
+        except Exception:
+            return True
+
     def lookup_statement(self, conn: Any, sql: str) -> LookupStatement:
-        if hasattr(getattr(conn, "_cmysql", None), "stmt_prepare"):
+        if _c_connection(conn):
             return NativeStatement(conn, sql)
         _log_fallback(conn)
         return CursorStatement(conn.cursor(prepared=True), sql)   # pure-Python connector
@@ -229,6 +235,14 @@ class MysqlBackend(SqlOnlineBackend):
                 "characters or a value out of its column's range is refused")
 
 
+def _c_connection(conn: Any) -> bool:
+    try:
+        from mysql.connector.connection_cext import CMySQLConnection
+    except ImportError:
+        return False
+    return isinstance(conn, CMySQLConnection)
+
+
 def _log_fallback(conn: Any) -> None:
     """One warning per process that lookups lost the C extension's fast path: why, what it costs,
     what to do."""
@@ -249,45 +263,23 @@ def _log_fallback(conn: Any) -> None:
 
 
 class NativeStatement(LookupStatement):
-    """A server-side prepared statement run through mysql-connector's C extension directly.
+    """A server-side prepared statement run through the C extension's connection statement API
+    (``cmd_stmt_prepare`` / ``cmd_stmt_execute`` / ``get_rows``, public methods of
+    ``CMySQLConnection``).
 
     A prepared cursor costs two round trips per call (it sends COM_STMT_RESET before every
     execution) and a Python loop per row and column when fetching; here an execution is one round
-    trip and the C extension makes the rows. Values are bound as parameters all the same. (Lookup
-    latency in bench/RESULTS.md: a batch of 100 keys at 50 features went from 1.2x to about half
-    the time of the plain prepared-cursor query.)"""
+    trip and the C extension makes the rows. Values are bound as parameters all the same. The
+    connector maps errors to its own error classes. (Lookup latency: bench/RESULTS.md.)"""
 
     def __init__(self, conn: Any, sql: str) -> None:
-        from _mysql_connector import MySQLInterfaceError
-        self._error = MySQLInterfaceError    # imported once, not on every lookup
-        self._attrs = conn.query_attrs       # the C extension requires them (it crashes without)
-        try:
-            self._stmt = conn._cmysql.stmt_prepare(sql.replace("%s", "?").encode())
-        except MySQLInterfaceError as e:
-            raise _mapped(e) from None
+        self._conn = conn
+        self._stmt = conn.cmd_stmt_prepare(sql.replace("%s", "?").encode())
 
     def rows(self, params: Sequence[Any]) -> list[tuple]:
-        stmt = self._stmt
-        try:                                 # errors while fetching too (a lost connection)
-            stmt.stmt_execute(*params, query_attrs=self._attrs)
-            try:
-                return list(iter(stmt.fetch_row, None))
-            finally:
-                stmt.free_result()
-        except self._error as e:
-            raise _mapped(e) from None
+        conn, stmt = self._conn, self._stmt
+        conn.cmd_stmt_execute(stmt, *params)
+        return conn.get_rows(prep_stmt=stmt)[0]
 
     def close(self) -> None:
-        try:
-            self._stmt.stmt_close()
-        except self._error as e:
-            raise _mapped(e) from None
-
-
-def _mapped(error: Exception) -> Exception:
-    """A C extension error as the mysql-connector error class it stands for."""
-    from mysql.connector.errors import InterfaceError, get_mysql_exception
-    if getattr(error, "errno", None):
-        c_error: Any = error    # a MySQLInterfaceError, with errno, msg and sqlstate
-        return get_mysql_exception(c_error.errno, msg=c_error.msg, sqlstate=c_error.sqlstate)
-    return InterfaceError(str(error))
+        self._conn.cmd_stmt_close(self._stmt)

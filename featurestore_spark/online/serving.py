@@ -13,6 +13,7 @@ re-plans when the metadata's generation number changed, so it serves the current
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import sys
@@ -30,6 +31,7 @@ from .schema import (OnlineSchema, key_encoders, key_types, key_values, online_s
                      python_decoders)
 from .sql import SqlOnlineBackend
 
+log = logging.getLogger(__name__)
 MISSING = ("null", "error")
 RETURN_TYPES = ("dict", "pandas")
 MAX_STATEMENTS = 32
@@ -45,26 +47,45 @@ class ConnectionPool:
         self._lock = threading.Lock()
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
-        """Every row of ``sql`` with ``params``, on an idle connection (or a new one)."""
+        """Every row of ``sql`` with ``params``, on an idle connection (or a new one). A pooled
+        connection that the server closed meanwhile (``wait_timeout``, a restart) is replaced
+        and the lookup run once more; a connection that failed is never put back."""
         try:
-            conn, statements = self._idle.get_nowait()
+            held, pooled = self._idle.get_nowait(), True
         except queue.Empty:
-            conn, statements = self.backend.lookup_connection(self.project), {}
+            held, pooled = (self.backend.lookup_connection(self.project), {}), False
         try:
-            statement = statements.get(sql)
-            if statement is None:
-                if len(statements) >= MAX_STATEMENTS:   # batch statements vary with the batch size
-                    statements.pop(next(iter(statements))).close()
-                statement = statements[sql] = self.backend.lookup_statement(conn, sql)
-            rows = statement.rows(params)
+            rows = self._run(held, sql, params)
+        except Exception:
+            lost = pooled and self.backend.lost(held[0])
+            close_quietly(held[0])
+            if not lost:
+                raise
+            log.info("a pooled online connection of %s was closed by the server: reconnecting",
+                     self.project)
+            held = (self.backend.lookup_connection(self.project), {})
+            try:
+                rows = self._run(held, sql, params)
+            except BaseException:
+                close_quietly(held[0])
+                raise
         except BaseException:
-            close_quietly(conn)                    # a broken connection is not put back
+            close_quietly(held[0])
             raise
         try:
-            self._idle.put_nowait((conn, statements))
+            self._idle.put_nowait(held)
         except queue.Full:
-            close_quietly(conn)
+            close_quietly(held[0])
         return rows
+
+    def _run(self, held: tuple[Any, dict[str, Any]], sql: str, params: Sequence[Any]) -> list[tuple]:
+        conn, statements = held
+        statement = statements.get(sql)
+        if statement is None:
+            if len(statements) >= MAX_STATEMENTS:   # batch statements vary with the batch size
+                statements.pop(next(iter(statements))).close()
+            statement = statements[sql] = self.backend.lookup_statement(conn, sql)
+        return statement.rows(params)
 
     def close(self) -> None:
         while True:

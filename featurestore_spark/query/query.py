@@ -59,7 +59,8 @@ if TYPE_CHECKING:
 
 
 def _names(arg: str | Iterable[str]) -> list[str]:
-    return [arg] if isinstance(arg, str) else list(arg)
+    """Feature names as stored (lowercased: see ``names.feature``)."""
+    return [n.lower() if isinstance(n, str) else n for n in ([arg] if isinstance(arg, str) else arg)]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class Query:
                   event_time: str | None = None) -> Query:
         """Every column of ``labels``; ``event_time`` (a timestamp, date or integer column) makes
         the joins onto feature groups with an event time point-in-time correct."""
+        from ..dataframes import lower_columns
         from ..spec import is_dataframe
+        what = "cannot start a query from labels"
+        labels = lower_columns(labels, what)
+        event_time = event_time.lower() if isinstance(event_time, str) else event_time
         problems = []
         if not is_dataframe(labels):
             problems.append(f"labels must be a Spark DataFrame, got {type(labels).__name__}")
@@ -95,7 +100,7 @@ class Query:
                                 f"{part.type_of(event_time)}: it must be a timestamp, date or "
                                 "integer")
         if problems:
-            raise InvalidInputError("cannot start a query from labels", problems, write=False)
+            raise InvalidInputError(what, problems, write=False)
         return cls(part, store=store)
 
     # -- what it is --------------------------------------------------------------------------------

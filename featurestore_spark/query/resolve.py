@@ -107,6 +107,7 @@ def resolve(groups: Sequence[FeatureGroup], features: Sequence[str],
                       f"feature group searched ({', '.join(sorted(searched)) or 'none'})")
     found = []
     for wanted in features:
+        wanted = wanted.lower() if isinstance(wanted, str) else wanted   # names: case-insensitive
         prefix, _, feature = str(wanted).rpartition(".")
         if not prefix:
             owners = tuple(g for n, g in current.items() if n in searched

@@ -69,6 +69,9 @@ class StatisticsConfig:
     def __post_init__(self) -> None:
         if isinstance(self.stat_columns, (list, set, frozenset)):   # a list is a fine input
             object.__setattr__(self, "stat_columns", tuple(self.stat_columns))
+        if isinstance(self.stat_columns, tuple):     # feature names as stored: names.feature
+            object.__setattr__(self, "stat_columns", tuple(
+                c.lower() if isinstance(c, str) else c for c in self.stat_columns))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able settings (``stat_columns`` as a list or None)."""

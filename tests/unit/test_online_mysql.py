@@ -257,7 +257,8 @@ def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
         for params in (("a", "b", "zz"), ("zz", "y", "x"), ("b", "b", "a")):
             got, want = native.rows(params), cursor.rows(params)
             assert got == want and [list(map(type, r)) for r in got] == [list(map(type, r)) for r in want]
-        assert len(native.rows(("a", "b", "zz"))) == 2
+        native_rows = native.rows(("a", "b", "zz"))
+        assert len(native_rows) == 2
         with pytest.raises(mysql.connector.Error):
             native.rows(("a", "b"))                            # one parameter short
         native.close()
@@ -271,6 +272,14 @@ def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
             pool.rows("SELECT k FROM `no_such_table` WHERE k = %s", ("a",))
         assert pool._idle.qsize() == 0                         # the failed connection was closed
         assert pool.rows(sql, ("b", "zz", "zz"))[0][0] == "b"
+        # the server closes the idle pooled connection (its wait_timeout passes): the next lookup
+        # reconnects and answers instead of failing the caller
+        idle = pool._idle.queue[0][0]
+        first_id = idle.connection_id
+        idle.cursor().execute("SET SESSION wait_timeout = 1")
+        time.sleep(2.5)
+        assert pool.rows(sql, ("a", "b", "zz")) == native_rows
+        assert pool._idle.qsize() == 1 and pool._idle.queue[0][0].connection_id != first_id
     finally:
         pool.close()
         with backend.connection("native") as conn:

@@ -299,11 +299,11 @@ def test_delete_feature_group(teams):
 
 
 def test_existing_name_and_bad_columns_are_reported_together(teams):
-    df = teams.spark.createDataFrame([(1, "a")], "team_id int, `Name` string")
+    df = teams.spark.createDataFrame([(1, "a")], "team_id int, `Na-me` string")
     with pytest.raises(InvalidInputError) as err:
         featurestore.create_featuregroup(df, "teams", primary_key="nope")
     text = str(err.value)
-    assert "exists already" in text and "'Name' is invalid" in text and "'nope'" in text
+    assert "exists already" in text and "'Na-me' is invalid" in text and "'nope'" in text
 
 
 @pytest.mark.parametrize("project", ["x`; DROP DATABASE y", "Other", "a-b"])

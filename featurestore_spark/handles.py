@@ -1,0 +1,415 @@
+"""Feature group handles in the Hopsworks client's (hsfs) vocabulary: the third face of the store.
+
+``fs.get_or_create_feature_group(...)`` returns a :class:`FeatureGroup` handle; ``insert``,
+``read``, ``select`` and the rest call the same FeatureStore methods, with the same frozen specs,
+as the Hops builders and the hops-util-py functions. A handle holds a name, a version and a
+project, never data nor a copy of the metadata: every call reads the metadata store, so two handles
+of one group never disagree. A handle of a group that does not exist yet (``create_feature_group``,
+or ``get_or_create_feature_group`` of a new name) also holds what to create it with, and its first
+``insert`` or ``save`` creates it.
+
+Examples
+--------
+>>> fg = fs.get_or_create_feature_group("teams", primary_key=["team_id"])   # doctest: +SKIP
+>>> fg.insert(teams_df)                                                      # doctest: +SKIP
+>>> fg.select_except(["budget"]).join(players.select_all()).read()           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from . import names
+from .errors import FeatureGroupNotFound, InvalidInputError
+from .spec import CreateSpec, InsertSpec, ReadSpec
+from .statistics.config import StatisticsConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from .feature_store import FeatureStore
+    from .metadata import Commit, Feature
+    from .metadata import FeatureGroup as Registered
+    from .query import Query
+
+OPERATIONS = {"upsert": "upsert", "insert": "append"}
+STORAGES = (None, "online", "offline")
+# hsfs spellings of the statistics settings
+STATISTICS_ALIASES = {"histograms": "feature_histograms", "correlations": "feature_correlation",
+                      "columns": "stat_columns"}
+WRITE_OPTIONS = ("wait_for_job", "evolve_schema")   # writes are synchronous: wait_for_job is moot
+VALIDATION_OPTIONS = ("run_validation",)
+
+
+def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def statistics_config(value: StatisticsConfig | Mapping[str, Any] | None) -> StatisticsConfig:
+    """A StatisticsConfig from one, from a dict (ours or hsfs' spellings: ``histograms``,
+    ``correlations``, ``columns``), or the defaults for None."""
+    if value is None:
+        return StatisticsConfig()
+    if isinstance(value, StatisticsConfig):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("statistics settings", [
+            f"a StatisticsConfig or a dict is required, got {type(value).__name__}"])
+    given = {STATISTICS_ALIASES.get(k, k): v for k, v in value.items()}
+    if given.get("stat_columns") == []:       # hsfs: no columns named means every column
+        given["stat_columns"] = None
+    return StatisticsConfig.from_dict(given)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What a handle of a group not created yet creates it with."""
+    description: str = ""
+    primary_key: tuple[str, ...] = ()
+    partition_key: tuple[str, ...] = ()
+    event_time: str | None = None
+    online_enabled: bool = False
+    statistics_config: StatisticsConfig = field(default_factory=StatisticsConfig)
+    expectation_suite: Any = None
+    validation_ingestion_policy: str = "ALWAYS"
+
+
+class FeatureGroup:
+    """A handle of a feature group version (see the module's docstring)."""
+
+    def __init__(self, store: FeatureStore, name: str, version: int | None, project: str,
+                 pending: _Pending | None = None) -> None:
+        self._store, self._name, self._version, self._project = store, name, version, project
+        self._pending = pending
+        self._statistics: StatisticsConfig | None = None   # set, not yet updated
+
+    def __repr__(self) -> str:
+        state = " (not created yet)" if self._pending is not None else ""
+        return f"FeatureGroup({self._name!r}, version={self._version}, project={self._project!r}){state}"
+
+    # -- what is registered ---------------------------------------------------------------------
+    def _meta(self) -> Registered:
+        if self._pending is not None:
+            raise FeatureGroupNotFound(
+                f"feature group {self._name} is not created yet: insert(df) or save(df) creates it")
+        return self._store.feature_group(self._name, self._version, self._project)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | None:
+        """The version (None for a new handle whose version is chosen when it is saved)."""
+        return self._version
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def description(self) -> str:
+        return self._pending.description if self._pending is not None else self._meta().description
+
+    @property
+    def primary_key(self) -> list[str]:
+        if self._pending is not None:
+            return list(self._pending.primary_key)
+        return list(self._meta().primary_key)
+
+    @property
+    def partition_key(self) -> list[str]:
+        if self._pending is not None:
+            return list(self._pending.partition_key)
+        return list(self._meta().partition_by)
+
+    @property
+    def event_time(self) -> str | None:
+        return self._pending.event_time if self._pending is not None else self._meta().event_time
+
+    @property
+    def online_enabled(self) -> bool:
+        return self._pending.online_enabled if self._pending is not None else self._meta().online
+
+    @property
+    def features(self) -> list[Feature]:
+        """The features (name, type, description, primary, partition); none before creation."""
+        return [] if self._pending is not None else list(self._meta().features)
+
+    def get_feature(self, name: str) -> Feature:
+        name = name.lower() if isinstance(name, str) else name      # see names.feature
+        features = self.features
+        for f in features:
+            if f.name == name:
+                return f
+        raise InvalidInputError(f"cannot find feature {name!r}", [
+            f"{self._name} has no feature {name!r} (its features: "
+            f"{', '.join(f.name for f in features) or 'none'})"], write=False)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def save(self, features: Any, write_options: Mapping[str, Any] | None = None,
+             validation_options: Mapping[str, Any] | None = None) -> Commit | None:
+        """Create the feature group from ``features`` (a Spark or pandas DataFrame)."""
+        if self._pending is None:
+            raise InvalidInputError(f"cannot save feature group {self._name!r}", [
+                f"{self._name} v{self._version} exists already: insert(df) writes into it"])
+        return self._create(features, None, write_options, validation_options)
+
+    def insert(self, features: Any, overwrite: bool = False, operation: str = "upsert",
+               storage: str | None = None, write_options: Mapping[str, Any] | None = None,
+               validation_options: Mapping[str, Any] | None = None) -> Commit | None:
+        """Write ``features`` (a Spark or pandas DataFrame): an upsert on the primary key by
+        default, ``operation="insert"`` appends, ``overwrite=True`` replaces every row;
+        ``storage="online"`` or ``"offline"`` writes one side only (None: both sides of an
+        online group). The first insert into a handle of a new group creates it. Returns the
+        offline commit (None when none was made: an online-only or empty write)."""
+        problems = []
+        if operation not in OPERATIONS:
+            problems.append(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
+        if storage not in STORAGES:
+            problems.append(f"storage {storage!r} is not 'online', 'offline' or None (both)")
+        problems += _option_problems(write_options, WRITE_OPTIONS, "write option")
+        problems += _option_problems(validation_options, VALIDATION_OPTIONS, "validation option")
+        if problems:
+            raise InvalidInputError(f"cannot insert into feature group {self._name!r}", problems)
+        if self._pending is not None:
+            return self._create(features, storage, write_options, validation_options)
+        mode = "overwrite" if overwrite else OPERATIONS[operation]
+        return self._store.insert(InsertSpec(
+            self._name, features, self._project, self._version, mode,
+            evolve_schema=bool((write_options or {}).get("evolve_schema", False)),
+            online={None: None, "online": True, "offline": False}[storage],
+            offline=storage != "online", statistics=self._statistics,
+            validate=bool((validation_options or {}).get("run_validation", True))))
+
+    def _create(self, features: Any, storage: str | None, write_options: Mapping[str, Any] | None,
+                validation_options: Mapping[str, Any] | None) -> Commit | None:
+        p = self._pending
+        assert p is not None
+        problems = _option_problems(write_options, ("wait_for_job",), "write option")
+        problems += _option_problems(validation_options, VALIDATION_OPTIONS, "validation option")
+        if storage == "offline" and p.online_enabled:
+            problems.append("the first insert into an online feature group creates it on both "
+                            "sides: storage='offline' applies to later inserts")
+        if storage == "online" and not p.online_enabled:
+            problems.append(f"{self._name} is not online_enabled: storage='online' needs it")
+        if problems:
+            raise InvalidInputError(f"cannot create feature group {self._name!r}", problems)
+        version = self._version
+        if version is None:
+            existing = [g.version for g in self._store.feature_groups(self._project)
+                        if g.name == self._name]
+            version = max(existing, default=0) + 1
+        created = self._store.create(CreateSpec(
+            self._name, features, self._project, version, p.primary_key, p.partition_key,
+            p.event_time, p.description, online=p.online_enabled, offline=storage != "online",
+            statistics=self._statistics or p.statistics_config,
+            expectation_suite=p.expectation_suite,
+            validation_policy=p.validation_ingestion_policy,
+            validate=bool((validation_options or {}).get("run_validation", True))))
+        self._version, self._pending, self._statistics = created.version, None, None
+        commits = self._store.metadata.commits(created.project, created.name, created.version)
+        return commits[-1] if storage != "online" else None
+
+    def delete(self) -> None:
+        """Drop this version: its online table, its metadata, its Delta table and files."""
+        group = self._meta()
+        self._store.delete(group.name, group.version, group.project)
+
+    def update_description(self, description: str) -> FeatureGroup:
+        group = self._meta()
+        self._store.metadata.update_descriptions(group.project, group.name, group.version,
+                                                 description=description)
+        return self
+
+    def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
+        group = self._meta()
+        self._store.metadata.update_descriptions(group.project, group.name, group.version,
+                                                 features={feature_name.lower(): description})
+        return self
+
+    # -- reads ----------------------------------------------------------------------------------
+    def read(self, wallclock_time: Any = None, online: bool = False,
+             dataframe_type: str = "default") -> Any:
+        """The data, latest or as of ``wallclock_time`` (a commit id, or a point in time: the
+        last commit at or before it); ``dataframe_type`` spark (default), pandas, numpy or
+        python."""
+        group = self._meta()
+        return self._store.read(ReadSpec(group.name, group.project, group.version,
+                                         as_of=wallclock_time, online=online,
+                                         dataframe_type=_frame_type(dataframe_type)))
+
+    def show(self, n: int = 20, online: bool = False) -> Any:
+        """The first ``n`` rows, as a pandas DataFrame (small, for a look in a notebook)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InvalidInputError("cannot show feature group", [
+                f"n must be a non-negative integer, got {n!r}"], write=False)
+        return self._store.read(ReadSpec(self._name, self._project, self._meta().version,
+                                         online=online)).limit(n).toPandas()
+
+    def commit_details(self, limit: int | None = None) -> dict[int, dict[str, Any]]:
+        """The commits, newest first: ``{commit id: {committedOn, operation, rowsInserted,
+        rowsUpdated, rowsDeleted, creator}}`` (the Hopsworks client's keys)."""
+        group = self._meta()
+        commits = self._store.metadata.commits(group.project, group.name, group.version)[::-1]
+        if limit is not None:
+            commits = commits[:limit]
+        return {c.commit_id: {"committedOn": c.committed_at.isoformat(), "operation": c.operation,
+                              "rowsInserted": c.rows_inserted, "rowsUpdated": c.rows_updated,
+                              "rowsDeleted": c.rows_deleted, "creator": c.creator}
+                for c in commits}
+
+    def read_changes(self, start: Any, end: Any = None) -> DataFrame:
+        """What the commits after ``start`` up to ``end`` (default: the latest) changed (commit
+        ids or points in time, as in ``read``): the Delta change data feed."""
+        group = self._meta()
+        ends = [None if v is None else self._store.commit_as_of(group, v) for v in (start, end)]
+        assert ends[0] is not None
+        return self._store.changes(group.name, ends[0], ends[1], group.version, group.project)
+
+    # -- queries --------------------------------------------------------------------------------
+    def _query(self) -> Query:
+        group = self._meta()
+        return self._store.query(group.name, group.version, group.project)
+
+    def select_all(self) -> Query:
+        return self._query()
+
+    def select(self, features: str | Iterable[str]) -> Query:
+        return self._query().select(features)
+
+    def select_except(self, features: str | Iterable[str] | None = None) -> Query:
+        return self._query().select_except(_names(features))
+
+    def filter(self, condition: str) -> Query:
+        return self._query().filter(condition)
+
+    def as_of(self, wallclock_time: Any) -> Query:
+        return self._query().as_of(wallclock_time)
+
+    # -- statistics -----------------------------------------------------------------------------
+    @property
+    def statistics_config(self) -> StatisticsConfig:
+        """The statistics settings: set it (a StatisticsConfig or a dict), then
+        ``update_statistics_config()`` keeps it (or the next insert uses it)."""
+        if self._statistics is not None:
+            return self._statistics
+        if self._pending is not None:
+            return self._pending.statistics_config
+        return self._store.quality.config(self._meta())
+
+    @statistics_config.setter
+    def statistics_config(self, value: StatisticsConfig | Mapping[str, Any] | None) -> None:
+        self._statistics = statistics_config(value)
+
+    def update_statistics_config(self) -> FeatureGroup:
+        if self._pending is not None:
+            if self._statistics is not None:
+                self._pending = replace(self._pending, statistics_config=self._statistics)
+                self._statistics = None
+            return self
+        if self._statistics is not None:
+            self._store.quality.set_config(self._meta(), self._statistics)
+            self._statistics = None
+        return self
+
+    def compute_statistics(self) -> dict[str, Any]:
+        """Compute and keep the statistics of the latest commit."""
+        group = self._meta()
+        latest = self._store.metadata.commits(group.project, group.name, group.version)[-1]
+        return self._store.quality.compute(group, latest.commit_id, self._statistics)
+
+    def get_statistics(self, commit: int | None = None) -> dict[str, Any]:
+        return self._store.quality.statistics(self._meta(), commit)
+
+    # -- validation -----------------------------------------------------------------------------
+    def save_expectation_suite(self, expectation_suite: Any,
+                               validation_ingestion_policy: str = "ALWAYS") -> int:
+        """Validate every later write with ``expectation_suite`` (a great_expectations suite or
+        its dict or JSON): ``ALWAYS`` writes and keeps the report, ``STRICT`` refuses data that
+        fails. Returns the suite's version."""
+        return self._store.quality.attach(self._meta(), expectation_suite,
+                                          validation_ingestion_policy)
+
+    def get_expectation_suite(self) -> dict[str, Any] | None:
+        suite, policy, version = self._store.quality.suite(self._meta())
+        return None if suite is None else {**suite, "policy": policy, "version": version}
+
+    def delete_expectation_suite(self) -> None:
+        self._store.quality.attach(self._meta(), None)
+
+    def validate(self, dataframe: Any) -> dict[str, Any]:
+        """The report of ``dataframe`` against the suite, writing nothing."""
+        return self._store.quality.check(self._meta(), dataframe)
+
+    def get_validation_reports(self, commit: int | None = None) -> list[dict[str, Any]]:
+        return self._store.quality.reports(self._meta(), commit)
+
+
+def _frame_type(dataframe_type: str) -> str:
+    return "spark" if dataframe_type == "default" else dataframe_type
+
+
+def _option_problems(options: Mapping[str, Any] | None, known: tuple[str, ...],
+                     what: str) -> list[str]:
+    if options is None:
+        return []
+    if not isinstance(options, Mapping):
+        return [f"{what}s must be a dict, got {type(options).__name__}"]
+    return [f"{what} {k!r} is not supported (supported: {', '.join(known)})"
+            for k in options if k not in known]
+
+
+def feature_group(store: FeatureStore, name: str, version: int | None = None,
+                  project: str | None = None) -> FeatureGroup:
+    """The handle of a registered version (the latest when ``version`` is None)."""
+    group = store.feature_group(name, version, project)
+    return FeatureGroup(store, group.name, group.version, group.project)
+
+
+def feature_groups(store: FeatureStore, name: str, project: str | None = None) -> list[FeatureGroup]:
+    """Handles of every registered version of ``name``, oldest first (FeatureGroupNotFound when
+    there is none)."""
+    store.feature_group(name, None, project)            # checks the name; raises when none
+    return [FeatureGroup(store, g.name, g.version, g.project)
+            for g in store.feature_groups(project) if g.name == name]
+
+
+def new_feature_group(store: FeatureStore, name: str, version: int | None, project: str | None,
+                      **settings: Any) -> FeatureGroup:
+    """A handle of a version to create (its first insert or save creates it)."""
+    project = project or store.settings.project
+    spec = CreateSpec(name, None, project, version or 1)    # the name rules, checked now
+    problems = [p for p in spec.problems() if "DataFrame" not in p]
+    policy = settings.pop("validation_ingestion_policy", "ALWAYS")
+    pending = _Pending(
+        description=settings.pop("description", "") or "",
+        primary_key=names.features(_names(settings.pop("primary_key", None))),
+        partition_key=names.features(_names(settings.pop("partition_key", None))),
+        event_time=names.feature(settings.pop("event_time", None)),  # type: ignore[arg-type]
+        online_enabled=bool(settings.pop("online_enabled", False)),
+        statistics_config=statistics_config(settings.pop("statistics_config", None)),
+        expectation_suite=settings.pop("expectation_suite", None),
+        validation_ingestion_policy=policy)
+    problems += [f"unknown setting {k!r}" for k in settings]
+    if version is not None and any(g.name == name and g.version == version
+                                   for g in store.feature_groups(project)):
+        problems.append(f"feature group {name} version {version} exists already: "
+                        "get_feature_group returns it")
+    if problems:
+        raise InvalidInputError(f"cannot create feature group {name!r}", problems)
+    return FeatureGroup(store, name, version, project, pending)
+
+
+def get_or_create(store: FeatureStore, name: str, version: int | None, project: str | None,
+                  **settings: Any) -> FeatureGroup:
+    """The registered version (the latest when ``version`` is None), else a handle that creates
+    it (version 1 when ``version`` is None) on its first insert."""
+    try:
+        return feature_group(store, name, version, project)
+    except FeatureGroupNotFound:
+        return new_feature_group(store, name, version or 1, project, **settings)
