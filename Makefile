@@ -73,9 +73,9 @@ s3: $(STAMP)
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
 # A fatal error of the test process (see tests/conftest.py) ends the output with its thread.
 test: setup lint mysql s3
-	@$(PY) -m pytest -q tests || { rc=$$?; if [ -s .cache/pytest-fatal.log ]; then \
+	@$(PY) -m pytest -q tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
 	  echo "--- the test process died: the thread that crashed (.cache/pytest-fatal.log):"; \
-	  head -2 .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \
+	  grep -m1 "^Fatal Python error" .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \
 	  fi; exit $$rc; }
 
 # The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.

@@ -28,7 +28,7 @@ from .names import database_name, table_name
 from .quality import Quality
 
 if TYPE_CHECKING:
-    from .feature_store import FeatureStore
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def cmd_check_online(meta: MetadataStore, project: str, args: argparse.Namespace
 def _quality(meta: MetadataStore) -> Quality:
     """Statistics, comparisons, suites and reports read from the metadata store alone (no
     Spark): Quality's readers use nothing of the store but its ``metadata``."""
-    return Quality(cast("FeatureStore", SimpleNamespace(metadata=meta)))
+    return Quality(cast("Context", SimpleNamespace(metadata=meta)))
 
 
 def _num(value: Any, sign: str = "") -> str:

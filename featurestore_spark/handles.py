@@ -1,7 +1,7 @@
 """Feature group handles in the Hopsworks client's (hsfs) vocabulary: the third face of the store.
 
 ``fs.get_or_create_feature_group(...)`` returns a :class:`FeatureGroup` handle; ``insert``,
-``read``, ``select`` and the rest call the same FeatureStore methods, with the same frozen specs,
+``read``, ``select`` and the rest call the same ``Store`` methods, with the same frozen specs,
 as the Hops builders and the hops-util-py functions. A handle holds a name, a version and a
 project, never data nor a copy of the metadata: every call reads the metadata store, so two handles
 of one group never disagree. A handle of a group that does not exist yet (``create_feature_group``,
@@ -22,14 +22,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import names
-from .errors import FeatureGroupNotFound, InvalidInputError
+from .context import utc
+from .errors import FeatureGroupExists, FeatureGroupNotFound, InvalidInputError
 from .spec import CreateSpec, InsertSpec, ReadSpec
 from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from .feature_store import FeatureStore
+    from .store import Store
     from .metadata import Commit, Feature
     from .metadata import FeatureGroup as Registered
     from .query import Query
@@ -54,6 +55,8 @@ def statistics_config(value: StatisticsConfig | Mapping[str, Any] | None) -> Sta
     ``correlations``, ``columns``), or the defaults for None."""
     if value is None:
         return StatisticsConfig()
+    if isinstance(value, bool):                # hsfs: statistics_config=False turns them off
+        return StatisticsConfig(enabled=value)
     if isinstance(value, StatisticsConfig):
         return value
     if not isinstance(value, Mapping):
@@ -76,12 +79,13 @@ class _Pending:
     statistics_config: StatisticsConfig = field(default_factory=StatisticsConfig)
     expectation_suite: Any = None
     validation_ingestion_policy: str = "ALWAYS"
+    or_existing: bool = False       # get_or_create: a group created meanwhile is this handle's
 
 
 class FeatureGroup:
     """A handle of a feature group version (see the module's docstring)."""
 
-    def __init__(self, store: FeatureStore, name: str, version: int | None, project: str,
+    def __init__(self, store: Store, name: str, version: int | None, project: str,
                  pending: _Pending | None = None) -> None:
         self._store, self._name, self._version, self._project = store, name, version, project
         self._pending = pending
@@ -92,8 +96,22 @@ class FeatureGroup:
         return f"FeatureGroup({self._name!r}, version={self._version}, project={self._project!r}){state}"
 
     # -- what is registered ---------------------------------------------------------------------
+    def _now(self) -> _Pending | None:
+        """The settings to create the group with while it is still to be created, else None: a
+        handle of get_or_create whose version was created meanwhile (by another handle, job or
+        face) is a handle of that version."""
+        p = self._pending
+        if p is not None and p.or_existing and self._version is not None and any(
+                g.name == self._name and g.version == self._version
+                for g in self._store.feature_groups(self._project)):
+            self._pending = None
+        return self._pending
+
+    def _is_pending(self) -> bool:
+        return self._now() is not None
+
     def _meta(self) -> Registered:
-        if self._pending is not None:
+        if self._is_pending():
             raise FeatureGroupNotFound(
                 f"feature group {self._name} is not created yet: insert(df) or save(df) creates it")
         return self._store.feature_group(self._name, self._version, self._project)
@@ -113,32 +131,32 @@ class FeatureGroup:
 
     @property
     def description(self) -> str:
-        return self._pending.description if self._pending is not None else self._meta().description
+        return p.description if (p := self._now()) is not None else self._meta().description
 
     @property
     def primary_key(self) -> list[str]:
-        if self._pending is not None:
-            return list(self._pending.primary_key)
+        if (p := self._now()) is not None:
+            return list(p.primary_key)
         return list(self._meta().primary_key)
 
     @property
     def partition_key(self) -> list[str]:
-        if self._pending is not None:
-            return list(self._pending.partition_key)
+        if (p := self._now()) is not None:
+            return list(p.partition_key)
         return list(self._meta().partition_by)
 
     @property
     def event_time(self) -> str | None:
-        return self._pending.event_time if self._pending is not None else self._meta().event_time
+        return p.event_time if (p := self._now()) is not None else self._meta().event_time
 
     @property
     def online_enabled(self) -> bool:
-        return self._pending.online_enabled if self._pending is not None else self._meta().online
+        return p.online_enabled if (p := self._now()) is not None else self._meta().online
 
     @property
     def features(self) -> list[Feature]:
         """The features (name, type, description, primary, partition); none before creation."""
-        return [] if self._pending is not None else list(self._meta().features)
+        return [] if self._is_pending() else list(self._meta().features)
 
     def get_feature(self, name: str) -> Feature:
         name = name.lower() if isinstance(name, str) else name      # see names.feature
@@ -154,10 +172,10 @@ class FeatureGroup:
     def save(self, features: Any, write_options: Mapping[str, Any] | None = None,
              validation_options: Mapping[str, Any] | None = None) -> Commit | None:
         """Create the feature group from ``features`` (a Spark or pandas DataFrame)."""
-        if self._pending is None:
+        if not self._is_pending():
             raise InvalidInputError(f"cannot save feature group {self._name!r}", [
                 f"{self._name} v{self._version} exists already: insert(df) writes into it"])
-        return self._create(features, None, write_options, validation_options)
+        return self._create(features, None, write_options, validation_options, False)
 
     def insert(self, features: Any, overwrite: bool = False, operation: str = "upsert",
                storage: str | None = None, write_options: Mapping[str, Any] | None = None,
@@ -176,8 +194,13 @@ class FeatureGroup:
         problems += _option_problems(validation_options, VALIDATION_OPTIONS, "validation option")
         if problems:
             raise InvalidInputError(f"cannot insert into feature group {self._name!r}", problems)
-        if self._pending is not None:
-            return self._create(features, storage, write_options, validation_options)
+        if self._is_pending():
+            try:
+                return self._create(features, storage, write_options, validation_options,
+                                    operation == "upsert" and not overwrite)
+            except (FeatureGroupExists, InvalidInputError):
+                if self._is_pending():      # not another writer's create of this version
+                    raise
         mode = "overwrite" if overwrite else OPERATIONS[operation]
         return self._store.insert(InsertSpec(
             self._name, features, self._project, self._version, mode,
@@ -187,7 +210,9 @@ class FeatureGroup:
             validate=bool((validation_options or {}).get("run_validation", True))))
 
     def _create(self, features: Any, storage: str | None, write_options: Mapping[str, Any] | None,
-                validation_options: Mapping[str, Any] | None) -> Commit | None:
+                validation_options: Mapping[str, Any] | None, upsert: bool) -> Commit | None:
+        """Create the group from ``features``; ``upsert``: one row per key, as an upsert leaves
+        (the latest by event time; without one, duplicate keys are refused)."""
         p = self._pending
         assert p is not None
         problems = _option_problems(write_options, ("wait_for_job",), "write option")
@@ -210,10 +235,11 @@ class FeatureGroup:
             statistics=self._statistics or p.statistics_config,
             expectation_suite=p.expectation_suite,
             validation_policy=p.validation_ingestion_policy,
-            validate=bool((validation_options or {}).get("run_validation", True))))
+            validate=bool((validation_options or {}).get("run_validation", True)),
+            one_row_per_key=upsert))
         self._version, self._pending, self._statistics = created.version, None, None
         commits = self._store.metadata.commits(created.project, created.name, created.version)
-        return commits[-1] if storage != "online" else None
+        return commits[0] if storage != "online" else None       # the create's own commit
 
     def delete(self) -> None:
         """Drop this version: its online table, its metadata, its Delta table and files."""
@@ -267,9 +293,11 @@ class FeatureGroup:
         """What the commits after ``start`` up to ``end`` (default: the latest) changed (commit
         ids or points in time, as in ``read``): the Delta change data feed."""
         group = self._meta()
-        ends = [None if v is None else self._store.commit_as_of(group, v) for v in (start, end)]
-        assert ends[0] is not None
-        return self._store.changes(group.name, ends[0], ends[1], group.version, group.project)
+        first = self._store.metadata.commits(group.project, group.name, group.version)[0]
+        before = (not isinstance(start, int) and utc(start) < first.committed_at)
+        begin = None if before else self._store.commit_as_of(group, start)   # None: every commit
+        last = None if end is None else self._store.commit_as_of(group, end)
+        return self._store.changes(group.name, begin, last, group.version, group.project)
 
     # -- queries --------------------------------------------------------------------------------
     def _query(self) -> Query:
@@ -298,8 +326,8 @@ class FeatureGroup:
         ``update_statistics_config()`` keeps it (or the next insert uses it)."""
         if self._statistics is not None:
             return self._statistics
-        if self._pending is not None:
-            return self._pending.statistics_config
+        if (p := self._now()) is not None:
+            return p.statistics_config
         return self._store.quality.config(self._meta())
 
     @statistics_config.setter
@@ -307,9 +335,9 @@ class FeatureGroup:
         self._statistics = statistics_config(value)
 
     def update_statistics_config(self) -> FeatureGroup:
-        if self._pending is not None:
+        if (p := self._now()) is not None:
             if self._statistics is not None:
-                self._pending = replace(self._pending, statistics_config=self._statistics)
+                self._pending = replace(p, statistics_config=self._statistics)
                 self._statistics = None
             return self
         if self._statistics is not None:
@@ -364,14 +392,14 @@ def _option_problems(options: Mapping[str, Any] | None, known: tuple[str, ...],
             for k in options if k not in known]
 
 
-def feature_group(store: FeatureStore, name: str, version: int | None = None,
+def feature_group(store: Store, name: str, version: int | None = None,
                   project: str | None = None) -> FeatureGroup:
     """The handle of a registered version (the latest when ``version`` is None)."""
     group = store.feature_group(name, version, project)
     return FeatureGroup(store, group.name, group.version, group.project)
 
 
-def feature_groups(store: FeatureStore, name: str, project: str | None = None) -> list[FeatureGroup]:
+def feature_groups(store: Store, name: str, project: str | None = None) -> list[FeatureGroup]:
     """Handles of every registered version of ``name``, oldest first (FeatureGroupNotFound when
     there is none)."""
     store.feature_group(name, None, project)            # checks the name; raises when none
@@ -379,12 +407,27 @@ def feature_groups(store: FeatureStore, name: str, project: str | None = None) -
             for g in store.feature_groups(project) if g.name == name]
 
 
-def new_feature_group(store: FeatureStore, name: str, version: int | None, project: str | None,
-                      **settings: Any) -> FeatureGroup:
+SETTINGS = ("description", "primary_key", "partition_key", "event_time", "online_enabled",
+            "statistics_config", "expectation_suite", "validation_ingestion_policy",
+            "time_travel_format")
+
+
+def setting_problems(settings: Mapping[str, Any]) -> list[str]:
+    problems = [f"unknown setting {k!r} (the settings: {', '.join(SETTINGS)})"
+                for k in settings if k not in SETTINGS]
+    if settings.get("time_travel_format") not in (None, "DELTA", "delta"):
+        problems.append(f"time_travel_format {settings['time_travel_format']!r}: feature groups "
+                        "here are Delta tables (DELTA)")
+    return problems
+
+
+def new_feature_group(store: Store, name: str, version: int | None, project: str | None,
+                      or_existing: bool = False, **settings: Any) -> FeatureGroup:
     """A handle of a version to create (its first insert or save creates it)."""
     project = project or store.settings.project
-    spec = CreateSpec(name, None, project, version or 1)    # the name rules, checked now
-    problems = [p for p in spec.problems() if "DataFrame" not in p]
+    spec = CreateSpec(name, None, project, 1 if version is None else version)   # names, version
+    problems = [p for p in spec.problems() if "DataFrame" not in p] + setting_problems(settings)
+    settings.pop("time_travel_format", None)
     policy = settings.pop("validation_ingestion_policy", "ALWAYS")
     pending = _Pending(
         description=settings.pop("description", "") or "",
@@ -394,8 +437,7 @@ def new_feature_group(store: FeatureStore, name: str, version: int | None, proje
         online_enabled=bool(settings.pop("online_enabled", False)),
         statistics_config=statistics_config(settings.pop("statistics_config", None)),
         expectation_suite=settings.pop("expectation_suite", None),
-        validation_ingestion_policy=policy)
-    problems += [f"unknown setting {k!r}" for k in settings]
+        validation_ingestion_policy=policy, or_existing=or_existing)
     if version is not None and any(g.name == name and g.version == version
                                    for g in store.feature_groups(project)):
         problems.append(f"feature group {name} version {version} exists already: "
@@ -405,11 +447,14 @@ def new_feature_group(store: FeatureStore, name: str, version: int | None, proje
     return FeatureGroup(store, name, version, project, pending)
 
 
-def get_or_create(store: FeatureStore, name: str, version: int | None, project: str | None,
+def get_or_create(store: Store, name: str, version: int | None, project: str | None,
                   **settings: Any) -> FeatureGroup:
     """The registered version (the latest when ``version`` is None), else a handle that creates
     it (version 1 when ``version`` is None) on its first insert."""
+    if (problems := setting_problems(settings)):
+        raise InvalidInputError(f"cannot get or create feature group {name!r}", problems)
     try:
         return feature_group(store, name, version, project)
     except FeatureGroupNotFound:
-        return new_feature_group(store, name, version or 1, project, **settings)
+        return new_feature_group(store, name, 1 if version is None else version, project,
+                                 or_existing=True, **settings)

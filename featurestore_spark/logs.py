@@ -34,7 +34,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: loggers of the libraries featurestore_spark drives (and of theirs), quiet by default
 LIBRARIES = ("great_expectations", "py4j", "matplotlib", "PIL", "fontTools", "urllib3", "requests",
              "charset_normalizer", "botocore", "boto3", "s3transfer", "fsspec", "numexpr",
-             "tzlocal", "posthog")
+             "tzlocal", "posthog", "alembic", "sqlalchemy")
 #: library loggers that their library sets to INFO itself when imported; they are given back to
 #: their parent's level (great_expectations.data_context.types.base: ``logger.setLevel(INFO)``)
 SELF_SET = ("great_expectations.data_context.types.base",)

@@ -27,7 +27,7 @@ from .statistics.config import StatisticsConfig, column_kind, config_problems, e
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from .feature_store import FeatureStore
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ def _document(group: FeatureGroup | TrainingDataset, kind: str, number: int,
 
 
 class Quality:
-    """Statistics and validation for one FeatureStore."""
+    """Statistics and validation of one feature store (its ``Context``)."""
 
-    def __init__(self, store: FeatureStore) -> None:
-        self.store = store
-        self.metadata = store.metadata
+    def __init__(self, ctx: Context) -> None:
+        self.store = ctx
+        self.metadata = ctx.metadata
 
     # -- settings ---------------------------------------------------------------------------------
     def config(self, group: FeatureGroup) -> StatisticsConfig:

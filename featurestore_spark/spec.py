@@ -48,6 +48,7 @@ class CreateSpec:
     expectation_suite: Any = None              # a great_expectations suite, checked on every write
     validation_policy: str = "STRICT"          # STRICT: refuse failing data; ALWAYS: write, report
     validate: bool = True                      # False: this write skips the suite (no report)
+    one_row_per_key: bool = False              # True: the latest row per key, as an upsert keeps
 
     def __post_init__(self) -> None:            # feature names as stored: see names.feature
         object.__setattr__(self, "primary_key", features(self.primary_key))

@@ -140,8 +140,9 @@ def main() -> int:
         "SELECT 3 AS team_id, 12345.0D AS average_attendance, 469110.0D AS sum_attendance, "
         "TIMESTAMP'2026-06-01 00:00:00' AS last_match_time UNION ALL "
         "SELECT 3, 99999.0D, 99999.0D, TIMESTAMP'2026-05-01 00:00:00'")
-    commit = (Hops.insertIntoFeaturegroup(att.name).setVersion(att.version).setDataframe(correction)
-              .setMode("upsert").write())
+    # Through a feature group handle, in the Hopsworks client's words: insert upserts on the key
+    att_fg = store.get_feature_group(att.name, version=att.version)
+    commit = att_fg.insert(correction)
 
     # A bad batch is refused by the suite (STRICT): nothing of it is written anywhere
     bad = spark.sql("SELECT 4 AS team_id, -10.0D AS average_attendance, 0.0D AS sum_attendance, "
@@ -165,9 +166,8 @@ def main() -> int:
     change = featurestore.compare_featuregroup_statistics(att.name, 0, commit.commit_id,
                                                           featuregroup_version=att.version)
 
-    before = (Hops.getFeaturegroup(att.name).setVersion(att.version).setAsOf(0)
-              .read().where("team_id = 3").first())
-    after = (Hops.getFeaturegroup(att.name).setVersion(att.version).read()
+    before = att_fg.read(wallclock_time=0).where("team_id = 3").first()     # time travel
+    after = (Hops.getFeaturegroup(att.name).setVersion(att.version).read()   # the builders' face
              .where("team_id = 3").first())
     joined = featurestore.sql(
         f"SELECT t.team_id, t.team_position, p.average_player_age, a.average_attendance "

@@ -29,15 +29,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """pytest's own faulthandler plugin disables the handler in its unconfigure: turn it back on
-    for the interpreter's shutdown, where CI saw a segmentation fault after all tests passed."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End the process with pytest's status as soon as pytest is done (the first atexit handler
+    to run), without the interpreter's teardown of every module: CI's test process once died of
+    a segmentation fault in that teardown after all tests had passed (a C library's objects
+    freed in arbitrary order; not reproduced here), which failed the run. Set
+    FEATURESTORE_TEST_FULL_SHUTDOWN=1 to go through the teardown, with the fatal-error handler
+    armed (pytest's faulthandler plugin turns it off in its unconfigure): a crash there lands in
+    .cache/pytest-fatal.log."""
+    import atexit
     import faulthandler
-    log = getattr(config, "_fatal_log", None)
-    if log is not None and not log.closed:
-        log.write("(after the tests: interpreter shutdown)\n")
-        log.flush()
-        faulthandler.enable(file=log, all_threads=True)
+    import os
+    import sys
+
+    log = getattr(session.config, "_fatal_log", None)
+    if os.environ.get("FEATURESTORE_TEST_FULL_SHUTDOWN") == "1":
+        if log is not None:
+            atexit.register(faulthandler.enable, file=log, all_threads=True)
+        return
+    status = int(exitstatus)
+
+    def leave() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    atexit.register(leave)
 
 
 # For the tests' tiny tables: interpreted expressions instead of generated code (compiling it
@@ -149,3 +165,22 @@ def mysql_settings(mysql_env):
         pytest.fail(f"the test MySQL at {settings.describe()} does not answer ({e.msg}): run "
                     "`make mysql` (or `make test`)")
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test(request: pytest.FixtureRequest):
+    """A full garbage collection after every test (FEATURESTORE_TEST_GC_EACH=0 turns it off),
+    its test named in .cache/pytest-fatal.log first. The test process has died of a segmentation
+    fault inside an automatic collection, mid-run (2 of 6 runs of the online + quality tests
+    here, once in CI) and at exit (CI): a native library leaves an object that a later
+    collection trips on (not found yet: see the notes). Collected after each test, the runs
+    here did not crash, and if one does, the log names the test whose garbage it was."""
+    yield
+    import os
+    if os.environ.get("FEATURESTORE_TEST_GC_EACH", "1") != "0":
+        import gc
+        log = getattr(request.config, "_fatal_log", None)
+        if log is not None and not log.closed:
+            log.write(f"gc after {request.node.nodeid}\n")
+            log.flush()
+        gc.collect()

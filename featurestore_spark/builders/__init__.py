@@ -5,7 +5,7 @@ from .featuregroup import (CreateFeaturegroup, DeleteFeaturegroup, GetFeature, G
                            GetFeaturegroupChanges, GetFeaturegroupCommits,
                            GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
 from .online import CheckOnlineFeaturegroup, GetFeatureVector, SyncOnlineFeaturegroup
-from ..query.builder import GetFeatures  # noqa: E402 (it builds on featuregroup's _Builder)
+from ..query.builder import GetFeatures  # noqa: E402 (it builds on featuregroup's Builder)
 
 __all__ = ["CheckOnlineFeaturegroup", "CreateFeaturegroup", "GetFeatureVector",
            "SyncOnlineFeaturegroup", "DeleteFeaturegroup", "GetFeature", "GetFeaturegroup",

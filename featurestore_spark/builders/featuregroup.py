@@ -31,7 +31,7 @@ def columns(cols: str | Iterable[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class _Builder:
+class Builder:
     store: FeatureStore | None = field(default=None, kw_only=True)
 
     def _fs(self) -> FeatureStore:
@@ -43,7 +43,7 @@ class _Builder:
 
 
 @dataclass(frozen=True)
-class _SpecBuilder(_Builder):
+class SpecBuilder(Builder):
     spec: Any = None
 
     def _with(self, **changes: Any) -> Any:
@@ -58,7 +58,7 @@ class _SpecBuilder(_Builder):
 
 
 @dataclass(frozen=True)
-class CreateFeaturegroup(StatisticsSetters, _SpecBuilder):
+class CreateFeaturegroup(StatisticsSetters, SpecBuilder):
     """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
 
     def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
@@ -104,7 +104,7 @@ class CreateFeaturegroup(StatisticsSetters, _SpecBuilder):
 
 
 @dataclass(frozen=True)
-class InsertIntoFeaturegroup(StatisticsSetters, _SpecBuilder):
+class InsertIntoFeaturegroup(StatisticsSetters, SpecBuilder):
     """``Hops.insertIntoFeaturegroup("teams").setDataframe(df).setMode("upsert").write()``"""
 
     def setDataframe(self, df: DataFrame) -> InsertIntoFeaturegroup:
@@ -132,7 +132,7 @@ class InsertIntoFeaturegroup(StatisticsSetters, _SpecBuilder):
 
 
 @dataclass(frozen=True)
-class GetFeaturegroup(_SpecBuilder):
+class GetFeaturegroup(SpecBuilder):
     """``Hops.getFeaturegroup("teams").setAsOf("2026-11-24 10:00:00").read()``"""
 
     def setAsOf(self, as_of: int | datetime | date | str) -> GetFeaturegroup:
@@ -154,14 +154,14 @@ class GetFeaturegroup(_SpecBuilder):
         return self._fs().read(self.spec)
 
 
-def _check_type(dataframe_type: str) -> None:
+def check_type(dataframe_type: str) -> None:
     if dataframe_type not in DATAFRAME_TYPES:
         raise InvalidInputError("cannot read", [f"dataframe type {dataframe_type!r} is not one "
                                                 f"of {', '.join(DATAFRAME_TYPES)}"], write=False)
 
 
 @dataclass(frozen=True)
-class GetFeature(_Builder):
+class GetFeature(Builder):
     """``Hops.getFeature("average_attendance").setFeaturegroup("teams").read()``"""
     feature: str = ""
     featuregroup: str | None = None
@@ -182,13 +182,13 @@ class GetFeature(_Builder):
         return replace(self, dataframe_type=dataframe_type)
 
     def read(self) -> Any:
-        _check_type(self.dataframe_type)
+        check_type(self.dataframe_type)
         df = self._fs().feature(self.feature, self.featuregroup, self.version, self.project)
         return convert(df, self.dataframe_type)
 
 
 @dataclass(frozen=True)
-class QueryFeaturestore(_Builder):
+class QueryFeaturestore(Builder):
     """``Hops.queryFeaturestore("SELECT * FROM teams_1").read()``"""
     query: str = ""
     project: str | None = None
@@ -206,13 +206,13 @@ class QueryFeaturestore(_Builder):
         return replace(self, online=online)
 
     def read(self) -> Any:
-        _check_type(self.dataframe_type)
+        check_type(self.dataframe_type)
         df = self._fs().sql(self.query, self.project, online=self.online)
         return convert(df, self.dataframe_type)
 
 
 @dataclass(frozen=True)
-class _NamedBuilder(_Builder):
+class NamedBuilder(Builder):
     name: str = ""
     version: int | None = None
     project: str | None = None
@@ -225,13 +225,13 @@ class _NamedBuilder(_Builder):
 
 
 @dataclass(frozen=True)
-class GetLatestFeaturegroupVersion(_NamedBuilder):
+class GetLatestFeaturegroupVersion(NamedBuilder):
     def read(self) -> int:
         return self._fs().latest_version(self.name, self.project)
 
 
 @dataclass(frozen=True)
-class GetFeaturegroupCommits(_NamedBuilder):
+class GetFeaturegroupCommits(NamedBuilder):
     """The commits of a version, oldest first: id, time, operation, rows inserted/updated/deleted."""
 
     def read(self) -> list[Commit]:
@@ -239,7 +239,7 @@ class GetFeaturegroupCommits(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class DeleteFeaturegroup(_NamedBuilder):
+class DeleteFeaturegroup(NamedBuilder):
     """``Hops.deleteFeaturegroup("teams").setVersion(1).write()`` (the version is required)."""
 
     def write(self) -> None:
@@ -250,7 +250,7 @@ class DeleteFeaturegroup(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class GetFeaturegroupChanges(_NamedBuilder):
+class GetFeaturegroupChanges(NamedBuilder):
     """``Hops.getFeaturegroupChanges("teams").setStartCommit(0).setEndCommit(2).read()``:
     what the commits after the start commit, up to the end commit, changed."""
     start_commit: int | None = None

@@ -7,11 +7,11 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import InvalidInputError
 from ..online.sync import ConsistencyReport, SyncResult
-from .featuregroup import _Builder, _NamedBuilder, project_of
+from .featuregroup import Builder, NamedBuilder, project_of
 
 
 @dataclass(frozen=True)
-class SyncOnlineFeaturegroup(_NamedBuilder):
+class SyncOnlineFeaturegroup(NamedBuilder):
     """``Hops.syncOnlineFeaturegroup("teams").write()``: bring the online table up to the latest
     commit, incrementally (``setFull()``: rewrite it whole)."""
     full: bool = False
@@ -24,7 +24,7 @@ class SyncOnlineFeaturegroup(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class CheckOnlineFeaturegroup(_NamedBuilder):
+class CheckOnlineFeaturegroup(NamedBuilder):
     """``Hops.checkOnlineFeaturegroup("teams").read()``: online versus the offline latest
     snapshot."""
 
@@ -33,7 +33,7 @@ class CheckOnlineFeaturegroup(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class GetFeatureVector(_Builder):
+class GetFeatureVector(Builder):
     """``Hops.getFeatureVector(["age", "teams.rating"]).setKey({"player_id": 7}).read()``, or
     ``.setKeys([...]).setReturnType("pandas").read()`` for a batch."""
     features: tuple[str, ...] = ()

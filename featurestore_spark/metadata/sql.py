@@ -1,28 +1,37 @@
-"""The metadata store over a DB-API connection; SQLite and MySQL differ only in their Dialect."""
+"""The metadata store on SQLAlchemy Core: one implementation, one schema (``schema``) and one set
+of migrations (``revisions``, Alembic) for SQLite and MySQL/MariaDB, which differ only in how
+their engine is made (``sqlite``, ``mysql``)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ..errors import (FeatureGroupExists, FeatureGroupNotFound, InvalidInputError, TrainingDatasetExists,
-                      TrainingDatasetNotFound)
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import (FeatureGroupExists, FeatureGroupNotFound, InvalidInputError,
+                      TrainingDatasetExists, TrainingDatasetNotFound)
+from . import upgrade
 from .base import Commit, Document, Feature, FeatureGroup, MetadataStore, TrainingDataset
-from .migrations import MIGRATIONS
+from .schema import commits as C
+from .schema import documents as D
+from .schema import feature_groups as FG
+from .schema import features as F
+from .schema import metadata_generation as G
+from .schema import training_datasets as TD
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Dialect:
-    placeholder: str                  # "?" or "%s"
-    types: dict[str, str]             # the {id}, {key}, {text} tokens of migrations
-    begin: str                        # the statement that opens a write transaction
-    integrity_error: type[Exception]  # raised on a UNIQUE / PRIMARY KEY violation
+WRITE = "featurestore_write"      # execution option of write transactions (SQLite: BEGIN IMMEDIATE)
+GENERATION = "SELECT generation FROM metadata_generation WHERE id = 1"   # the same on both
 
 
 def to_text(t: datetime) -> str:
@@ -37,151 +46,159 @@ def from_text(s: str) -> datetime:
 
 
 class SqlMetadataStore(MetadataStore):
-    def __init__(self, connect: Callable[[], Any], dialect: Dialect) -> None:
-        self._connect = connect
-        self._dialect = dialect
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._reader: Any = None                  # a DB-API connection kept for generation()
+        self._reader_lock = threading.Lock()
         self._migrate()
 
     # -- plumbing -------------------------------------------------------------------------------
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        conn = self._connect()
-        try:
-            cur = conn.cursor()
-            cur.execute(self._dialect.begin)
-            try:
-                yield cur
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-        finally:
-            self._release(conn)
+    def _transaction(self) -> Iterator[Connection]:
+        """A write transaction (committed at the end, rolled back on an error)."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
 
-    def _release(self, conn: Any) -> None:
-        """Done with a connection of ``self._connect()``: close it (a backend may keep it)."""
-        conn.close()
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", self._dialect.placeholder)
-
-    def _query(self, statement: str, params: tuple = ()) -> list[tuple]:
-        conn = self._connect()
-        try:
-            cur = conn.cursor()
-            cur.execute(self._sql(statement), params)
-            return list(cur.fetchall())
-        finally:
-            self._release(conn)
+    def _rows(self, statement: Any) -> list[Any]:
+        with self._engine.connect() as conn:      # given back rolled back: no snapshot kept
+            return list(conn.execute(statement).all())
 
     def _migrate(self) -> None:
-        with self._transaction() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                        "(version INTEGER PRIMARY KEY, applied_at VARCHAR(64) NOT NULL)")
-            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            current = cur.fetchone()[0]
-            for number, statements in enumerate(MIGRATIONS[current:], start=current + 1):
-                log.info("applying metadata migration %d", number)
-                for statement in statements:
-                    cur.execute(statement.format(**self._dialect.types))
-                cur.execute(self._sql("INSERT INTO schema_migrations VALUES (?, ?)"),
-                            (number, to_text(datetime.now(timezone.utc))))
+        with self._transaction() as conn:
+            upgrade.upgrade(conn)
 
-    def schema_version(self) -> int:
-        return self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0]
+    def schema_version(self) -> str | None:
+        """The Alembic revision the store is at."""
+        with self._engine.connect() as conn:
+            return upgrade.current(conn)
 
-    # -- the generation number (migration 5) ------------------------------------------------------
-    _GENERATION = "SELECT generation FROM metadata_generation WHERE id = 1"
+    def _reader_connection(self) -> Any:
+        """A DB-API connection for generation() in autocommit, kept (opening one costs many
+        times the query), out of the engine's pool."""
+        raw = self._engine.raw_connection()
+        driver = raw.driver_connection
+        raw.detach()                   # ours now: the pool neither reuses nor resets it
+        self._autocommit(driver)
+        return driver
 
+    def _autocommit(self, driver_connection: Any) -> None:
+        """Put a driver connection in autocommit (each dialect says how)."""
+
+    # -- the generation number ------------------------------------------------------------------
     def generation(self) -> int:
-        return self._query(self._GENERATION)[0][0]
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._reader_connection()
+            cur = self._reader.cursor()
+            cur.execute(GENERATION)
+            return cur.fetchall()[0][0]        # fetchall: the statement runs to its end
 
-    def _bump(self, cur: Any) -> None:
-        """Change the generation in ``cur``'s transaction (last in it: the row lock it takes
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        """Change the generation in ``conn``'s transaction (last in it: the row lock it takes
         on MySQL is held for the shortest time, and always after the others)."""
-        cur.execute("UPDATE metadata_generation SET generation = generation + 1 WHERE id = 1")
+        conn.execute(update(G).where(G.c.id == 1).values(generation=G.c.generation + 1))
+
+    def close(self) -> None:
+        """Close the kept and idle connections (the store stays usable: it opens new ones)."""
+        with self._reader_lock:
+            if self._reader is not None:
+                try:
+                    self._reader.close()
+                except Exception:     # noqa: BLE001 - broken already
+                    pass
+                self._reader = None
+        self._engine.dispose()
 
     # -- feature groups ---------------------------------------------------------------------------
-    _FG_COLUMNS = ("id, project, name, version, description, primary_key, partition_by, event_time, "
-                   "location, created_at, creator, online, online_commit")
-
-    def _insert_commit(self, cur: Any, fg_id: int, c: Commit) -> None:
+    @staticmethod
+    def _insert_commit(conn: Connection, fg_id: int, c: Commit) -> None:
         """Insert ``c``; a commit registered already with the same Delta timestamp (by a reconcile
         that ran while its writer was between the Delta commit and this) is left as it is."""
-        cur.execute(self._sql("SELECT committed_at FROM commits WHERE feature_group_id = ? AND "
-                              "commit_id = ?"), (fg_id, c.commit_id))
-        row = cur.fetchone()
-        if row is not None and row[0] == to_text(c.committed_at):
+        stored = conn.execute(select(C.c.committed_at).where(
+            C.c.feature_group_id == fg_id, C.c.commit_id == c.commit_id)).scalar()
+        if stored is not None and stored == to_text(c.committed_at):
             return
-        cur.execute(self._sql("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (fg_id, c.commit_id, to_text(c.committed_at), c.operation, c.rows_inserted,
-                     c.rows_updated, c.rows_deleted, c.creator))
+        conn.execute(C.insert().values(
+            feature_group_id=fg_id, commit_id=c.commit_id, committed_at=to_text(c.committed_at),
+            operation=c.operation, rows_inserted=c.rows_inserted, rows_updated=c.rows_updated,
+            rows_deleted=c.rows_deleted, creator=c.creator))
 
-    def _features_differ(self, cur: Any, fg_id: int, features: tuple[Feature, ...]) -> bool:
-        cur.execute(self._sql("SELECT name, type, description FROM features "
-                              "WHERE feature_group_id = ? ORDER BY position"), (fg_id,))
-        return [tuple(r) for r in cur.fetchall()] != [(f.name, f.type, f.description)
-                                                      for f in features]
+    @staticmethod
+    def _features_differ(conn: Connection, fg_id: int, features: tuple[Feature, ...]) -> bool:
+        stored = conn.execute(select(F.c.name, F.c.type, F.c.description)
+                              .where(F.c.feature_group_id == fg_id).order_by(F.c.position)).all()
+        return [tuple(r) for r in stored] != [(f.name, f.type, f.description) for f in features]
 
-    def _replace_features(self, cur: Any, fg_id: int, features: tuple[Feature, ...]) -> None:
-        cur.execute(self._sql("DELETE FROM features WHERE feature_group_id = ?"), (fg_id,))
-        for position, f in enumerate(features):
-            cur.execute(self._sql("INSERT INTO features VALUES (?, ?, ?, ?, ?)"),
-                        (fg_id, position, f.name, f.type, f.description))
+    @staticmethod
+    def _replace_features(conn: Connection, fg_id: int, features: tuple[Feature, ...]) -> None:
+        conn.execute(delete(F).where(F.c.feature_group_id == fg_id))
+        if features:
+            conn.execute(F.insert(), [{"feature_group_id": fg_id, "position": position,
+                                       "name": f.name, "type": f.type,
+                                       "description": f.description}
+                                      for position, f in enumerate(features)])
 
-    def _id(self, cur: Any, project: str, name: str, version: int) -> int:
-        cur.execute(self._sql("SELECT id FROM feature_groups WHERE project = ? AND name = ? "
-                              "AND version = ?"), (project, name, version))
-        row = cur.fetchone()
-        if row is None:
+    @staticmethod
+    def _id(conn: Connection, project: str, name: str, version: int) -> int:
+        fg_id = conn.execute(select(FG.c.id).where(FG.c.project == project, FG.c.name == name,
+                                                   FG.c.version == version)).scalar()
+        if fg_id is None:
             raise FeatureGroupNotFound(f"feature group {name} version {version} is not registered "
                                        f"in feature store {project}")
-        return row[0]
+        return fg_id
 
     def create_feature_group(self, group: FeatureGroup, first_commit: Commit,
                              documents: Sequence[Document] = ()) -> None:
         try:
-            with self._transaction() as cur:
-                cur.execute(self._sql(
-                    "INSERT INTO feature_groups (project, name, version, description, primary_key, "
-                    "partition_by, event_time, location, created_at, creator, online, online_commit) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (group.project, group.name, group.version, group.description,
-                     json.dumps(group.primary_key), json.dumps(group.partition_by),
-                     group.event_time, group.location, to_text(group.created_at), group.creator,
-                     int(group.online), group.online_commit))
-                fg_id = self._id(cur, group.project, group.name, group.version)
-                self._replace_features(cur, fg_id, group.features)
-                self._insert_commit(cur, fg_id, first_commit)
+            with self._transaction() as conn:
+                key = conn.execute(FG.insert().values(
+                    project=group.project, name=group.name, version=group.version,
+                    description=group.description, primary_key=json.dumps(group.primary_key),
+                    partition_by=json.dumps(group.partition_by), event_time=group.event_time,
+                    location=group.location, created_at=to_text(group.created_at),
+                    creator=group.creator, online=int(group.online),
+                    online_commit=group.online_commit)).inserted_primary_key
+                assert key is not None
+                fg_id = key[0]
+                self._replace_features(conn, fg_id, group.features)
+                self._insert_commit(conn, fg_id, first_commit)
                 for d in documents:
-                    self._put_document(cur, d)
-                self._bump(cur)
-        except self._dialect.integrity_error:
+                    self._put_document(conn, d)
+                self._bump(conn)
+        except IntegrityError:
             raise FeatureGroupExists(f"feature group {group.name} version {group.version} exists "
                                      f"already in feature store {group.project}") from None
 
-    def _load(self, rows: list[tuple]) -> list[FeatureGroup]:
+    def _load(self, rows: list[Any]) -> list[FeatureGroup]:
+        """Feature groups from rows of FG, their features in one query."""
+        by_group: dict[int, list[Any]] = defaultdict(list)
+        if rows:
+            for r in self._rows(select(F.c.feature_group_id, F.c.name, F.c.type, F.c.description)
+                                .where(F.c.feature_group_id.in_([r.id for r in rows]))
+                                .order_by(F.c.feature_group_id, F.c.position)):
+                by_group[r.feature_group_id].append(r)
         groups = []
-        for (fg_id, project, name, version, description, pk, parts, event_time, location,
-             created_at, creator, online, online_commit) in rows:
-            pk_cols, part_cols = tuple(json.loads(pk)), tuple(json.loads(parts))
-            feats = self._query("SELECT name, type, description FROM features "
-                                "WHERE feature_group_id = ? ORDER BY position", (fg_id,))
+        for r in rows:
+            pk_cols, part_cols = tuple(json.loads(r.primary_key)), tuple(json.loads(r.partition_by))
             groups.append(FeatureGroup(
-                project=project, name=name, version=version, description=description,
-                features=tuple(Feature(n, t, d, n in pk_cols, n in part_cols) for n, t, d in feats),
-                primary_key=pk_cols, partition_by=part_cols, event_time=event_time,
-                location=location, created_at=from_text(created_at), creator=creator,
-                online=bool(online), online_commit=online_commit))
+                project=r.project, name=r.name, version=r.version, description=r.description,
+                features=tuple(Feature(f.name, f.type, f.description, f.name in pk_cols,
+                                       f.name in part_cols) for f in by_group[r.id]),
+                primary_key=pk_cols, partition_by=part_cols, event_time=r.event_time,
+                location=r.location, created_at=from_text(r.created_at), creator=r.creator,
+                online=bool(r.online), online_commit=r.online_commit))
         return groups
 
     def get_feature_group(self, project: str, name: str, version: int | None = None) -> FeatureGroup:
+        query = select(FG).where(FG.c.project == project, FG.c.name == name)
         if version is None:
-            rows = self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups WHERE project = ? "
-                               "AND name = ? ORDER BY version DESC LIMIT 1", (project, name))
+            query = query.order_by(FG.c.version.desc()).limit(1)
         else:
-            rows = self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups WHERE project = ? "
-                               "AND name = ? AND version = ?", (project, name, version))
+            query = query.where(FG.c.version == version)
+        rows = self._rows(query)
         if not rows:
             which = "" if version is None else f" version {version}"
             raise FeatureGroupNotFound(f"feature group {name}{which} does not exist in feature "
@@ -189,106 +206,101 @@ class SqlMetadataStore(MetadataStore):
         return self._load(rows)[0]
 
     def list_feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
-        where, params = ("WHERE project = ? ", (project,)) if project else ("", ())
-        return self._load(self._query(f"SELECT {self._FG_COLUMNS} FROM feature_groups {where}"
-                                      "ORDER BY project, name, version", params))
+        query = select(FG).order_by(FG.c.project, FG.c.name, FG.c.version)
+        if project:
+            query = query.where(FG.c.project == project)
+        return self._load(self._rows(query))
 
     def add_commit(self, group: FeatureGroup, commit: Commit,
                    documents: Sequence[Document] = ()) -> None:
-        with self._transaction() as cur:
-            fg_id = self._id(cur, group.project, group.name, group.version)
-            evolved = self._features_differ(cur, fg_id, group.features)
+        with self._transaction() as conn:
+            fg_id = self._id(conn, group.project, group.name, group.version)
+            evolved = self._features_differ(conn, fg_id, group.features)
             if evolved:
-                self._replace_features(cur, fg_id, group.features)
-            self._insert_commit(cur, fg_id, commit)
+                self._replace_features(conn, fg_id, group.features)
+            self._insert_commit(conn, fg_id, commit)
             for d in documents:
-                self._put_document(cur, d)
+                self._put_document(conn, d)
             if evolved:
-                self._bump(cur)
+                self._bump(conn)
 
     def update_descriptions(self, project: str, name: str, version: int,
                             description: str | None = None,
                             features: Mapping[str, str] | None = None) -> None:
-        with self._transaction() as cur:
-            fg_id = self._id(cur, project, name, version)
-            cur.execute(self._sql("SELECT name FROM features WHERE feature_group_id = ?"), (fg_id,))
-            known = {r[0] for r in cur.fetchall()}
+        with self._transaction() as conn:
+            fg_id = self._id(conn, project, name, version)
+            known = set(conn.execute(select(F.c.name).where(F.c.feature_group_id == fg_id)).scalars())
             unknown = sorted(set(features or {}) - known)
             if unknown:
                 raise InvalidInputError(f"cannot describe the features of {name} v{version}", [
                     f"it has no feature {f!r} (its features: {', '.join(sorted(known))})"
                     for f in unknown], write=False)
             if description is not None:
-                cur.execute(self._sql("UPDATE feature_groups SET description = ? WHERE id = ?"),
-                            (description, fg_id))
+                conn.execute(update(FG).where(FG.c.id == fg_id).values(description=description))
             for feature, text in (features or {}).items():
-                cur.execute(self._sql("UPDATE features SET description = ? WHERE "
-                                      "feature_group_id = ? AND name = ?"), (text, fg_id, feature))
-            self._bump(cur)
+                conn.execute(update(F).where(F.c.feature_group_id == fg_id, F.c.name == feature)
+                             .values(description=text))
+            self._bump(conn)
 
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
-        with self._transaction() as cur:
-            fg_id = self._id(cur, group.project, group.name, group.version)
-            cur.execute(self._sql("SELECT online FROM feature_groups WHERE id = ?"), (fg_id,))
-            was_online = bool(cur.fetchone()[0])
-            cur.execute(self._sql("UPDATE feature_groups SET online = ?, online_commit = ? "
-                                  "WHERE id = ?"), (int(online), online_commit, fg_id))
+        with self._transaction() as conn:
+            fg_id = self._id(conn, group.project, group.name, group.version)
+            was_online = bool(conn.execute(select(FG.c.online).where(FG.c.id == fg_id)).scalar())
+            conn.execute(update(FG).where(FG.c.id == fg_id)
+                         .values(online=int(online), online_commit=online_commit))
             if was_online != online:
-                self._bump(cur)
+                self._bump(conn)
 
     def commits(self, project: str, name: str, version: int) -> list[Commit]:
-        rows = self._query(
-            "SELECT c.commit_id, c.committed_at, c.operation, c.rows_inserted, c.rows_updated, "
-            "c.rows_deleted, c.creator FROM commits c JOIN feature_groups g "
-            "ON g.id = c.feature_group_id WHERE g.project = ? AND g.name = ? AND g.version = ? "
-            "ORDER BY c.commit_id", (project, name, version))
+        rows = self._rows(
+            select(C.c.commit_id, C.c.committed_at, C.c.operation, C.c.rows_inserted,
+                   C.c.rows_updated, C.c.rows_deleted, C.c.creator)
+            .join(FG, FG.c.id == C.c.feature_group_id)
+            .where(FG.c.project == project, FG.c.name == name, FG.c.version == version)
+            .order_by(C.c.commit_id))
         return [Commit(r[0], from_text(r[1]), *r[2:]) for r in rows]
 
     def delete_feature_group(self, project: str, name: str, version: int) -> None:
-        with self._transaction() as cur:
-            fg_id = self._id(cur, project, name, version)
-            for table in ("commits", "features"):
-                cur.execute(self._sql(f"DELETE FROM {table} WHERE feature_group_id = ?"), (fg_id,))
-            cur.execute(self._sql("DELETE FROM feature_groups WHERE id = ?"), (fg_id,))
-            self._delete_documents(cur, "fg.", project, name, version)
-            self._bump(cur)
+        with self._transaction() as conn:
+            fg_id = self._id(conn, project, name, version)
+            for table in (C, F):
+                conn.execute(delete(table).where(table.c.feature_group_id == fg_id))
+            conn.execute(delete(FG).where(FG.c.id == fg_id))
+            self._delete_documents(conn, "fg.", project, name, version)
+            self._bump(conn)
 
     # -- training datasets ------------------------------------------------------------------------
-    _TD_COLUMNS = ("project, name, version, description, data_format, location, features, splits, "
-                   "source, created_at, creator")
-
     def create_training_dataset(self, dataset: TrainingDataset) -> None:
         d = dataset
         try:
-            with self._transaction() as cur:
-                cur.execute(self._sql(f"INSERT INTO training_datasets ({self._TD_COLUMNS}) "
-                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                            (d.project, d.name, d.version, d.description, d.data_format,
-                             d.location, json.dumps([[f.name, f.type] for f in d.features]),
-                             json.dumps(d.splits), json.dumps(d.source), to_text(d.created_at),
-                             d.creator))
-        except self._dialect.integrity_error:
+            with self._transaction() as conn:
+                conn.execute(TD.insert().values(
+                    project=d.project, name=d.name, version=d.version, description=d.description,
+                    data_format=d.data_format, location=d.location,
+                    features=json.dumps([[f.name, f.type] for f in d.features]),
+                    splits=json.dumps(d.splits), source=json.dumps(d.source),
+                    created_at=to_text(d.created_at), creator=d.creator))
+        except IntegrityError:
             raise TrainingDatasetExists(f"training dataset {d.name} version {d.version} exists "
                                         f"already in feature store {d.project}") from None
 
     @staticmethod
-    def _training_dataset(row: tuple) -> TrainingDataset:
-        (project, name, version, description, data_format, location, features, splits, source,
-         created_at, creator) = row
+    def _training_dataset(r: Any) -> TrainingDataset:
         return TrainingDataset(
-            project=project, name=name, version=version, description=description,
-            data_format=data_format, location=location,
-            features=tuple(Feature(n, t) for n, t in json.loads(features)),
-            splits=json.loads(splits), source=json.loads(source),
-            created_at=from_text(created_at), creator=creator)
+            project=r.project, name=r.name, version=r.version, description=r.description,
+            data_format=r.data_format, location=r.location,
+            features=tuple(Feature(n, t) for n, t in json.loads(r.features)),
+            splits=json.loads(r.splits), source=json.loads(r.source),
+            created_at=from_text(r.created_at), creator=r.creator)
 
     def get_training_dataset(self, project: str, name: str,
                              version: int | None = None) -> TrainingDataset:
-        select = f"SELECT {self._TD_COLUMNS} FROM training_datasets WHERE project = ? AND name = ? "
+        query = select(TD).where(TD.c.project == project, TD.c.name == name)
         if version is None:
-            rows = self._query(select + "ORDER BY version DESC LIMIT 1", (project, name))
+            query = query.order_by(TD.c.version.desc()).limit(1)
         else:
-            rows = self._query(select + "AND version = ?", (project, name, version))
+            query = query.where(TD.c.version == version)
+        rows = self._rows(query)
         if not rows:
             which = "" if version is None else f" version {version}"
             raise TrainingDatasetNotFound(f"training dataset {name}{which} does not exist in "
@@ -296,44 +308,46 @@ class SqlMetadataStore(MetadataStore):
         return self._training_dataset(rows[0])
 
     def list_training_datasets(self, project: str | None = None) -> list[TrainingDataset]:
-        where, params = ("WHERE project = ? ", (project,)) if project else ("", ())
-        rows = self._query(f"SELECT {self._TD_COLUMNS} FROM training_datasets {where}"
-                           "ORDER BY project, name, version", params)
-        return [self._training_dataset(r) for r in rows]
+        query = select(TD).order_by(TD.c.project, TD.c.name, TD.c.version)
+        if project:
+            query = query.where(TD.c.project == project)
+        return [self._training_dataset(r) for r in self._rows(query)]
 
     def delete_training_dataset(self, project: str, name: str, version: int) -> None:
-        with self._transaction() as cur:
-            cur.execute(self._sql("DELETE FROM training_datasets WHERE project = ? AND name = ? "
-                                  "AND version = ?"), (project, name, version))
-            if cur.rowcount == 0:
+        with self._transaction() as conn:
+            deleted = conn.execute(delete(TD).where(TD.c.project == project, TD.c.name == name,
+                                                    TD.c.version == version)).rowcount
+            if deleted == 0:
                 raise TrainingDatasetNotFound(f"training dataset {name} version {version} is not "
                                               f"registered in feature store {project}")
-            self._delete_documents(cur, "td.", project, name, version)
+            self._delete_documents(conn, "td.", project, name, version)
 
     # -- documents ----------------------------------------------------------------------------------
-    def _put_document(self, cur: Any, d: Document) -> None:
-        key = (d.project, d.kind, d.name, d.version, d.number)
-        cur.execute(self._sql("DELETE FROM documents WHERE project = ? AND kind = ? AND name = ? "
-                              "AND version = ? AND number = ?"), key)
-        cur.execute(self._sql("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                    (*key, to_text(d.created_at), json.dumps(d.body, allow_nan=False)))
+    @staticmethod
+    def _put_document(conn: Connection, d: Document) -> None:
+        key = {"project": d.project, "kind": d.kind, "name": d.name, "version": d.version,
+               "number": d.number}
+        conn.execute(delete(D).where(*(D.c[k] == v for k, v in key.items())))
+        conn.execute(D.insert().values(**key, created_at=to_text(d.created_at),
+                                       body=json.dumps(d.body, allow_nan=False)))
 
-    def _delete_documents(self, cur: Any, prefix: str, project: str, name: str, version: int) -> None:
-        cur.execute(self._sql("DELETE FROM documents WHERE project = ? AND kind LIKE ? AND name = ? "
-                              "AND version = ?"), (project, prefix + "%", name, version))
+    @staticmethod
+    def _delete_documents(conn: Connection, prefix: str, project: str, name: str,
+                          version: int) -> None:
+        conn.execute(delete(D).where(D.c.project == project, D.c.kind.startswith(prefix),
+                                     D.c.name == name, D.c.version == version))
 
     def put_document(self, document: Document) -> None:
-        with self._transaction() as cur:
-            self._put_document(cur, document)
+        with self._transaction() as conn:
+            self._put_document(conn, document)
 
     def documents(self, project: str, kind: str, name: str, version: int,
                   number: int | None = None) -> list[Document]:
-        params: tuple[str | int, ...]
-        where, params = "project = ? AND kind = ? AND name = ? AND version = ?", (
-            project, kind, name, version)
+        query = select(D.c.number, D.c.created_at, D.c.body).where(
+            D.c.project == project, D.c.kind == kind, D.c.name == name, D.c.version == version)
         if number is not None:
-            where, params = where + " AND number = ?", params + (number,)
-        rows = self._query(f"SELECT number, created_at, body FROM documents WHERE {where} "
-                           "ORDER BY number", params)
+            query = query.where(D.c.number == number)
+        rows = self._rows(query.order_by(D.c.number))
         return [Document(project, kind, name, version, n, json.loads(body), from_text(at))
                 for n, at, body in rows]
+

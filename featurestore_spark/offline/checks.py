@@ -118,16 +118,21 @@ def stored_event_problems(df: DataFrame, stored: DataFrame, primary_key: Sequenc
         if problems else []
 
 
-def latest_per_key(df: DataFrame, primary_key: Sequence[str], event_time: str) -> DataFrame:
-    """One row per key: the one with the latest event time (lazy: no Spark job). Refuse rows that
-    share a key and an event time first (``event_time_ties``): then the latest row of a key is
-    one row, and which one is kept is never arbitrary.
+def latest_per_key(df: DataFrame, primary_key: Sequence[str], event_time: str | None) -> DataFrame:
+    """One row per key: the one with the latest event time (lazy: no Spark job).
+
+    The tie policy: rows that share a key and an event time are refused before they are written
+    (``event_time_ties``, on every write), so the latest row of a key is one row and which one is
+    kept is never arbitrary. Without an event time any one row of a key is kept: writes that need
+    one row per key refuse duplicate keys first (``duplicate_key_problems``).
 
     One aggregation by key, no window (a window over a batch whose key is a constant, such as
     ``SELECT 4 AS team_id, ...``, is planned without partitions, and Spark warns about it in every
     query of the result)."""
     from pyspark.sql import functions as F
     keys = list(primary_key)
+    if not event_time:
+        return df.dropDuplicates(keys)
     rest = [c for c in df.columns if c not in keys]
     if not rest:          # the event time is part of the key: one row per key already
         return df.select(*map(quote, df.columns)).distinct()

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # packets stay under max_allowed_packet (16 MiB by default): executemany sends one statement
 EXECUTEMANY_ROWS = 1000
 LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
+# the server closed the connection: gone away, lost, lost during query, wait_timeout (MySQL 8),
+# killed (MariaDB)
+CONNECTION_LOST = {2006, 2013, 2055, 4031, 1927}
 DUPLICATE_KEY = 1062            # LOAD DATA keeps the first row of a key: what a fresh load wants
 MAX_WARNINGS = 65535            # the most warnings a session keeps (max_error_count)
 TYPES = {"bool": "BOOLEAN", "date": "DATE", "timestamp": "DATETIME(6)",
@@ -89,9 +92,14 @@ class MysqlBackend(SqlOnlineBackend):
         conn.autocommit = True    # else the pooled connection reads one snapshot forever and
         return conn               # its metadata locks block the RENAME of a full sync
 
-    def lost(self, conn: Any) -> bool:
+    def lost(self, conn: Any, error: Exception) -> bool:
+        import mysql.connector
+        if getattr(error, "errno", None) in CONNECTION_LOST:
+            return True
+        if not isinstance(error, (mysql.connector.InterfaceError, mysql.connector.OperationalError)):
+            return False                         # the statement's own error: no retry
         try:
-            return not conn.is_connected()      # a ping, only after a failed statement
+            return not conn.is_connected()      # a ping, only after such an error
         except Exception:
             return True
 

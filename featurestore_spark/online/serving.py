@@ -56,8 +56,8 @@ class ConnectionPool:
             held, pooled = (self.backend.lookup_connection(self.project), {}), False
         try:
             rows = self._run(held, sql, params)
-        except Exception:
-            lost = pooled and self.backend.lost(held[0])
+        except Exception as error:
+            lost = pooled and self.backend.lost(held[0], error)
             close_quietly(held[0])
             if not lost:
                 raise
@@ -160,6 +160,9 @@ class FeatureVectorServer:
             return (key,) if encoders is None else (encoders[0](key),)
         if isinstance(key, Mapping):
             missing = [k for k in part.keys if k not in key]
+            if missing:            # key names given in another case (names are case-insensitive)
+                key = {k.lower() if isinstance(k, str) else k: v for k, v in key.items()}
+                missing = [k for k in part.keys if k not in key]
             if missing:
                 raise InvalidInputError("cannot look up a feature vector",
                                         [f"the key has no value for {', '.join(missing)} "

@@ -110,9 +110,9 @@ class SqlOnlineBackend(ABC):
         """``sql`` ready to run many times on ``conn``: kept and reused by the connection pool."""
         return CursorStatement(conn.cursor(), sql)
 
-    def lost(self, conn: Any) -> bool:
-        """Whether a statement failed on ``conn`` because the server closed it (then a pooled
-        lookup reconnects and runs once more); an embedded database never does."""
+    def lost(self, conn: Any, error: Exception) -> bool:
+        """Whether ``error`` of a statement on ``conn`` says the server closed the connection
+        (then a pooled lookup reconnects and runs once more); an embedded database never does."""
         return False
 
     # -- shared SQL ---------------------------------------------------------------------------------

@@ -65,13 +65,6 @@ class ConsistencyReport:
         return {**asdict(self), "consistent": self.consistent}
 
 
-def latest_per_key(df: DataFrame, group: FeatureGroup) -> DataFrame:
-    """One row per primary key: the latest by event time (any one without an event time)."""
-    if not group.event_time:
-        return df.dropDuplicates(list(group.primary_key))
-    return checks.latest_per_key(df, group.primary_key, group.event_time)
-
-
 class OnlineSync:
     def __init__(self, backend: SqlOnlineBackend, offline: DeltaEngine, metadata: MetadataStore,
                  batch_size: int) -> None:
@@ -144,7 +137,8 @@ class OnlineSync:
             log.info("full online sync of %s v%d at commit %d", group.name, group.version, target)
             # without an event time any row of a key will do: the fresh load keeps one per key
             # (LOAD DATA LOCAL ignores duplicate keys; upserts keep the last), so skip the shuffle
-            fresh = latest_per_key(snapshot, group) if group.event_time else snapshot
+            fresh = (checks.latest_per_key(snapshot, group.primary_key, group.event_time)
+                     if group.event_time else snapshot)
             written = self.replace(group, fresh)
             deleted, mode = 0, "full"
         else:
@@ -152,7 +146,8 @@ class OnlineSync:
                      group.version, last + 1, target)
             keys = list(group.primary_key)
             changed = self.offline.changes(group, last + 1, target).select(*map(quote, keys)).distinct()
-            rows = latest_per_key(snapshot.join(changed, keys, "left_semi"), group)
+            rows = checks.latest_per_key(snapshot.join(changed, keys, "left_semi"),
+                                         group.primary_key, group.event_time)
             written = self.write(group, rows, conditional=False)
             gone = changed.join(snapshot.select(*map(quote, keys)), keys, "left_anti")
             deleted = self.backend.write_frame(gone, group.project, table, online_schema(group),
@@ -178,7 +173,8 @@ class OnlineSync:
         commits = self.metadata.commits(group.project, group.name, group.version)
         schema = online_schema(group)
         keys = list(group.primary_key)
-        offline = wire_frame(latest_per_key(self.offline.read(group), group), schema.columns)
+        latest = checks.latest_per_key(self.offline.read(group), group.primary_key, group.event_time)
+        offline = wire_frame(latest, schema.columns)
         online = wire_frame(self.read(group), schema.columns)
         values = [c.name for c in schema.values]
         joined = (offline.select(*keys, F.struct(*map(quote, values)).alias("off"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ..builders.featuregroup import _Builder, _check_type, columns, project_of
+from ..builders.featuregroup import Builder, check_type, columns, project_of
 from ..dataframes import convert
 from ..names import quote
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class GetFeatures(_Builder):
+class GetFeatures(Builder):
     """``Hops.getFeatures(["rating", "teams.attendance"]).setJoinKey("team_id").read()``, or from
     labels, point in time: ``.setLabels(labels_df, "ts").read()``. ``query()`` gives the Query
     (to compose further, render as SQL, or record)."""
@@ -64,6 +64,6 @@ class GetFeatures(_Builder):
 
     def read(self) -> Any:
         """The features (label columns first, then the features in the order asked)."""
-        _check_type(self.dataframe_type)
+        check_type(self.dataframe_type)
         query, order = self._query()
         return convert(query.read().select(*map(quote, order)), self.dataframe_type)

@@ -21,19 +21,19 @@ from .resolve import resolve
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from ..feature_store import FeatureStore
+    from ..context import Context
 
 WHAT = "cannot get features"
 
 
-def _join_all(store: FeatureStore, parts: Sequence[tuple[Any, list[str]]],
+def _join_all(store: Context, parts: Sequence[tuple[Any, list[str]]],
               labels: DataFrame | None, label_event_time: str | None,
               join_key: Sequence[str] | None, max_age: timedelta | float | None,
               problems: list[str]) -> Query:
     """The feature groups (after the labels, if any) joined one after another."""
     how = "left" if labels is not None else "inner"
     if labels is not None:
-        query = store.query_labels(labels, label_event_time)
+        query = Query.of_labels(store, labels, label_event_time)
         rest = parts
     else:
         group, names = parts[0]
@@ -50,13 +50,16 @@ def _join_all(store: FeatureStore, parts: Sequence[tuple[Any, list[str]]],
     return query
 
 
-def features_query(store: FeatureStore, features: Sequence[str], project: str | None = None,
+def features_query(store: Context, features: Sequence[str], project: str | None = None,
                    versions: Mapping[str, int] | None = None,
                    join_key: str | Sequence[str] | None = None,
                    labels: DataFrame | None = None, label_event_time: str | None = None,
                    max_age: timedelta | float | None = None) -> tuple[Query, list[str]]:
     """The query of ``features`` and the order of its output columns as asked (label columns
     first). See :func:`featurestore_spark.featurestore.get_features`."""
+    from ..dataframes import lower_columns
+    labels = lower_columns(labels, WHAT)          # feature names as stored (names.feature)
+    label_event_time = label_event_time.lower() if label_event_time else label_event_time
     groups = store.feature_groups(project)
     found = resolve(groups, features, versions, search=list(versions) if versions else None)
     ambiguous = [f for f in found.features if f.problem and len(f.owners) > 1

@@ -53,7 +53,7 @@ from .serialize import query_from_dict, query_to_dict
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from ..feature_store import FeatureStore
+    from ..context import Context
     from ..offline.delta import DeltaEngine
 
 
@@ -69,16 +69,16 @@ class Query:
     root: Part
     joins: tuple[Join, ...] = ()
     filters: tuple[str, ...] = ()                   # over the output columns, after the joins
-    store: FeatureStore | None = field(default=None, compare=False, repr=False)
+    store: Context | None = field(default=None, compare=False, repr=False)
 
     # -- making ------------------------------------------------------------------------------------
     @classmethod
-    def of_group(cls, store: FeatureStore, group: FeatureGroup) -> Query:
+    def of_group(cls, store: Context, group: FeatureGroup) -> Query:
         """Every feature of a feature group version, at its latest commit."""
         return cls(Part(group.feature_names, group=group), store=store)
 
     @classmethod
-    def of_labels(cls, store: FeatureStore, labels: DataFrame,
+    def of_labels(cls, store: Context, labels: DataFrame,
                   event_time: str | None = None) -> Query:
         """Every column of ``labels``; ``event_time`` (a timestamp, date or integer column) makes
         the joins onto feature groups with an event time point-in-time correct."""
@@ -131,7 +131,7 @@ class Query:
             return self.root.labels.sparkSession
         return self._store().spark
 
-    def _store(self) -> FeatureStore:
+    def _store(self) -> Context:
         if self.store is None:
             raise InvalidInputError("cannot run the query", [
                 "it has no feature store: make it with store.query(...) or Query.from_dict(d, store)"],
@@ -338,7 +338,7 @@ class Query:
         string; naive times are UTC) for every feature group of the query so far; a commit id
         when the query has one feature group; or ``{name: commit id or time}`` per feature
         group. Feature groups joined later are read at their latest commit."""
-        from ..feature_store import _utc
+        from ..context import utc
         groups = [i for i, p in enumerate(self.parts) if p.group is not None]
         problems: list[str] = []
 
@@ -347,7 +347,7 @@ class Query:
                 return value
             if isinstance(value, (datetime, date, str)):
                 try:
-                    return _utc(value).isoformat()
+                    return utc(value).isoformat()
                 except InvalidInputError as e:
                     problems.extend(e.problems)
                     return None
@@ -448,14 +448,14 @@ class Query:
     # -- recording ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The query as JSON-able data (call ``pinned()`` first to record the commits read)."""
-        return query_to_dict(self)
+        return query_to_dict(self.root, self.joins, self.filters)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], store: FeatureStore,
+    def from_dict(cls, data: Mapping[str, Any], store: Any,
                   labels: DataFrame | None = None) -> Query:
-        """The query ``to_dict`` recorded, over ``store`` (and ``labels`` when it started from
-        labels: a DataFrame with the columns it recorded)."""
-        return query_from_dict(cls, data, store, labels)
+        """The query ``to_dict`` recorded, over ``store`` (a FeatureStore, or its ``ctx``; and
+        ``labels`` when it started from labels: a DataFrame with the columns it recorded)."""
+        return query_from_dict(cls, data, getattr(store, "ctx", store), labels)
 
     # camelCase, as the rest of the fluent API (PySpark style: both spellings work)
     selectAll = select_all

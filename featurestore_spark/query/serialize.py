@@ -17,16 +17,17 @@ Example of the recorded form::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from ..errors import FeatureGroupNotFound, InvalidInputError
 from .parts import Join, Part, join_type_of
 
+Q = TypeVar("Q")          # the query class (query.Query), made with cls(root, joins, filters, store=)
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from ..feature_store import FeatureStore
-    from .query import Query
+    from ..context import Context
 
 FORMAT = "featurestore_spark.query/1"
 
@@ -42,20 +43,21 @@ def _part_to_dict(part: Part) -> dict[str, Any]:
             "as_of": part.as_of}
 
 
-def query_to_dict(query: Query) -> dict[str, Any]:
+def query_to_dict(root: Part, joins: Sequence[Join], filters: Sequence[str]) -> dict[str, Any]:
+    """A query's parts as plain data (``Query.to_dict``)."""
     return {
         "format": FORMAT,
-        "root": _part_to_dict(query.root),
+        "root": _part_to_dict(root),
         "joins": [{"right": _part_to_dict(j.right),
                    "left_keys": [[i, c] for i, c in j.left_keys],
                    "right_keys": list(j.right_keys), "join_type": j.join_type,
                    "using": j.using, "prefix": j.prefix, "point_in_time": j.point_in_time,
-                   "max_age": j.max_age} for j in query.joins],
-        "filters": list(query.filters),
+                   "max_age": j.max_age} for j in joins],
+        "filters": list(filters),
     }
 
 
-def _part_from_dict(data: Mapping[str, Any], store: FeatureStore, labels: DataFrame | None,
+def _part_from_dict(data: Mapping[str, Any], store: Context, labels: DataFrame | None,
                     problems: list[str]) -> Part | None:
     features = tuple(data.get("features") or ())
     common: dict[str, Any] = {"filters": tuple(data.get("filters") or ()), "as_of": data.get("as_of")}
@@ -73,6 +75,8 @@ def _part_from_dict(data: Mapping[str, Any], store: FeatureStore, labels: DataFr
     if labels is None:
         problems.append("the query starts from labels: pass them, from_dict(d, store, labels=df)")
         return None
+    from ..dataframes import lower_columns
+    labels = lower_columns(labels, "cannot read the recorded query")   # as Query.of_labels does
     missing = [c for c in recorded.get("columns", ()) if c not in labels.columns]
     if missing:
         problems.append(f"the labels have no column {', '.join(map(repr, missing))}")
@@ -80,8 +84,8 @@ def _part_from_dict(data: Mapping[str, Any], store: FeatureStore, labels: DataFr
     return Part(features, labels=labels, label_event_time=recorded.get("event_time"), **common)
 
 
-def query_from_dict(cls: type[Query], data: Mapping[str, Any], store: FeatureStore,
-                    labels: DataFrame | None = None) -> Query:
+def query_from_dict(cls: Callable[..., Q], data: Mapping[str, Any], store: Context,
+                    labels: DataFrame | None = None) -> Q:
     what = "cannot read the recorded query"
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__

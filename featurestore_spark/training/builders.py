@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..builders.featuregroup import _NamedBuilder, _SpecBuilder
+from ..builders.featuregroup import NamedBuilder, SpecBuilder
 from ..builders.quality import StatisticsSetters
 from ..metadata import TrainingDataset
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class CreateTrainingDataset(StatisticsSetters, _SpecBuilder):
+class CreateTrainingDataset(StatisticsSetters, SpecBuilder):
     """``Hops.createTrainingDataset("td").setDataframe(df).setDataFormat("csv").write()``; the
     rows come from a DataFrame or, to be made again later, from a query (``setQuery``)."""
 
@@ -61,7 +61,7 @@ class CreateTrainingDataset(StatisticsSetters, _SpecBuilder):
 
 
 @dataclass(frozen=True)
-class GetTrainingDataset(_NamedBuilder):
+class GetTrainingDataset(NamedBuilder):
     """``Hops.getTrainingDataset("td").setVersion(1).setSplit("train").read()``"""
     split: str | None = None
     dataframe_type: str = "spark"
@@ -79,7 +79,7 @@ class GetTrainingDataset(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class GetTrainingDatasetPath(_NamedBuilder):
+class GetTrainingDatasetPath(NamedBuilder):
     split: str | None = None
 
     def setSplit(self, split: str) -> GetTrainingDatasetPath:
@@ -90,19 +90,19 @@ class GetTrainingDatasetPath(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class GetTrainingDatasetTfRecordSchema(_NamedBuilder):
+class GetTrainingDatasetTfRecordSchema(NamedBuilder):
     def read(self) -> dict[str, dict[str, Any]]:
         return self._fs().training.tf_record_schema(self.name, self.version, self.project)
 
 
 @dataclass(frozen=True)
-class GetLatestTrainingDatasetVersion(_NamedBuilder):
+class GetLatestTrainingDatasetVersion(NamedBuilder):
     def read(self) -> int:
         return self._fs().training.latest_version(self.name, self.project)
 
 
 @dataclass(frozen=True)
-class RecreateTrainingDataset(_NamedBuilder):
+class RecreateTrainingDataset(NamedBuilder):
     """``Hops.recreateTrainingDataset("td").setVersion(1).write()``: version 1's recorded query,
     at its recorded commits, written again as a new version with the same rows per split."""
     new_version: int | None = None
@@ -129,7 +129,7 @@ class RecreateTrainingDataset(_NamedBuilder):
 
 
 @dataclass(frozen=True)
-class DeleteTrainingDataset(_NamedBuilder):
+class DeleteTrainingDataset(NamedBuilder):
     def write(self) -> None:
         from ..errors import InvalidInputError
         if self.version is None:

@@ -27,9 +27,10 @@ from ..statistics.config import config_problems
 from .spec import TrainingDatasetSpec, version_problem
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
-    from ..feature_store import FeatureStore
+    from ..context import Context
+    from ..quality import Quality
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,13 @@ class TrainingDatasets:
     >>> store.training.read("matches", split="train", dataframe_type="pandas")    # doctest: +SKIP
     """
 
-    def __init__(self, store: FeatureStore) -> None:
-        self.store = store
-        self.spark = store.spark
-        self.metadata = store.metadata
+    def __init__(self, ctx: Context, quality: Quality) -> None:
+        self.store, self.quality = ctx, quality
+        self.metadata = ctx.metadata
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.store.spark
 
     def _project(self, project: str | None) -> str:
         project = project or self.store.settings.project
@@ -162,7 +166,7 @@ class TrainingDatasets:
                                       f"cannot create training dataset {td.name} v{td.version}"):
                 self._write(td, df)
             if statistics:
-                self.store.quality.training_statistics(td, df, spec.statistics)
+                self.quality.training_statistics(td, df, spec.statistics)
         finally:
             if kept is not None:
                 kept.unpersist()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..names import name_problem
+from ..names import feature, name_problem
 from ..statistics.config import StatisticsConfig
 from . import formats
 
@@ -32,6 +32,9 @@ class TrainingDatasetSpec:
     event_time: str | None = None              # the column time splits split by
     path: str | None = None                    # None: <training path>/<project>/<name>_<version>
     statistics: StatisticsConfig = StatisticsConfig()   # computed on its rows when written
+
+    def __post_init__(self) -> None:            # feature names as stored: see names.feature
+        object.__setattr__(self, "event_time", feature(self.event_time))
 
     def problems(self) -> list[str]:
         """Everything wrong with the request that shows without looking at data or metadata."""

@@ -154,6 +154,17 @@ def _as_dict(suite: Any, gx: Any) -> tuple[dict | None, list[str]]:
                   f"{type(suite).__name__}"]
 
 
+def _lower_columns(kwarg: str, value: Any) -> Any:
+    """Column names in the kwargs as features are stored: lowercased (``names.feature``)."""
+    if kwarg not in COLUMN_KWARGS:
+        return value
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(v.lower() if isinstance(v, str) else v for v in value)
+    return value
+
+
 def _expectation(i: int, item: Any, gx: Any) -> tuple[dict | None, list[str]]:
     """The canonical form of the i-th expectation (None when it has problems) and its problems."""
     from great_expectations.exceptions import GreatExpectationsError
@@ -187,7 +198,7 @@ def _expectation(i: int, item: Any, gx: Any) -> tuple[dict | None, list[str]]:
         meta = {}
     elif not _is_json(meta):
         problems.append(f"expectation {i}: 'meta' must be JSON-serialisable")
-    kwargs = {k: v for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
+    kwargs = {k: _lower_columns(k, v) for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
     problems += [f"expectation {i}: kwarg {k!r} is a suite parameter ($PARAMETER), which is not "
                  "supported: write the value itself" for k, v in kwargs.items()
                  if isinstance(v, Mapping) and "$PARAMETER" in v]

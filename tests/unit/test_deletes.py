@@ -16,7 +16,7 @@ from featurestore_spark import featurestore
 from featurestore_spark.config import load_settings
 from featurestore_spark.errors import (FeatureGroupNotFound, IncompleteDeleteError,
                                        InvalidInputError, MetadataStoreError, OnlineStoreError)
-from featurestore_spark.feature_store import DELETING
+from featurestore_spark.offline.delta import DELETING
 from featurestore_spark.names import database_name
 
 from ..conftest import ROOT, RUN, settings_env

@@ -218,3 +218,47 @@ def test_feature_names_are_case_insensitive(store, spark):
         fg.insert(pd.DataFrame({"customerid": [3], "signedup": pd.to_datetime(["2026-03-01"]),
                                 "Score": [1.0], "score": [2.0]}))
     assert len(fg.commit_details()) == 2 and [g.name for g in store.feature_groups()] == ["customers"]
+
+
+def test_two_new_handles_agree_and_the_first_insert_upserts(store, spark):
+    import datetime as dt
+    t1, t2 = dt.datetime(2026, 1, 1), dt.datetime(2026, 2, 1)
+    h1 = store.get_or_create_feature_group("events", primary_key=["id"], event_time="at",
+                                           statistics_config=False)
+    h2 = store.get_or_create_feature_group("events", primary_key=["id"], event_time="at")
+    # the first insert is an upsert too: one row per key, the latest
+    first = h1.insert(spark.createDataFrame([(1, t1, 1.0), (1, t2, 2.0), (2, t1, 3.0)],
+                                            "id int, at timestamp, x double"))
+    assert rows(h1.read()) == [(1, t2, 2.0), (2, t1, 3.0)] and first.operation == "create"
+    assert h1.statistics_config.enabled is False
+    assert rows(h2.read()) == rows(h1.read()) and h2.version == 1     # created meanwhile
+    h2.insert(spark.createDataFrame([(2, t2, 4.0)], "id int, at timestamp, x double"))
+    assert rows(h1.read()) == [(1, t2, 2.0), (2, t2, 4.0)]
+    # changes from before the first commit: every change
+    changes = h1.read_changes("2000-01-01")
+    assert {r["_commit_version"] for r in changes.collect()} == {0, 1}
+    with pytest.raises(InvalidInputError, match="unknown setting 'primary_keys'"):
+        store.get_or_create_feature_group("events", primary_keys=["id"])     # exists: still checked
+    with pytest.raises(InvalidInputError, match="time_travel_format 'HUDI'"):
+        store.get_or_create_feature_group("other", time_travel_format="HUDI")
+    with pytest.raises(InvalidInputError, match="version must be a positive integer"):
+        store.get_or_create_feature_group("other", version=0)
+
+
+def test_names_in_any_case_for_lookups_suites_and_labels(store, spark):
+    suite = {"name": "s", "expectations": [{"type": "expect_column_values_to_be_between",
+                                            "kwargs": {"column": "Score", "min_value": 0,
+                                                       "max_value": 1}}]}
+    fg = store.get_or_create_feature_group("customers", primary_key=["customerID"],
+                                           online_enabled=True, expectation_suite=suite,
+                                           validation_ingestion_policy="STRICT")
+    fg.insert(spark.createDataFrame([(1, 0.5), (2, 0.7)], "customerID int, Score double"))
+    assert fg.get_expectation_suite()["expectations"][0]["kwargs"]["column"] == "score"
+    with pytest.raises(Exception, match="expect_column_values_to_be_between"):
+        fg.insert(spark.createDataFrame([(3, 5.0)], "customerID int, Score double"))
+    assert store.feature_vector(["Score"], {"customerID": 2}) == {"score": 0.7}
+    labels = spark.createDataFrame([(1, True), (2, False)], "customerID int, Churned boolean")
+    query, order = store.features_query(["Score"], labels=labels, join_key="customerID")
+    assert order == ["customerid", "churned", "score"]
+    assert sorted(tuple(r) for r in query.read().select(*order).collect()) == [
+        (1, True, 0.5), (2, False, 0.7)]

@@ -151,11 +151,11 @@ def test_a_write_prints_our_progress_and_no_library_noise(tmp_path):
     out = run.stdout + run.stderr
     assert run.returncode == 0, run.stderr[-3000:]
     assert "UPDATED 1" in run.stdout
-    assert "INFO featurestore_spark.feature_store: upsert into teams v1: commit 1" in out
+    assert "INFO featurestore_spark.feature_groups: upsert into teams v1: commit 1" in out
     assert "INFO featurestore_spark.quality: statistics of teams v1 commit 1" in out
     for noise in ("WindowExec", "No Partition Defined", "great_expectations", "InstanceBuilder",
                   "dev.ludovic.netlib", "CaseInsensitiveStringMap", "locally checkpointed",
-                  "Truncated the string representation", " INFO py4j"):
+                  "Truncated the string representation", " INFO py4j", " INFO alembic"):
         assert noise not in out, (noise, out[-3000:])
 
 

@@ -48,7 +48,7 @@ def test_a_commit_whose_writer_died_is_registered_by_the_next_write(teams, monke
         raise Killed()
     with monkeypatch.context() as m:
         m.setattr(teams.metadata, "add_commit", killed)
-        m.setattr(teams, "_undo_commit", lambda *args: None)    # a dead writer undoes nothing
+        m.setattr(teams.writes, "undo_commit", lambda *args: None)    # a dead writer undoes nothing
         with pytest.raises(Killed):
             featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
     assert operations(teams) == [(0, "create")]

@@ -1,9 +1,11 @@
-"""Versioned schema migrations of the metadata store, shared by every SQL dialect.
+"""The metadata store's schema as the hand-written migrations made it before the move to
+SQLAlchemy and Alembic (featurestore_spark up to commit 1cc7032, migrations 1-5), kept to make a
+store of that schema in tests: ``{id}``, ``{key}`` and ``{text}`` are each dialect's types."""
 
-Each migration is a list of statements; ``{id}`` is the dialect's auto-increment key column,
-``{key}`` a short indexed string, ``{text}`` a long string. Append new migrations; never edit one
-that has shipped.
-"""
+SQLITE_TYPES = {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "key": "TEXT", "text": "TEXT"}
+MYSQL_TYPES = {"id": "INTEGER AUTO_INCREMENT PRIMARY KEY",
+               "key": "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+               "text": "MEDIUMTEXT CHARACTER SET utf8mb4"}
 
 MIGRATIONS: list[list[str]] = [
     [  # 1: feature groups, their features and commits

@@ -1,0 +1,262 @@
+"""Store: the facade the three faces (handles, Hops builders, hops-util-py functions) talk
+to. It composes the engines, each given the shared ``Context`` (settings, metadata store, Spark,
+Delta engine, online store, catalog reads) and never this object:
+
+- ``feature_groups.FeatureGroupWrites``: create, insert, delete (check, validate, Delta, register,
+  online, statistics; undo and retry);
+- ``reads.Reads``: data, changes, one feature, read-only SQL;
+- ``quality.Quality``: statistics and validation;
+- ``query``: queries and point-in-time joins; ``training``: training datasets;
+- ``online.vectors.Vectors``: feature vectors (no Spark needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .config import Settings, load_settings
+from .consistency import CheckReport, Stores, check as check_store
+from .context import Context
+from .errors import InvalidInputError
+from .feature_groups import FeatureGroupWrites
+from .logs import quiet_libraries
+from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
+from .names import name_problem
+from .online.vectors import Vectors
+from .quality import Quality
+from .query import Query
+from .reads import Reads
+from .spec import CreateSpec, InsertSpec, ReadSpec
+from .training import TrainingDatasets
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+
+    from pyspark.sql import DataFrame, SparkSession
+
+    from .offline.delta import DeltaEngine
+    from .online.serving import FeatureVectorServer
+    from .online.sql import SqlOnlineBackend
+    from .online.sync import ConsistencyReport, OnlineSync, SyncResult
+
+
+S = TypeVar("S", bound="Store")
+
+
+class Store:
+    """Feature groups of one or more projects, over one SparkSession and one metadata store:
+    the engines composed (``FeatureStore`` adds the handle factories on top).
+
+    Examples
+    --------
+    >>> store = FeatureStore.connect()                                # doctest: +SKIP
+    >>> store.create(CreateSpec("teams", df, primary_key=("team_id",)))  # doctest: +SKIP
+    """
+
+    def __init__(self, spark: SparkSession | None, settings: Settings,
+                 metadata: MetadataStore) -> None:
+        self.ctx = Context(settings, metadata, spark)      # spark None: started on first use
+        self.vectors = Vectors(self.ctx)
+        self.writes = FeatureGroupWrites(self.ctx, self.quality, self.vectors.changed)
+        self.reads = Reads(self.ctx)
+
+    @classmethod
+    def connect(cls: type[S], settings: Settings | None = None,
+                spark: SparkSession | bool | None = None) -> S:
+        """A store of ``settings`` (default: ``load_settings()``) over ``spark`` (None: the active
+        session or a new one, started now; False: started later, by the first call that needs
+        it, so that a model server reading feature vectors runs no JVM)."""
+        quiet_libraries()    # their loggers at WARNING, or all at FEATURESTORE_LOG_LEVEL
+        settings = settings or load_settings()
+        store = cls(None, settings, open_metadata_store(settings))
+        if spark is None or spark is True:
+            store.ctx.spark                               # noqa: B018  (started now)
+        elif spark is not False:
+            store.ctx.use(spark)
+        return store
+
+    # -- the shared parts ---------------------------------------------------------------------------
+    settings = property(lambda self: self.ctx.settings, doc="The settings.")
+    metadata = property(lambda self: self.ctx.metadata, doc="The metadata store.")
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.ctx.spark
+
+    @property
+    def spark_started(self) -> bool:
+        return self.ctx.spark_started
+
+    @property
+    def offline(self) -> DeltaEngine:
+        return self.ctx.offline
+
+    @property
+    def online(self) -> OnlineSync:
+        return self.ctx.online
+
+    @property
+    def online_backend(self) -> SqlOnlineBackend:
+        return self.ctx.online_backend
+
+    @cached_property
+    def quality(self) -> Quality:
+        """Statistics and validation: settings, suites, reports, statistics per commit."""
+        return Quality(self.ctx)
+
+    # -- metadata -------------------------------------------------------------------------------------
+    def feature_group(self, name: str, version: int | None = None,
+                      project: str | None = None) -> FeatureGroup:
+        """The metadata of a feature group version (the latest when ``version`` is None)."""
+        return self.ctx.feature_group(name, version, project)
+
+    def feature_groups(self, project: str | None = None) -> list[FeatureGroup]:
+        return self.ctx.feature_groups(project)
+
+    def latest_version(self, name: str, project: str | None = None) -> int:
+        return self.ctx.feature_group(name, None, project).version
+
+    def commits(self, name: str, version: int | None = None,
+                project: str | None = None) -> list[Commit]:
+        return self.ctx.commits(name, version, project)
+
+    def commit_as_of(self, group: FeatureGroup, as_of: int | datetime | date | str) -> int:
+        return self.ctx.commit_as_of(group, as_of)
+
+    # -- writes and reads (feature_groups, reads) -----------------------------------------------------
+    def create(self, spec: CreateSpec) -> FeatureGroup:
+        """Create a feature group version (``FeatureGroupWrites.create``); returns its metadata."""
+        return self.writes.create(spec)
+
+    def insert(self, spec: InsertSpec) -> Commit | None:
+        """Append, overwrite or upsert (``FeatureGroupWrites.insert``); returns the commit, or
+        None when no offline commit was made."""
+        return self.writes.insert(spec)
+
+    def delete(self, name: str, version: int, project: str | None = None) -> None:
+        """Drop a feature group version (``FeatureGroupWrites.delete``)."""
+        self.writes.delete(name, version, project)
+
+    def read(self, spec: ReadSpec) -> Any:
+        return self.reads.read(spec)
+
+    def changes(self, name: str, start_commit: int | None, end_commit: int | None = None,
+                version: int | None = None, project: str | None = None) -> DataFrame:
+        return self.reads.changes(name, start_commit, end_commit, version, project)
+
+    def feature(self, feature: str, featuregroup: str | None = None, version: int | None = None,
+                project: str | None = None) -> DataFrame:
+        return self.reads.feature(feature, featuregroup, version, project)
+
+    def sql(self, query: str, project: str | None = None, online: bool = False) -> DataFrame:
+        return self.reads.sql(query, project, online)
+
+    def table_name(self, name: str, version: int | None = None, project: str | None = None) -> str:
+        return self.reads.table_name(name, version, project)
+
+    # -- queries (featurestore_spark.query) -------------------------------------------------------
+    def query(self, name: str, version: int | None = None, project: str | None = None) -> Query:
+        """A query of every feature of a feature group version (the latest when ``version`` is
+        None), to compose with ``select``, ``join``, ``filter``, ``asOf`` and ``read()``.
+
+        Examples
+        --------
+        >>> store.query("players").select(["rating"]).join(store.query("teams")).read()  # doctest: +SKIP
+        """
+        return Query.of_group(self.ctx, self.feature_group(name, version, project))
+
+    def query_labels(self, labels: DataFrame, event_time: str | None = None) -> Query:
+        """A query starting from a DataFrame of labels (every row is kept by its joins); with
+        ``event_time``, joins onto feature groups with an event time are point in time."""
+        return Query.of_labels(self.ctx, labels, event_time)
+
+    def features_query(self, features: list[str], project: str | None = None,
+                       versions: dict[str, int] | None = None,
+                       join_key: str | list[str] | tuple[str, ...] | None = None,
+                       labels: DataFrame | None = None, label_event_time: str | None = None,
+                       max_age: Any = None) -> tuple[Query, list[str]]:
+        """The query of ``features`` found by name, and its column order as asked (see
+        ``featurestore.get_features``)."""
+        from .query.features import features_query
+        return features_query(self.ctx, features, project, versions, join_key, labels,
+                              label_event_time, max_age)
+
+
+    # -- training datasets (featurestore_spark.training) ------------------------------------------
+    @cached_property
+    def training(self) -> TrainingDatasets:
+        """The training datasets: ``create``, ``read``, ``path``, ``tf_record_schema``,
+        ``latest_version``, ``source`` and ``recreate`` (made again from the recorded query).
+
+        Examples
+        --------
+        >>> store.training.read("matches", split="train", dataframe_type="pandas")  # doctest: +SKIP
+        """
+        return TrainingDatasets(self.ctx, self.quality)
+
+    def training_dataset_source(self, name: str, version: int | None = None,
+                                project: str | None = None, labels: DataFrame | None = None,
+                                query_from_dict: Any = None) -> DataFrame:
+        """The rows a training dataset was made from, read again from its recorded query at its
+        recorded commits: the same rows, even after the feature groups were updated."""
+        return self.training.source(name, version, project, labels, query_from_dict)
+
+    # -- online -----------------------------------------------------------------------------------
+    def sync_online(self, name: str, version: int | None = None, project: str | None = None,
+                    full: bool = False) -> SyncResult:
+        """Bring a feature group's online table up to its latest commit: incrementally from the
+        last synced commit (Delta change data feed), or in full. A feature group that is not
+        online yet gets its online table here, and is marked online once it is filled (a sync
+        that fails leaves it offline-only)."""
+        group = self.feature_group(name, version, project)
+        if not group.online:
+            group = replace(group, online=True, online_commit=None)
+            self.vectors.changed()            # plans of this process see it at once
+        return self.online.sync(group, full)
+
+    def check(self, project: str | None = None, repair: bool = False) -> CheckReport:
+        """Whether the metadata agrees with the Delta tables, the catalog and the online tables
+        (``consistency``); ``repair`` registers unregistered Delta commits and recreates missing
+        catalog entries. Without ``repair`` it writes nothing, to the catalog neither."""
+        project = project or self.settings.project
+        if (problem := name_problem("project", project)):
+            raise InvalidInputError("cannot check feature store", [problem], write=False)
+        return check_store(Stores(self.spark, self.metadata, self.offline, self.online_backend),
+                           project, repair)
+
+    def check_online(self, name: str, version: int | None = None,
+                     project: str | None = None) -> ConsistencyReport:
+        """Compare an online table with the offline latest snapshot: counts and keys that
+        differ."""
+        group = self.feature_group(name, version, project)
+        if not group.online:
+            raise InvalidInputError(f"cannot check feature group {name!r}",
+                                    [f"{group.name} v{group.version} is not online"], write=False)
+        return self.online.check(group)
+
+    # -- feature vectors (online.vectors; no Spark) ---------------------------------------------------
+    def feature_vector_server(self, features: list[str], project: str | None = None,
+                              versions: dict[str, int] | None = None) -> FeatureVectorServer:
+        """A server of vectors of ``features`` (see ``Vectors.server``): build it once, call
+        ``get(key)`` / ``get_batch(keys)`` for every request."""
+        return self.vectors.server(features, project, versions)
+
+    def feature_vector(self, features: list[str], key: Any, project: str | None = None,
+                       versions: dict[str, int] | None = None, missing: str = "null") -> dict[str, Any]:
+        """One feature vector by primary key (a dict of key columns, or the value of a
+        one-column key): ``{feature: value}``. Missing keys give None, or an error with
+        ``missing="error"``."""
+        return self.vectors.vector(features, key, project, versions, missing)
+
+    def feature_vectors(self, features: list[str], keys: list[Any], project: str | None = None,
+                        versions: dict[str, int] | None = None, return_type: str = "dict",
+                        missing: str = "null") -> Any:
+        """The vectors of a batch of keys, in order: dicts, or a pandas DataFrame."""
+        return self.vectors.vectors(features, keys, project, versions, return_type, missing)
+
+    def close(self) -> None:
+        """Close the online store's pooled connections and the metadata store's kept ones."""
+        self.ctx.metadata.close()
+        self.vectors.close()
