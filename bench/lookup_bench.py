@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from report import Latency
 
-BLOCK = 50          # lookups per block; ours and raw alternate blocks, the first side alternating
+BLOCK = 5           # lookups per block; ours and raw alternate blocks, the first side rotating
 
 
 def feature_frame(spark: Any, rows: int, features: int, prefix: str, partitions: int) -> Any:

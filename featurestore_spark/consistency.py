@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from delta.tables import DeltaTable
 
-from .errors import FeatureStoreError, OnlineStoreError
-from .names import database_name, table_name
+from .errors import FeatureStoreError, InvalidInputError, OnlineStoreError
+from .names import database_name, name_problem, table_name
 from . import paths
 from .offline import checks
 from .offline.delta import DELETING
@@ -64,6 +64,8 @@ class CheckReport:
 
 def check(store: Stores, project: str, repair: bool = False) -> CheckReport:
     """Compare every feature group version of ``project`` across the four stores."""
+    if (problem := name_problem("project", project)):
+        raise InvalidInputError("cannot check feature store", [problem], write=False)
     report = CheckReport(project)
     groups = store.metadata.list_feature_groups(project)
     report.groups = len(groups)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import names
 from .context import utc
 from .errors import FeatureGroupExists, FeatureGroupNotFound, InvalidInputError
-from .spec import CreateSpec, InsertSpec, ReadSpec
+from .spec import CreateSpec, InsertSpec, ReadSpec, identity_problems
 from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
@@ -101,9 +101,8 @@ class FeatureGroup:
         handle of get_or_create whose version was created meanwhile (by another handle, job or
         face) is a handle of that version."""
         p = self._pending
-        if p is not None and p.or_existing and self._version is not None and any(
-                g.name == self._name and g.version == self._version
-                for g in self._store.feature_groups(self._project)):
+        if (p is not None and p.or_existing and self._version is not None
+                and _registered(self._store, self._name, self._version, self._project)):
             self._pending = None
         return self._pending
 
@@ -255,7 +254,7 @@ class FeatureGroup:
     def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
         group = self._meta()
         self._store.metadata.update_descriptions(group.project, group.name, group.version,
-                                                 features={feature_name.lower(): description})
+                                                 features={names.feature(feature_name): description})
         return self
 
     # -- reads ----------------------------------------------------------------------------------
@@ -421,12 +420,20 @@ def setting_problems(settings: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _registered(store: Store, name: str, version: int, project: str) -> bool:
+    try:
+        store.feature_group(name, version, project)
+    except FeatureGroupNotFound:
+        return False
+    return True
+
+
 def new_feature_group(store: Store, name: str, version: int | None, project: str | None,
                       or_existing: bool = False, **settings: Any) -> FeatureGroup:
     """A handle of a version to create (its first insert or save creates it)."""
     project = project or store.settings.project
-    spec = CreateSpec(name, None, project, 1 if version is None else version)   # names, version
-    problems = [p for p in spec.problems() if "DataFrame" not in p] + setting_problems(settings)
+    problems = (identity_problems(name, project, 1 if version is None else version, False)
+                + setting_problems(settings))
     settings.pop("time_travel_format", None)
     policy = settings.pop("validation_ingestion_policy", "ALWAYS")
     pending = _Pending(
@@ -438,8 +445,7 @@ def new_feature_group(store: Store, name: str, version: int | None, project: str
         statistics_config=statistics_config(settings.pop("statistics_config", None)),
         expectation_suite=settings.pop("expectation_suite", None),
         validation_ingestion_policy=policy, or_existing=or_existing)
-    if version is not None and any(g.name == name and g.version == version
-                                   for g in store.feature_groups(project)):
+    if version is not None and not problems and _registered(store, name, version, project):
         problems.append(f"feature group {name} version {version} exists already: "
                         "get_feature_group returns it")
     if problems:

@@ -21,7 +21,8 @@ def is_dataframe(df: Any) -> TypeGuard[DataFrame]:
     return isinstance(df, DataFrame)
 
 
-def _common(name: Any, project: Any, version: Any, optional_version: bool) -> list[str]:
+def identity_problems(name: Any, project: Any, version: Any, optional_version: bool) -> list[str]:
+    """What is wrong with a feature group's name, project and version."""
     problems = [p for p in (name_problem("feature group", name),) if p]
     if project is not None and (p := name_problem("project", project)):
         problems.append(p)
@@ -60,7 +61,7 @@ class CreateSpec:
                 for d in self.feature_descriptions))
 
     def problems(self) -> list[str]:
-        problems = _common(self.name, self.project, self.version, optional_version=False)
+        problems = identity_problems(self.name, self.project, self.version, optional_version=False)
         if not self.offline and not self.online:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
@@ -85,7 +86,7 @@ class InsertSpec:
     validate: bool = True                      # False: this write skips the suite (no report)
 
     def problems(self) -> list[str]:
-        problems = _common(self.name, self.project, self.version, optional_version=True)
+        problems = identity_problems(self.name, self.project, self.version, optional_version=True)
         if not self.offline and self.online is False:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
@@ -110,7 +111,7 @@ class ReadSpec:
             object.__setattr__(self, "features", features(self.features))
 
     def problems(self) -> list[str]:
-        problems = _common(self.name, self.project, self.version, optional_version=True)
+        problems = identity_problems(self.name, self.project, self.version, optional_version=True)
         if self.online and self.as_of is not None:
             problems.append("the online store holds only the latest values: time travel (as of) "
                             "reads the offline feature group")

@@ -12,18 +12,14 @@ Delta engine, online store, catalog reads) and never this object:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Settings, load_settings
-from .consistency import CheckReport, Stores, check as check_store
 from .context import Context
-from .errors import InvalidInputError
 from .feature_groups import FeatureGroupWrites
 from .logs import quiet_libraries
 from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
-from .names import name_problem
 from .online.vectors import Vectors
 from .quality import Quality
 from .query import Query
@@ -36,10 +32,9 @@ if TYPE_CHECKING:
 
     from pyspark.sql import DataFrame, SparkSession
 
-    from .offline.delta import DeltaEngine
+    from .consistency import CheckReport
     from .online.serving import FeatureVectorServer
-    from .online.sql import SqlOnlineBackend
-    from .online.sync import ConsistencyReport, OnlineSync, SyncResult
+    from .online.sync import ConsistencyReport, SyncResult
 
 
 S = TypeVar("S", bound="Store")
@@ -47,13 +42,7 @@ S = TypeVar("S", bound="Store")
 
 class Store:
     """Feature groups of one or more projects, over one SparkSession and one metadata store:
-    the engines composed (``FeatureStore`` adds the handle factories on top).
-
-    Examples
-    --------
-    >>> store = FeatureStore.connect()                                # doctest: +SKIP
-    >>> store.create(CreateSpec("teams", df, primary_key=("team_id",)))  # doctest: +SKIP
-    """
+    the engines composed (``FeatureStore`` adds the handle factories on top)."""
 
     def __init__(self, spark: SparkSession | None, settings: Settings,
                  metadata: MetadataStore) -> None:
@@ -81,25 +70,11 @@ class Store:
     settings = property(lambda self: self.ctx.settings, doc="The settings.")
     metadata = property(lambda self: self.ctx.metadata, doc="The metadata store.")
 
-    @property
-    def spark(self) -> SparkSession:
-        return self.ctx.spark
-
-    @property
-    def spark_started(self) -> bool:
-        return self.ctx.spark_started
-
-    @property
-    def offline(self) -> DeltaEngine:
-        return self.ctx.offline
-
-    @property
-    def online(self) -> OnlineSync:
-        return self.ctx.online
-
-    @property
-    def online_backend(self) -> SqlOnlineBackend:
-        return self.ctx.online_backend
+    spark = property(lambda self: self.ctx.spark, doc="The SparkSession (started on first use).")
+    spark_started = property(lambda self: self.ctx.spark_started, doc="Whether Spark runs yet.")
+    offline = property(lambda self: self.ctx.offline, doc="The Delta engine.")
+    online = property(lambda self: self.ctx.online, doc="Online writes and syncs.")
+    online_backend = property(lambda self: self.ctx.online_backend, doc="The online backend.")
 
     @cached_property
     def quality(self) -> Quality:
@@ -159,12 +134,7 @@ class Store:
     # -- queries (featurestore_spark.query) -------------------------------------------------------
     def query(self, name: str, version: int | None = None, project: str | None = None) -> Query:
         """A query of every feature of a feature group version (the latest when ``version`` is
-        None), to compose with ``select``, ``join``, ``filter``, ``asOf`` and ``read()``.
-
-        Examples
-        --------
-        >>> store.query("players").select(["rating"]).join(store.query("teams")).read()  # doctest: +SKIP
-        """
+        None), to compose with ``select``, ``join``, ``filter``, ``asOf`` and ``read()``."""
         return Query.of_group(self.ctx, self.feature_group(name, version, project))
 
     def query_labels(self, labels: DataFrame, event_time: str | None = None) -> Query:
@@ -183,17 +153,11 @@ class Store:
         return features_query(self.ctx, features, project, versions, join_key, labels,
                               label_event_time, max_age)
 
-
     # -- training datasets (featurestore_spark.training) ------------------------------------------
     @cached_property
     def training(self) -> TrainingDatasets:
         """The training datasets: ``create``, ``read``, ``path``, ``tf_record_schema``,
-        ``latest_version``, ``source`` and ``recreate`` (made again from the recorded query).
-
-        Examples
-        --------
-        >>> store.training.read("matches", split="train", dataframe_type="pandas")  # doctest: +SKIP
-        """
+        ``latest_version``, ``source`` and ``recreate`` (made again from the recorded query)."""
         return TrainingDatasets(self.ctx, self.quality)
 
     def training_dataset_source(self, name: str, version: int | None = None,
@@ -207,12 +171,10 @@ class Store:
     def sync_online(self, name: str, version: int | None = None, project: str | None = None,
                     full: bool = False) -> SyncResult:
         """Bring a feature group's online table up to its latest commit: incrementally from the
-        last synced commit (Delta change data feed), or in full. A feature group that is not
-        online yet gets its online table here, and is marked online once it is filled (a sync
-        that fails leaves it offline-only)."""
+        last synced commit (Delta change data feed), or in full (``OnlineSync.sync``; a group
+        not online yet is made online)."""
         group = self.feature_group(name, version, project)
         if not group.online:
-            group = replace(group, online=True, online_commit=None)
             self.vectors.changed()            # plans of this process see it at once
         return self.online.sync(group, full)
 
@@ -220,21 +182,15 @@ class Store:
         """Whether the metadata agrees with the Delta tables, the catalog and the online tables
         (``consistency``); ``repair`` registers unregistered Delta commits and recreates missing
         catalog entries. Without ``repair`` it writes nothing, to the catalog neither."""
-        project = project or self.settings.project
-        if (problem := name_problem("project", project)):
-            raise InvalidInputError("cannot check feature store", [problem], write=False)
-        return check_store(Stores(self.spark, self.metadata, self.offline, self.online_backend),
-                           project, repair)
+        from .consistency import Stores, check
+        return check(Stores(self.spark, self.metadata, self.offline, self.online_backend),
+                     project or self.settings.project, repair)
 
     def check_online(self, name: str, version: int | None = None,
                      project: str | None = None) -> ConsistencyReport:
         """Compare an online table with the offline latest snapshot: counts and keys that
         differ."""
-        group = self.feature_group(name, version, project)
-        if not group.online:
-            raise InvalidInputError(f"cannot check feature group {name!r}",
-                                    [f"{group.name} v{group.version} is not online"], write=False)
-        return self.online.check(group)
+        return self.online.check(self.feature_group(name, version, project))
 
     # -- feature vectors (online.vectors; no Spark) ---------------------------------------------------
     def feature_vector_server(self, features: list[str], project: str | None = None,

@@ -12,7 +12,7 @@ never outlives a failed full sync: it is dropped on every failure path.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import InvalidInputError
@@ -116,7 +116,11 @@ class OnlineSync:
                             self.backend.describe(project), e)
 
     def sync(self, group: FeatureGroup, full: bool = False) -> SyncResult:
-        """Bring the online table to the latest registered commit; returns what was done."""
+        """Bring the online table to the latest registered commit; returns what was done. A group
+        not online yet gets its table here and is marked online once it is filled (a sync that
+        fails leaves it offline-only)."""
+        if not group.online:
+            group = replace(group, online=True, online_commit=None)
         self.check_schema(group, f"cannot sync feature group {group.name!r} online")
         commits = [c.commit_id for c in self.metadata.commits(group.project, group.name, group.version)]
         target, last = commits[-1], group.online_commit
@@ -169,6 +173,9 @@ class OnlineSync:
 
     def check(self, group: FeatureGroup) -> ConsistencyReport:
         """Compare the online table with the offline latest snapshot, key by key."""
+        if not group.online:
+            raise InvalidInputError(f"cannot check feature group {group.name!r}",
+                                    [f"{group.name} v{group.version} is not online"], write=False)
         from pyspark.sql import functions as F
         commits = self.metadata.commits(group.project, group.name, group.version)
         schema = online_schema(group)

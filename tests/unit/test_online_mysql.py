@@ -259,6 +259,9 @@ def test_native_lookup_statements_match_the_prepared_cursor(mysql_settings):
             assert got == want and [list(map(type, r)) for r in got] == [list(map(type, r)) for r in want]
         native_rows = native.rows(("a", "b", "zz"))
         assert len(native_rows) == 2
+        # the rows come from the statement's fetch_row, then get_rows frees the result: the
+        # connection has nothing unread (cmd_stmt_close below would refuse otherwise)
+        assert not conn.unread_result and not native._stmt.have_result_set
         with pytest.raises(mysql.connector.Error):
             native.rows(("a", "b"))                            # one parameter short
         native.close()
