@@ -57,10 +57,12 @@ $(JARS_S3_OK): conf/jars/s3/pom.xml
 dist: $(STAMP)
 	$(PY) -m featurestore_spark.packaging dist/featurestore_spark.zip
 
-# The main job: a football feature pipeline under spark-submit; the feature store is left in
-# .featurestore/ (override with FEATURESTORE_HOME).
+# The main jobs under spark-submit: a football feature pipeline, then a churn model's feature
+# view (transformations, train/test split, a scikit-learn model, batch scoring, an online vector);
+# the feature store is left in .featurestore/ (override with FEATURESTORE_HOME).
 demo: setup
 	$(SPARK_SUBMIT) jobs/demo_pipeline.py
+	$(SPARK_SUBMIT) jobs/churn_pipeline.py
 
 mysql:
 	@$(MYSQL_ENV) conf/mariadb/server.sh ensure
@@ -83,14 +85,17 @@ test: setup lint mysql s3
 # mysql-connector. query (bench/query_bench.py): point-in-time join beside a plain equi-join, and
 # training dataset writes per format beside Spark's parquet writer (needs no MySQL).
 # statistics (bench/statistics_bench.py): descriptive statistics and histograms beside
-# df.summary(). One of them: make bench BENCH=online | query | statistics.
+# df.summary(). views (bench/views_bench.py): feature vectors and train/test splits with
+# transformation functions beside the same without (MariaDB).
+# One of them: make bench BENCH=online | query | statistics | views.
 # Scale: BENCH_ROWS=20000 make bench.
-BENCH ?= online query statistics
-bench: setup $(if $(filter online,$(BENCH)),mysql)
-	@$(if $(filter-out online query statistics,$(BENCH)),echo "BENCH=$(BENCH): name online query or statistics" >&2; exit 2;) true
+BENCH ?= online query statistics views
+bench: setup $(if $(filter online views,$(BENCH)),mysql)
+	@$(if $(filter-out online query statistics views,$(BENCH)),echo "BENCH=$(BENCH): name online, query, statistics or views" >&2; exit 2;) true
 	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)
+	$(if $(filter views,$(BENCH)),@$(PY) bench/views_bench.py)
 
 # ruff and mypy on the package (it ships py.typed); their settings are in pyproject.toml
 lint: $(STAMP)

@@ -16,6 +16,7 @@ from . import featurestore
 from .errors import (CommitNotFound, ConcurrentWriteError, ConfigurationError, DataValidationError,
                      FeatureGroupExists,
                      FeatureGroupNotFound, FeatureStoreError, FeatureVectorNotFound,
+                     FeatureViewNotFound,
                      IncompleteDeleteError, InvalidInputError, MetadataStoreError,
                      OnlineStoreError, SchemaMismatchError, StorageError, TrainingDatasetExists,
                      TrainingDatasetNotFound)
@@ -24,10 +25,13 @@ from .handles import FeatureGroup
 from .hops import Hops
 from .query import Query
 from .statistics import StatisticsConfig
+from .transformations import udf
+from .views import FeatureView
 
 __all__ = ["CommitNotFound", "ConcurrentWriteError", "ConfigurationError", "DataValidationError",
            "FeatureGroup", "FeatureGroupExists",
            "FeatureGroupNotFound", "FeatureStore", "FeatureStoreError", "FeatureVectorNotFound",
+           "FeatureView", "FeatureViewNotFound",
            "Hops", "IncompleteDeleteError", "InvalidInputError", "MetadataStoreError",
            "OnlineStoreError", "Query", "SchemaMismatchError", "StatisticsConfig", "StorageError",
-           "TrainingDatasetExists", "TrainingDatasetNotFound", "connect", "featurestore"]
+           "TrainingDatasetExists", "TrainingDatasetNotFound", "connect", "featurestore", "udf"]

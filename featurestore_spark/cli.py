@@ -3,7 +3,8 @@
 ``list``, ``describe``, ``history``, ``validation`` and ``statistics`` (without ``--compute``) read
 only the metadata store and start no Spark, so they answer in well under a second; ``doctor``
 tells versions, backends and which client lookups use, without Spark;
-``sync-online``, ``check-online`` and ``statistics --compute`` run Spark jobs.
+``sync-online``, ``check-online`` and ``statistics --compute`` run Spark jobs. Feature views:
+``views``, ``describe-view`` (no Spark) and ``check-skew`` (see ``cli_views``).
 """
 
 from __future__ import annotations
@@ -20,26 +21,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
+from .cli_views import add_parsers as add_view_parsers
 from .config import Settings, load_settings
 from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
 from .logs import setup_logging
 from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
 from .names import database_name, table_name
 from .quality import Quality
+from .text import table
 
 if TYPE_CHECKING:
     from .context import Context
 
 log = logging.getLogger(__name__)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows as aligned text columns under a header line."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _jsonable(value: Any) -> Any:
@@ -357,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--project", help="default: the configured project")
     check.add_argument("--json", action="store_true", help="JSON for scripts")
     check.set_defaults(func=cmd_check)
+    add_view_parsers(sub)
     doctor = sub.add_parser("doctor", help="versions, backends and the client lookups use (no "
                             "Spark; exit 1 on a problem)")
     doctor.add_argument("--json", action="store_true", help="JSON for scripts")

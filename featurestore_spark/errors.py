@@ -74,6 +74,10 @@ class FeatureVectorNotFound(FeatureStoreError, LookupError):
     """A key asked for is not in the online store (raised only when missing keys are errors)."""
 
 
+class FeatureViewNotFound(FeatureStoreError, LookupError):
+    """No such feature view (version), training data version of one, or transformation function."""
+
+
 class TrainingDatasetNotFound(FeatureStoreError, LookupError):
     """No training dataset (or version) of that name in the feature store."""
 

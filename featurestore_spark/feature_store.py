@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import handles
+from . import handles, views
 from .store import Store
 
 if TYPE_CHECKING:
@@ -54,6 +54,51 @@ class FeatureStore(Store):
     def get_feature_groups(self, name: str, *, project: str | None = None) -> list[handles.FeatureGroup]:
         """Handles of every version of ``name``, oldest first."""
         return handles.feature_groups(self, name, project)
+
+    # -- feature views and transformation functions (featurestore_spark.views) ----------------------
+    def create_feature_view(self, name: str, query: Any, version: int | None = None, *,
+                            project: str | None = None, description: str = "",
+                            labels: Any = (), inference_helper_columns: Any = (),
+                            transformation_functions: Any = ()) -> views.FeatureView:
+        """A new feature view version of ``query`` (the next version when ``version`` is None).
+
+        Examples
+        --------
+        >>> scaler = fs.get_transformation_function("min_max_scaler")            # doctest: +SKIP
+        >>> fv = fs.create_feature_view("churn", query, labels=["churn"],
+        ...                             transformation_functions=[scaler("tenure")])  # doctest: +SKIP
+        """
+        return views.create(self, views.FeatureViewSpec(
+            name, query, project, version, description, labels, inference_helper_columns,
+            transformation_functions))
+
+    def get_or_create_feature_view(self, name: str, query: Any, version: int | None = None, *,
+                                   project: str | None = None, **settings: Any) -> views.FeatureView:
+        """The registered version (the latest when ``version`` is None), or a new one (version 1
+        when ``version`` is None)."""
+        try:
+            return views.get(self, name, version, project)
+        except views.FeatureViewNotFound:
+            return self.create_feature_view(name, query, version or 1, project=project, **settings)
+
+    def get_feature_view(self, name: str, version: int | None = None, *,
+                         project: str | None = None) -> views.FeatureView:
+        return views.get(self, name, version, project)
+
+    def get_feature_views(self, name: str, *, project: str | None = None) -> list[views.FeatureView]:
+        return views.get_all(self, name, project)
+
+    def create_transformation_function(self, transformation_function: Any, version: int | None = None,
+                                       *, project: str | None = None) -> Any:
+        """Register a ``@udf`` function with its source (the next version when None)."""
+        return views.create_transformation_function(self, transformation_function, version, project)
+
+    def get_transformation_function(self, name: str, version: int | None = None, *,
+                                    project: str | None = None) -> Any:
+        """A built-in (min_max_scaler, standard_scaler, robust_scaler, label_encoder,
+        one_hot_encoder, log_transform, equal_width_binner, quantile_binner) or a registered
+        function; call it with feature names to bind it."""
+        return views.transformation_function(self, name, version, project)
 
 
 _default: FeatureStore | None = None

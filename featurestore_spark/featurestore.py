@@ -305,6 +305,25 @@ def get_training_datasets(featurestore: str | None = None) -> list[str]:
             for d in default_store().training.list(project_of(featurestore))]
 
 
+def create_feature_view(feature_view: str, query: Query, labels: str | Iterable[str] = (),
+                        transformation_functions: Iterable[Any] = (), description: str = "",
+                        inference_helper_columns: str | Iterable[str] = (),
+                        featurestore: str | None = None, version: int | None = None) -> Any:
+    """Register a feature view of ``query`` (the builder ``Hops.createFeatureView``); returns
+    its handle (``featurestore_spark.views.FeatureView``)."""
+    builder = (Hops.createFeatureView(feature_view).setQuery(query).setLabels(labels)
+               .setInferenceHelperColumns(inference_helper_columns)
+               .setTransformationFunctions(list(transformation_functions))
+               .setDescription(description))
+    return _on(builder, featurestore, version).write()
+
+
+def get_feature_view(feature_view: str, featurestore: str | None = None,
+                     feature_view_version: int | None = None) -> Any:
+    """The handle of a feature view (the latest version by default)."""
+    return _on(Hops.getFeatureView(feature_view), featurestore, feature_view_version).read()
+
+
 def recreate_training_dataset(training_dataset: str, featurestore: str | None = None,
                               training_dataset_version: int | None = None,
                               new_version: int | None = None, path: str | None = None,

@@ -14,7 +14,9 @@ from .builders import (CheckOnlineFeaturegroup, CreateFeaturegroup, GetFeatureVe
                        SyncOnlineFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
                        GetFeaturegroupChanges, GetFeaturegroupCommits, GetFeatures,
                        GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
+from .builders.views import CreateFeatureView, GetFeatureView
 from .spec import CreateSpec, InsertSpec, ReadSpec
+from .views import FeatureViewSpec
 from .training.builders import (CreateTrainingDataset, DeleteTrainingDataset,
                                 GetLatestTrainingDatasetVersion, GetTrainingDataset,
                                 GetTrainingDatasetPath, GetTrainingDatasetTfRecordSchema,
@@ -79,6 +81,17 @@ class Hops:
         .setJoinKey("team_id").read()``."""
         from .builders.featuregroup import columns
         return GetFeatures(features=columns(features))
+
+    # -- feature views -----------------------------------------------------------------------------
+    @staticmethod
+    def createFeatureView(name: str) -> CreateFeatureView:
+        """``Hops.createFeatureView("churn").setQuery(q).setLabels("churn")
+        .setTransformationFunctions(scaler("tenure")).write()``"""
+        return CreateFeatureView(spec=FeatureViewSpec(name))
+
+    @staticmethod
+    def getFeatureView(name: str) -> GetFeatureView:
+        return GetFeatureView(name=name)
 
     # -- training datasets ------------------------------------------------------------------------
     @staticmethod

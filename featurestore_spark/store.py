@@ -1,14 +1,8 @@
-"""Store: the facade the three faces (handles, Hops builders, hops-util-py functions) talk
-to. It composes the engines, each given the shared ``Context`` (settings, metadata store, Spark,
-Delta engine, online store, catalog reads) and never this object:
-
-- ``feature_groups.FeatureGroupWrites``: create, insert, delete (check, validate, Delta, register,
-  online, statistics; undo and retry);
-- ``reads.Reads``: data, changes, one feature, read-only SQL;
-- ``quality.Quality``: statistics and validation;
-- ``query``: queries and point-in-time joins; ``training``: training datasets;
-- ``online.vectors.Vectors``: feature vectors (no Spark needed).
-"""
+"""Store: the facade the three faces (handles, Hops builders, hops-util-py functions) talk to,
+composing the engines, each given the shared ``Context`` and never this object:
+``feature_groups.FeatureGroupWrites`` (create, insert, delete; undo and retry), ``reads.Reads``,
+``quality.Quality`` (statistics, validation), ``query``, ``training`` and
+``online.vectors.Vectors`` (feature vectors, no Spark needed)."""
 
 from __future__ import annotations
 
@@ -81,7 +75,7 @@ class Store:
         """Statistics and validation: settings, suites, reports, statistics per commit."""
         return Quality(self.ctx)
 
-    # -- metadata -------------------------------------------------------------------------------------
+    # -- metadata ---------------------------------------------------------------------------------
     def feature_group(self, name: str, version: int | None = None,
                       project: str | None = None) -> FeatureGroup:
         """The metadata of a feature group version (the latest when ``version`` is None)."""
@@ -106,8 +100,7 @@ class Store:
         return self.writes.create(spec)
 
     def insert(self, spec: InsertSpec) -> Commit | None:
-        """Append, overwrite or upsert (``FeatureGroupWrites.insert``); returns the commit, or
-        None when no offline commit was made."""
+        """Append, overwrite or upsert (``FeatureGroupWrites.insert``); the commit, or None."""
         return self.writes.insert(spec)
 
     def delete(self, name: str, version: int, project: str | None = None) -> None:
@@ -133,13 +126,11 @@ class Store:
 
     # -- queries (featurestore_spark.query) -------------------------------------------------------
     def query(self, name: str, version: int | None = None, project: str | None = None) -> Query:
-        """A query of every feature of a feature group version (the latest when ``version`` is
-        None), to compose with ``select``, ``join``, ``filter``, ``asOf`` and ``read()``."""
+        """A query of every feature of a feature group version (the latest by default)."""
         return Query.of_group(self.ctx, self.feature_group(name, version, project))
 
     def query_labels(self, labels: DataFrame, event_time: str | None = None) -> Query:
-        """A query starting from a DataFrame of labels (every row is kept by its joins); with
-        ``event_time``, joins onto feature groups with an event time are point in time."""
+        """A query from a DataFrame of labels; with ``event_time``, joins are point in time."""
         return Query.of_labels(self.ctx, labels, event_time)
 
     def features_query(self, features: list[str], project: str | None = None,
@@ -147,8 +138,7 @@ class Store:
                        join_key: str | list[str] | tuple[str, ...] | None = None,
                        labels: DataFrame | None = None, label_event_time: str | None = None,
                        max_age: Any = None) -> tuple[Query, list[str]]:
-        """The query of ``features`` found by name, and its column order as asked (see
-        ``featurestore.get_features``)."""
+        """The query of ``features`` found by name, and its column order as asked."""
         from .query.features import features_query
         return features_query(self.ctx, features, project, versions, join_key, labels,
                               label_event_time, max_age)
@@ -156,23 +146,20 @@ class Store:
     # -- training datasets (featurestore_spark.training) ------------------------------------------
     @cached_property
     def training(self) -> TrainingDatasets:
-        """The training datasets: ``create``, ``read``, ``path``, ``tf_record_schema``,
-        ``latest_version``, ``source`` and ``recreate`` (made again from the recorded query)."""
+        """The training datasets (``training.TrainingDatasets``)."""
         return TrainingDatasets(self.ctx, self.quality)
 
     def training_dataset_source(self, name: str, version: int | None = None,
                                 project: str | None = None, labels: DataFrame | None = None,
                                 query_from_dict: Any = None) -> DataFrame:
-        """The rows a training dataset was made from, read again from its recorded query at its
-        recorded commits: the same rows, even after the feature groups were updated."""
+        """The rows a training dataset was made from, read again at its recorded commits."""
         return self.training.source(name, version, project, labels, query_from_dict)
 
     # -- online -----------------------------------------------------------------------------------
     def sync_online(self, name: str, version: int | None = None, project: str | None = None,
                     full: bool = False) -> SyncResult:
-        """Bring a feature group's online table up to its latest commit: incrementally from the
-        last synced commit (Delta change data feed), or in full (``OnlineSync.sync``; a group
-        not online yet is made online)."""
+        """Bring the online table up to the latest commit, incrementally (Delta's change data
+        feed) or in full (``OnlineSync.sync``; a group not online yet is made online)."""
         group = self.feature_group(name, version, project)
         if not group.online:
             self.vectors.changed()            # plans of this process see it at once
@@ -180,36 +167,31 @@ class Store:
 
     def check(self, project: str | None = None, repair: bool = False) -> CheckReport:
         """Whether the metadata agrees with the Delta tables, the catalog and the online tables
-        (``consistency``); ``repair`` registers unregistered Delta commits and recreates missing
-        catalog entries. Without ``repair`` it writes nothing, to the catalog neither."""
+        (``consistency.check``; without ``repair`` it writes nothing)."""
         from .consistency import Stores, check
         return check(Stores(self.spark, self.metadata, self.offline, self.online_backend),
                      project or self.settings.project, repair)
 
     def check_online(self, name: str, version: int | None = None,
                      project: str | None = None) -> ConsistencyReport:
-        """Compare an online table with the offline latest snapshot: counts and keys that
-        differ."""
+        """Compare an online table with the offline latest snapshot (``OnlineSync.check``)."""
         return self.online.check(self.feature_group(name, version, project))
 
     # -- feature vectors (online.vectors; no Spark) ---------------------------------------------------
     def feature_vector_server(self, features: list[str], project: str | None = None,
                               versions: dict[str, int] | None = None) -> FeatureVectorServer:
-        """A server of vectors of ``features`` (see ``Vectors.server``): build it once, call
-        ``get(key)`` / ``get_batch(keys)`` for every request."""
+        """A server of vectors of ``features`` (``Vectors.server``): ``get`` / ``get_batch``."""
         return self.vectors.server(features, project, versions)
 
     def feature_vector(self, features: list[str], key: Any, project: str | None = None,
                        versions: dict[str, int] | None = None, missing: str = "null") -> dict[str, Any]:
-        """One feature vector by primary key (a dict of key columns, or the value of a
-        one-column key): ``{feature: value}``. Missing keys give None, or an error with
-        ``missing="error"``."""
+        """One vector by primary key: ``{feature: value}`` (``Vectors.vector``)."""
         return self.vectors.vector(features, key, project, versions, missing)
 
     def feature_vectors(self, features: list[str], keys: list[Any], project: str | None = None,
                         versions: dict[str, int] | None = None, return_type: str = "dict",
                         missing: str = "null") -> Any:
-        """The vectors of a batch of keys, in order: dicts, or a pandas DataFrame."""
+        """The vectors of a batch of keys, in order (``Vectors.vectors``)."""
         return self.vectors.vectors(features, keys, project, versions, return_type, missing)
 
     def close(self) -> None:

@@ -85,7 +85,9 @@ class Document:
     """A JSON document kept about a feature group or training dataset version: the statistics
     of a commit (``number`` is the commit id), a version of its expectation suite (``number``
     counts the suite's versions), the validation report of a commit. ``kind`` starts with
-    ``fg.`` or ``td.``: the feature group's or training dataset's, removed with it."""
+    ``fg.`` or ``td.``: the feature group's or training dataset's, removed with it. Feature views
+    (``fv``, ``number`` 0), their training data (``fv.td``, ``number``: the training dataset
+    version) and transformation functions (``tf``) are documents too."""
     project: str
     kind: str
     name: str
@@ -97,6 +99,7 @@ class Document:
 
 FG_SETTINGS, FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = (
     "fg.settings", "fg.statistics", "fg.suite", "fg.report", "td.statistics")
+FEATURE_VIEW, FV_TRAINING, TRANSFORMATION = "fv", "fv.td", "tf"
 
 
 class MetadataStore(ABC):
@@ -179,6 +182,19 @@ class MetadataStore(ABC):
     def documents(self, project: str, kind: str, name: str, version: int,
                   number: int | None = None) -> list[Document]:
         """The documents of a kind about one version (of one ``number``), by number."""
+
+    @abstractmethod
+    def add_document(self, document: Document) -> bool:
+        """Keep a new document; False (nothing written) when one of its project, kind, name,
+        version and number exists: the way to create a definition exactly once."""
+
+    @abstractmethod
+    def list_documents(self, project: str, kind: str, name: str | None = None) -> list[Document]:
+        """The documents of a kind (of one name), by name, version and number."""
+
+    @abstractmethod
+    def delete_documents(self, project: str, kind_prefix: str, name: str, version: int) -> None:
+        """Forget the documents of one version whose kind starts with ``kind_prefix``."""
 
     def close(self) -> None:  # noqa: B027  (optional: backends without connections keep it)
         """Release kept connections (the store stays usable; backends without any do nothing)."""

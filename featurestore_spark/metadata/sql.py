@@ -341,6 +341,31 @@ class SqlMetadataStore(MetadataStore):
         with self._transaction() as conn:
             self._put_document(conn, document)
 
+    def add_document(self, document: Document) -> bool:
+        d = document
+        try:
+            with self._transaction() as conn:
+                conn.execute(D.insert().values(
+                    project=d.project, kind=d.kind, name=d.name, version=d.version,
+                    number=d.number, created_at=to_text(d.created_at),
+                    body=json.dumps(d.body, allow_nan=False)))
+        except IntegrityError:
+            return False
+        return True
+
+    def list_documents(self, project: str, kind: str, name: str | None = None) -> list[Document]:
+        query = select(D.c.name, D.c.version, D.c.number, D.c.created_at, D.c.body).where(
+            D.c.project == project, D.c.kind == kind)
+        if name is not None:
+            query = query.where(D.c.name == name)
+        rows = self._rows(query.order_by(D.c.name, D.c.version, D.c.number))
+        return [Document(project, kind, n, v, number, json.loads(body), from_text(at))
+                for n, v, number, at, body in rows]
+
+    def delete_documents(self, project: str, kind_prefix: str, name: str, version: int) -> None:
+        with self._transaction() as conn:
+            self._delete_documents(conn, kind_prefix, project, name, version)
+
     def documents(self, project: str, kind: str, name: str, version: int,
                   number: int | None = None) -> list[Document]:
         query = select(D.c.number, D.c.created_at, D.c.body).where(

@@ -113,3 +113,16 @@ def test_hive_metastore_tables_are_readable_without_featurestore_spark(tmp_path)
                            capture_output=True, text=True, timeout=300)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert "ATTENDANCE 12345.0" in plain.stdout      # the upserted correction
+
+
+def test_churn_feature_view_job_under_spark_submit(tmp_path):
+    """make demo's second job: a feature view with transformations, a model, batch scoring and
+    an online vector equal to its batch row."""
+    env = {**os.environ, **settings_env(tmp_path / "home", "churn", test_conf=False),
+           "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT)}
+    run = spark_submit("churn_pipeline.py", env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "churn demo finished" in run.stdout
+    assert "training data v1: " in run.stdout and "2000 customers" in run.stdout
+    assert "online vector equals the batch row of customer 7: True" in run.stdout

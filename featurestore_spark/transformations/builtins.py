@@ -1,0 +1,200 @@
+"""The built-in transformation functions: statistics as Spark aggregations, the offline form as a
+Spark expression and the online form as plain Python, both over the same kept statistics.
+
+Each matches scikit-learn's counterpart fitted on the same training split (the tests check it):
+``min_max_scaler`` MinMaxScaler, ``standard_scaler`` StandardScaler (population standard
+deviation), ``robust_scaler`` RobustScaler (quartiles, linear interpolation), ``label_encoder``
+LabelEncoder (sorted categories; one not seen in training gives null), ``one_hot_encoder``
+OneHotEncoder (one boolean column per sorted category), ``equal_width_binner`` and
+``quantile_binner`` KBinsDiscretizer (uniform / quantile, ordinal); ``log_transform`` is the
+natural logarithm (null for values <= 0). Nulls stay null (a one-hot row of a null is all false).
+Offline and online give equal values, except that the logarithm may differ in the last bit (the
+JVM's ``Math.log`` offline, C's ``log`` online).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+MAX_CATEGORIES = 10_000     # an encoder's categories travel to the driver and into the metadata
+
+
+class Builtin:
+    params: Mapping[str, Any] = {}
+    output_type = "double"
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[str]:
+        return []
+
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        """Spark aggregate expressions of the statistics (named), over the training split."""
+        return {}
+
+    def outputs(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> int | None:
+        """How many output columns (None: one, named without an index)."""
+        return None
+
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        raise NotImplementedError
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+def _lit(value: Any) -> Column:
+    from pyspark.sql import functions as F
+    return F.lit(value)
+
+
+class _Affine(Builtin):
+    """(x - center) / scale, scale 1 where the training data gave 0 (as scikit-learn does)."""
+
+    def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        center, scale = self.center_scale(stats)
+        return [(col.cast("double") - _lit(center)) / _lit(scale)]
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        center, scale = self.center_scale(stats)
+        return [None if value is None else (float(value) - center) / scale]
+
+
+def _nonzero(x: float | None) -> float:
+    return 1.0 if not x else float(x)
+
+
+class MinMaxScaler(_Affine):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        from pyspark.sql import functions as F
+        return {"min": F.min(col.cast("double")), "max": F.max(col.cast("double"))}
+
+    def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
+        return float(stats["min"] or 0.0), _nonzero((stats["max"] or 0.0) - (stats["min"] or 0.0))
+
+
+class StandardScaler(_Affine):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        from pyspark.sql import functions as F
+        return {"mean": F.avg(col.cast("double")), "stddev": F.stddev_pop(col.cast("double"))}
+
+    def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
+        return float(stats["mean"] or 0.0), _nonzero(stats["stddev"])
+
+
+class RobustScaler(_Affine):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        from pyspark.sql import functions as F
+        return {"quartiles": F.percentile(col.cast("double"), [0.25, 0.5, 0.75])}
+
+    def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
+        q1, median, q3 = stats["quartiles"] or (0.0, 0.0, 0.0)
+        return float(median), _nonzero(q3 - q1)
+
+
+class _Categories(Builtin):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        from pyspark.sql import functions as F
+        return {"categories": F.sort_array(F.collect_set(col))}
+
+
+class LabelEncoder(_Categories):
+    output_type = "bigint"
+
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        from pyspark.sql import functions as F
+        cats = stats["categories"]
+        if not cats:
+            return [_lit(None).cast("bigint")]
+        pairs = [x for i, c in enumerate(cats) for x in (_lit(c), _lit(i))]
+        return [F.create_map(*pairs)[col].cast("bigint")]
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        cats = stats["categories"]
+        i = bisect.bisect_left(cats, value) if value is not None else len(cats)
+        return [i if i < len(cats) and cats[i] == value else None]
+
+
+class OneHotEncoder(_Categories):
+    output_type = "boolean"
+
+    def outputs(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> int | None:
+        return len(stats["categories"])
+
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        from pyspark.sql import functions as F
+        return [F.coalesce(col == _lit(c), _lit(False)) for c in stats["categories"]]
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        return [value is not None and value == c for c in stats["categories"]]
+
+
+class LogTransform(Builtin):
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        from pyspark.sql import functions as F
+        return [F.when(col > 0, F.ln(col.cast("double")))]
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        return [math.log(value) if value is not None and value > 0 else None]
+
+
+class _Binner(Builtin):
+    """The bin of a value among ``n_bins`` (0 to n_bins - 1) by its inner edges, as
+    scikit-learn's KBinsDiscretizer(encode="ordinal") bins: searchsorted(edges[1:-1], side=right)."""
+    params = {"n_bins": 5}
+    output_type = "bigint"
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[str]:
+        n = params.get("n_bins")
+        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 1000:
+            return [f"n_bins must be an integer from 2 to 1000, got {n!r}"]
+        return []
+
+    def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
+        raise NotImplementedError
+
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+        from pyspark.sql import functions as F
+        inner = self.edges(stats, params)[1:-1]
+        x = col.cast("double")
+        count = sum((F.when(x >= _lit(e), 1).otherwise(0) for e in inner), _lit(0))
+        return [F.when(x.isNotNull(), count).cast("bigint")]
+
+    def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        if value is None:
+            return [None]
+        return [bisect.bisect_right(self.edges(stats, params)[1:-1], float(value))]
+
+
+class EqualWidthBinner(_Binner):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        return MinMaxScaler().aggregations(col, params)
+
+    def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
+        lo, hi, n = float(stats["min"] or 0.0), float(stats["max"] or 0.0), params["n_bins"]
+        step = (hi - lo) / n
+        return [i * step + lo for i in range(n)] + [hi]        # numpy.linspace's points
+
+
+class QuantileBinner(_Binner):
+    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+        from pyspark.sql import functions as F
+        n = params["n_bins"]
+        return {"edges": F.percentile(col.cast("double"), [i / n for i in range(n + 1)])}
+
+    def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
+        return list(stats["edges"] or [0.0, 0.0])
+
+
+BUILTINS: dict[str, Builtin] = {
+    "min_max_scaler": MinMaxScaler(), "standard_scaler": StandardScaler(),
+    "robust_scaler": RobustScaler(), "label_encoder": LabelEncoder(),
+    "one_hot_encoder": OneHotEncoder(), "log_transform": LogTransform(),
+    "equal_width_binner": EqualWidthBinner(), "quantile_binner": QuantileBinner(),
+}
