@@ -62,15 +62,25 @@ def check(fv: Any, sample: int = 100, training_dataset_version: int | None = Non
     at = replace(query, root=replace(query.root, as_of=commits[query.root.group.name]),
                  joins=tuple(replace(j, right=replace(j.right, as_of=commits[j.right.group.name]))
                              for j in query.joins))
-    keys = fv.primary_key
+    keys, needed = fv.primary_key, fv.serving_keys
     df = at.read()
+    if fv.event_time is not None and fv.event_time in df.columns:   # online: the latest per key
+        from .offline.checks import latest_per_key
+        df = latest_per_key(df, keys, fv.event_time)
+    if (missing := [k for k in needed if k not in df.columns]):
+        raise InvalidInputError(f"cannot check skew of feature view {fv.name!r}", [
+            f"its query leaves out {', '.join(missing)}, which online lookups are keyed by"],
+            write=False)
     chosen = df.select(*keys).distinct().orderBy(F.rand(seed)).limit(sample)
-    offline_rows = (tf.transform_frame(df.join(chosen, keys, "left_semi").select(*fv.serving_columns),
-                                       fv.transformation_functions, stats)).collect()
-    offline = {tuple(r[k] for k in keys): r.asDict() for r in offline_rows}   # at most ``sample``
-    entries = [dict(zip(keys, k)) for k in offline]
-    online = fv.get_feature_vectors(entries, return_type="dict", allow_missing=True)
-    report = SkewReport(fv.name, fv.version, version, len(entries), commits)
+    picked = df.join(chosen, keys, "left_semi")
+    # at most ``sample`` rows come to the driver: the keys to look up, and the offline vectors
+    entries = {tuple(r[k] for k in keys): r.asDict() for r in picked.select(*needed).collect()}
+    offline_rows = tf.transform_frame(picked.select(*fv.serving_columns),
+                                      fv.transformation_functions, stats).collect()
+    offline = {tuple(r[k] for k in keys): r.asDict() for r in offline_rows}
+    online = fv.get_feature_vectors([entries[k] for k in offline], return_type="dict",
+                                    allow_missing=True)
+    report = SkewReport(fv.name, fv.version, version, len(offline), commits)
     for key, vector in zip(offline, online):
         expected = offline[key]
         shown = key[0] if len(key) == 1 else list(key)

@@ -21,9 +21,10 @@ def is_dataframe(df: Any) -> TypeGuard[DataFrame]:
     return isinstance(df, DataFrame)
 
 
-def identity_problems(name: Any, project: Any, version: Any, optional_version: bool) -> list[str]:
-    """What is wrong with a feature group's name, project and version."""
-    problems = [p for p in (name_problem("feature group", name),) if p]
+def identity_problems(name: Any, project: Any, version: Any, optional_version: bool,
+                      kind: str = "feature group") -> list[str]:
+    """What is wrong with a feature group's (or a ``kind``'s) name, project and version."""
+    problems = [p for p in (name_problem(kind, name),) if p]
     if project is not None and (p := name_problem("project", project)):
         problems.append(p)
     if not (version is None and optional_version) and not (

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+import json
+import logging
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import names
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 RETURN_TYPES = ("list", "dict", "pandas", "numpy")
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -89,9 +92,16 @@ def create_transformation_function(store: Store, fn: TransformationFunction, ver
         problems.append(f"{fn.name} is the name of a built-in")
     if problems:
         raise InvalidInputError("cannot register transformation function", problems)
+    from .transformations.functions import from_source
     existing = [d.version for d in store.metadata.list_documents(project, TRANSFORMATION, fn.name)]
     version = version if version is not None else max(existing, default=0) + 1
-    problems += identity_problems(fn.name, project, version, False)
+    problems += identity_problems(fn.name, project, version, False, "transformation function")
+    if not problems:
+        try:        # what get_transformation_function will do with it: make it from its source
+            from_source(fn.name, version, str(fn.source), fn.output_type)
+        except Exception as e:  # noqa: BLE001  (any error of the user's source)
+            problems.append(f"its source cannot be loaded on its own ({type(e).__name__}: {e}): "
+                            "define it with @udf(type), importing what it uses inside it")
     if problems:
         raise InvalidInputError(f"cannot register transformation function {fn.name!r}", problems)
     made = TransformationFunction(fn.name, version, fn.output_type, fn.fn, fn.source)
@@ -114,13 +124,14 @@ class FeatureView:
     def __init__(self, store: Store, project: str, name: str, version: int,
                  body: Mapping[str, Any]) -> None:
         self._store, self._project, self.name, self.version = store, project, name, version
+        self._body = json.loads(json.dumps(body))          # as the metadata store gives it back
         self.description: str = body.get("description", "")
         self.labels: list[str] = list(body.get("labels") or [])
         self.inference_helper_columns: list[str] = list(body.get("inference_helper_columns") or [])
         self._query_dict = body["query"]
         self.transformation_functions: list[Bound] = [
             _bound_from_dict(store, project, t) for t in body.get("transformations") or []]
-        self._scoring: tuple[int, list[dict[str, Any]]] | None = None
+        self._scoring: tuple[int | None, list[dict[str, Any]]] | None = None
         self._serving: tuple[int | None, list[dict[str, Any]], list[str], dict[str, int]] | None = None
         self._order: list[str] = []
         self._join_keys: list[tuple[str, str]] = []
@@ -190,10 +201,21 @@ class FeatureView:
 
     def _xy(self, df: DataFrame, stats: list[dict[str, Any]], primary_key: bool, event_time: bool,
             dataframe_type: str) -> tuple[Any, Any]:
-        x = tf.transform_frame(df.select(*self._x_columns(df.columns, primary_key, event_time)),
-                               self._bounds_in(df.columns, primary_key, event_time), stats)
-        y = df.select(*self.labels) if self.labels else None
-        return convert(x, dataframe_type), (convert(y, dataframe_type) if y is not None else None)
+        """X (transformed) and y (the labels, None without) of ``df``: made from one frame and,
+        for pandas, numpy and python, brought to the driver once, so that their rows line up."""
+        xcols = self._x_columns(df.columns, primary_key, event_time)
+        both = tf.transform_frame(df.select(*xcols, *self.labels),
+                                  self._bounds_in(df.columns, primary_key, event_time), stats)
+        outputs = [c for c in both.columns if c not in self.labels]
+        if dataframe_type in ("spark", "default"):
+            return both.select(*outputs), (both.select(*self.labels) if self.labels else None)
+        frame = convert(both, "pandas")
+        x, y = frame[outputs], (frame[self.labels] if self.labels else None)
+        if dataframe_type == "numpy":
+            return x.to_numpy(), (y.to_numpy() if y is not None else None)
+        if dataframe_type == "python":
+            return x.to_dict("records"), (y.to_dict("records") if y is not None else None)
+        return x, y
 
     def _bounds_in(self, columns: Sequence[str], primary_key: bool, event_time: bool) -> list[Bound]:
         kept = set(self._x_columns(columns, primary_key, event_time))
@@ -223,13 +245,19 @@ class FeatureView:
         if not isinstance(description, str):
             raise InvalidInputError("cannot make training data", [
                 f"description must be a string, got {description!r}"], write=False)
+        self._current()
         query = self.query.pinned()
         df = self._window(query.read(), start, end)
+        if (problems := split_plans.frame_problems(df, plan)):
+            raise InvalidInputError(f"cannot split feature view {self.name!r}", problems, write=False)
         parts = split_plans.split_frames(df, plan)
         train = parts[0][1] if plan["kind"] == "none" else dict(parts).get("train", parts[0][1])
-        stats = tf.fit(train, self._bounds_in(df.columns, True, True))
+        stats = tf.fit(train, self._bounds_in(df.columns, True, True),
+                       f"the training rows of feature view {self.name}")
         numbers = [d.number for d in self._training_docs()]
-        version = max(numbers, default=0) + 1
+        written = [d.version for d in self._store.training.list(self._project)
+                   if d.name == self._td_name]
+        version = max(numbers + written, default=0) + 1
         if data_format is not None:
             from .training import TrainingDatasetSpec
             ranges = tuple((s["name"], s["fraction"] if plan["kind"] == "random"
@@ -241,11 +269,26 @@ class FeatureView:
                 "materialized": data_format is not None, "description": description,
                 "start": str(start) if start is not None else None,
                 "end": str(end) if end is not None else None}
-        if not self._store.metadata.add_document(Document(
-                self._project, FV_TRAINING, self.name, self.version, version, body, _now())):
+        try:
+            added = self._store.metadata.add_document(Document(
+                self._project, FV_TRAINING, self.name, self.version, version, body, _now()))
+        except BaseException:
+            added = False
+            raise
+        finally:
+            if not added and data_format is not None:       # no files without their record
+                self._store.training.delete(self._td_name, version, self._project)
+        if not added:
             raise FeatureStoreError(f"training dataset version {version} of feature view "
                                     f"{self.name} was made meanwhile: try again")
         return version, parts, stats
+
+    def _current(self) -> None:
+        """Refuse to add to a view version deleted (or made again) since this handle was made."""
+        docs = self._store.metadata.documents(self._project, FEATURE_VIEW, self.name, self.version)
+        if not docs or docs[0].body != self._body:
+            raise FeatureViewNotFound(f"feature view {self.name} v{self.version} was deleted or "
+                                      "made again since this handle was made: get_feature_view")
 
     def _split_out(self, parts: Sequence[tuple[str | None, DataFrame]], stats: list[dict[str, Any]],
                    order: Sequence[str], primary_key: bool, event_time: bool,
@@ -258,7 +301,7 @@ class FeatureView:
 
     @staticmethod
     def _check_type(dataframe_type: str) -> None:
-        if dataframe_type not in DATAFRAME_TYPES:
+        if dataframe_type not in (*DATAFRAME_TYPES, "default"):
             raise InvalidInputError("cannot make training data", [
                 f"dataframe type {dataframe_type!r} is not one of {', '.join(DATAFRAME_TYPES)}"],
                 write=False)
@@ -362,19 +405,42 @@ class FeatureView:
                                   primary_key, event_time, dataframe_type)
 
     # -- batch scoring -------------------------------------------------------------------------
-    def init_batch_scoring(self, training_dataset_version: int = 1) -> None:
-        """Transform batch data with the statistics of this training dataset version."""
-        self._scoring = (training_dataset_version,
-                         self._training(training_dataset_version).body["statistics"])
+    def _statistics(self, training_dataset_version: int | None, what: str
+                    ) -> tuple[int | None, list[dict[str, Any]]]:
+        """The statistics of a training dataset version (None: the latest; a view without
+        transformations needs none)."""
+        if training_dataset_version is None:
+            training_dataset_version = self.latest_training_dataset_version()
+            if training_dataset_version is None:
+                if self.transformation_functions:
+                    raise InvalidInputError(f"cannot {what} feature view {self.name!r}", [
+                        "its transformations need the statistics of a training dataset "
+                        "version: make training data first (train_test_split, "
+                        "create_train_test_split, ...)"], write=False)
+                return None, []
+            log.info("feature view %s v%d: the statistics of training data v%d (the latest)",
+                     self.name, self.version, training_dataset_version)
+        stats = self._training(training_dataset_version).body["statistics"]
+        if len(stats) != len(self.transformation_functions):
+            raise FeatureStoreError(f"training data v{training_dataset_version} of {self.name} "
+                                    f"v{self.version} holds statistics of {len(stats)} "
+                                    f"transformations, the view has "
+                                    f"{len(self.transformation_functions)}")
+        return training_dataset_version, stats
+
+    def init_batch_scoring(self, training_dataset_version: int | None = None) -> None:
+        """Transform batch data with the statistics of this training dataset version (None: the
+        latest)."""
+        self._scoring = self._statistics(training_dataset_version, "score")
 
     def get_batch_data(self, start_time: Any = None, end_time: Any = None,
                        primary_key: bool = True, event_time: bool = True,
                        dataframe_type: str = "spark") -> Any:
         """The features (no labels, no helpers) of the latest data, in the event-time window,
-        transformed with the statistics ``init_batch_scoring`` chose (version 1 by default)."""
+        transformed with the statistics ``init_batch_scoring`` chose (the latest by default)."""
         self._check_type(dataframe_type)
         if self._scoring is None:
-            self.init_batch_scoring(1)
+            self.init_batch_scoring(None)
         assert self._scoring is not None
         df = self._window(self.query.read(), start_time, end_time)
         x, _ = self._xy(df, self._scoring[1], primary_key, event_time, dataframe_type)
@@ -390,7 +456,7 @@ class FeatureView:
     def serving_statistics(self) -> list[dict[str, Any]]:
         """The transformations' statistics ``init_serving`` chose."""
         if self._serving is None:
-            self.init_serving(1)
+            self.init_serving(None)
         assert self._serving is not None
         return self._serving[1]
 
@@ -400,26 +466,28 @@ class FeatureView:
         self.serving_statistics                     # noqa: B018  (initialised by default)
         return list(self._order)
 
+    @property
+    def serving_keys(self) -> list[str]:
+        """The names an entry of ``get_feature_vector`` gives: the primary key of the query's
+        first feature group, and the columns its joined groups are joined on."""
+        self.serving_statistics                     # noqa: B018  (initialised by default)
+        return list(dict.fromkeys([*self.primary_key, *(left for left, _ in self._join_keys)]))
+
     def check_skew(self, sample: int = 100, training_dataset_version: int | None = None,
                    seed: int = 0) -> Any:
         """Compare ``sample`` keys' transformed vectors online with the offline path's rows at
         the online tables' commits; a ``skew.SkewReport`` (``ok``, ``differences``)."""
         from .skew import check
-        return check(self, sample, training_dataset_version, seed)
+        # a handle of its own: this one's serving and scoring settings stay as they are
+        return check(FeatureView(self._store, self._project, self.name, self.version, self._body),
+                     sample, training_dataset_version, seed)
 
-    def init_serving(self, training_dataset_version: int | None = 1, primary_key: bool = True,
+    def init_serving(self, training_dataset_version: int | None = None, primary_key: bool = True,
                      event_time: bool = True) -> None:
         """Serve vectors from the online store, transformed with the statistics of this
-        training dataset version (None: a view without transformations needs none). Every
-        feature group of the query must be online."""
-        if training_dataset_version is None and not self.transformation_functions:
-            stats: list[dict[str, Any]] = []
-        elif training_dataset_version is None:
-            raise InvalidInputError(f"cannot serve feature view {self.name!r}", [
-                "its transformations need the statistics of a training dataset version: make "
-                "training data first (train_test_split, create_train_test_split, ...)"], write=False)
-        else:
-            stats = self._training(training_dataset_version).body["statistics"]
+        training dataset version (None: the latest; a view without transformations needs
+        none). Every feature group of the query must be online."""
+        training_dataset_version, stats = self._statistics(training_dataset_version, "serve")
         query = self.query
         wanted = set(self._x_columns(query.columns, primary_key, event_time))
         self._bounds_in(list(wanted), True, True)
@@ -439,6 +507,9 @@ class FeatureView:
                     outputs.append(f)
         for join in query.joins:
             right = join.right.group
+            if join.prefix:
+                problems.append(f"{join.right.alias} is joined with prefix {join.prefix!r}: "
+                                "serving names features as their feature groups do")
             if right is not None and set(join.right_keys) != set(right.primary_key):
                 problems.append(f"{right.name} is joined on {', '.join(join.right_keys)}, not its "
                                 f"primary key ({', '.join(right.primary_key)}): it cannot be "
@@ -465,9 +536,19 @@ class FeatureView:
     def _vectors(self, entries: list[Any], passed: list[Mapping[str, Any] | None],
                  allow_missing: bool) -> list[dict[str, Any]]:
         if self._serving is None:
-            self.init_serving(1)
+            self.init_serving(None)
         assert self._serving is not None
         _, stats, features, versions = self._serving
+        if len(passed) != len(entries):
+            raise InvalidInputError("cannot look up feature vectors", [
+                f"{len(passed)} passed_features for {len(entries)} entries: give one (or None) "
+                "per entry"], write=False)
+        unknown = sorted({str(names.feature(k)) for extra in passed if extra for k in extra}
+                         - set(self._order))
+        if unknown:
+            raise InvalidInputError("cannot look up feature vectors", [
+                f"passed_features names {', '.join(unknown)}, not features of the vector "
+                f"({', '.join(self._order)})"], write=False)
         server = self._store.vectors.cached_server(features, self._project, versions)
         found = server.get_batch([self._entries(e) for e in entries],
                                  missing="null" if allow_missing else "error")
@@ -475,7 +556,7 @@ class FeatureView:
         for vector, extra in zip(found, passed):
             values = {c: vector.get(c) for c in self._order}
             if extra:
-                values.update({str(names.feature(k)): v for k, v in extra.items()})
+                values.update({str(names.feature(k)): tf.plain(v) for k, v in extra.items()})
             out.append(tf.transform_vector(values, self.transformation_functions, stats))
         return out
 
@@ -543,7 +624,12 @@ def _body(store: Store, query: Any, description: str, labels: list[str], helpers
     problems += [f"transformation_functions takes functions bound to features (e.g. "
                  f"min_max_scaler('age')), got {t!r}" for t in transformations
                  if not isinstance(t, Bound)]
-    problems += tf.problems(bounds, [c for c in columns if c not in labels], "query without its labels")
+    types: dict[str, str] = {}
+    for part in query.parts:
+        for f in part.features:
+            types.setdefault(f, part.type_of(f))
+    problems += tf.problems(bounds, {c: t for c, t in types.items() if c in columns and c not in labels},
+                            "query without its labels", helpers)
     problems += [f"{b.function.name} is not registered: fs.create_transformation_function(...) "
                  "first" for b in bounds if not b.function.builtin and b.function.source is None]
     body = {"description": description, "query": query.to_dict(), "labels": labels,
@@ -578,7 +664,7 @@ def create(store: Store, spec: FeatureViewSpec) -> FeatureView:
     project = store.ctx.project(spec.project)
     existing = [d.version for d in store.metadata.list_documents(project, FEATURE_VIEW, name)]
     version = spec.version if spec.version is not None else max(existing, default=0) + 1
-    problems = identity_problems(name, project, version, False)
+    problems = identity_problems(name, project, version, False, "feature view")
     if version in existing:
         problems.append(f"version {version} exists already: get_feature_view returns it")
     body, more = _body(store, spec.query, spec.description, list(spec.labels),
@@ -587,9 +673,14 @@ def create(store: Store, spec: FeatureViewSpec) -> FeatureView:
     for b in (t for t in spec.transformation_functions if isinstance(t, Bound)):
         if not b.function.builtin:       # registered under its name and version?
             try:
-                transformation_function(store, b.function.name, b.function.version, project)
+                kept = transformation_function(store, b.function.name, b.function.version, project)
             except FeatureViewNotFound as e:
                 problems.append(str(e))
+                continue
+            if kept.source != b.function.source:
+                problems.append(f"{b.function.name} v{b.function.version} differs from the "
+                                "version registered under that number: register it as a new "
+                                "version, or bind get_transformation_function(name, version)")
     if problems:
         raise InvalidInputError(f"cannot create feature view {name!r}", problems)
     if not store.metadata.add_document(Document(project, FEATURE_VIEW, name, version, 0, body, _now())):

@@ -4,6 +4,7 @@ the executors) and online (Python over one vector)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..errors import InvalidInputError
@@ -16,37 +17,80 @@ if TYPE_CHECKING:
 Statistics = Sequence[Mapping[str, Any]]     # one dict per bound function, in order
 
 
-def problems(bounds: Sequence[Bound], columns: Sequence[str], what: str) -> list[str]:
-    """Features the functions name that the rows lack, and features transformed twice."""
-    out = [f"{b.function.name} transforms {f!r}, which is not a feature of the {what} "
-           f"({', '.join(columns)})" for b in bounds for f in b.features if f not in columns]
+NUMERIC = re.compile(r"(tinyint|smallint|int|bigint|float|double|decimal\(.*\))")
+CATEGORY = re.compile(r"(tinyint|smallint|int|bigint|string|boolean)")
+
+
+def problems(bounds: Sequence[Bound], types: Mapping[str, str], what: str,
+             helpers: Sequence[str] = ()) -> list[str]:
+    """Features the functions name that the rows lack (``types``: their columns and Spark
+    types) or cannot take, features transformed twice, and inference helpers transformed."""
+    out = []
     seen: list[str] = []
     for b in bounds:
-        out += [f"{f!r} is transformed twice" for f in b.features if f in seen]
-        seen += b.features
+        for f in b.features:
+            if f not in types:
+                out.append(f"{b.function.name} transforms {f!r}, which is not a feature of the "
+                           f"{what} ({', '.join(types)})")
+            elif f in helpers:
+                out.append(f"{b.function.name} transforms {f!r}, an inference helper column "
+                           "(helpers are kept out of the features)")
+            elif b.function.builtin:
+                accepts = BUILTINS[b.function.name].accepts
+                rule = NUMERIC if accepts == "numeric" else CATEGORY
+                if not rule.fullmatch(types[f]):
+                    out.append(f"{b.function.name} takes a {accepts} feature (" + (
+                        "a number" if accepts == "numeric" else "a string, integer or boolean")
+                        + f"): {f!r} is {types[f]}")
+            if f in seen:
+                out.append(f"{f!r} is transformed twice")
+            seen.append(f)
     return out
 
 
-def fit(df: DataFrame, bounds: Sequence[Bound]) -> list[dict[str, Any]]:
-    """The statistics every bound function needs, from ``df`` (the training split) in one Spark
-    aggregation; only the statistics come to the driver."""
+def fit(df: DataFrame, bounds: Sequence[Bound], what: str) -> list[dict[str, Any]]:
+    """The statistics every bound function needs, from ``df`` (the training split: ``what``)
+    in one Spark aggregation; only the statistics come to the driver (an encoder's categories:
+    at most ``MAX_CATEGORIES`` + 1, to say that there are too many)."""
+    import json
+
     from pyspark.sql import functions as F
-    aggs, names = [], []
+    aggs, names = [F.count(F.lit(1)).alias("rows")], []
     for i, b in enumerate(bounds):
         if b.function.builtin:
             for key, agg in BUILTINS[b.function.name].aggregations(F.col(b.features[0]), b.params).items():
+                if key == "categories":
+                    agg = F.slice(agg, 1, MAX_CATEGORIES + 1)
                 aggs.append(agg.alias(f"s{i}_{key}"))
                 names.append((i, key))
     stats: list[dict[str, Any]] = [{} for _ in bounds]
-    if aggs:
-        row = df.agg(*aggs).first()
-        for (i, key), value in zip(names, row if row is not None else []):
-            stats[i][key] = list(value) if isinstance(value, (list, tuple)) else value
+    if not bounds:
+        return stats
+    row = df.agg(*aggs).first()
+    if row is None or not row["rows"]:
+        raise InvalidInputError(f"cannot fit transformation functions on {what}", [
+            "there are no rows to fit them on (the training split or time window is empty)"],
+            write=False)
+    for (i, key), value in zip(names, list(row)[1:]):
+        stats[i][key] = list(value) if isinstance(value, (list, tuple)) else value
+    problems = []
     for b, s in zip(bounds, stats):
-        if len(s.get("categories") or ()) > MAX_CATEGORIES:
-            raise InvalidInputError(f"cannot fit {b.function.name} on {b.features[0]!r}", [
-                f"{len(s['categories'])} categories in the training data: at most "
-                f"{MAX_CATEGORIES} (encode a feature of fewer values)"])
+        f = b.features[0]
+        if "categories" in s and len(s["categories"]) > MAX_CATEGORIES:
+            problems.append(f"{b.function.name} of {f!r}: more than {MAX_CATEGORIES} categories "
+                            "in the training rows (encode a feature of fewer values)")
+        elif "categories" in s and not s["categories"]:
+            problems.append(f"{b.function.name} of {f!r}: no categories (every value is null)")
+        try:
+            json.dumps(s, allow_nan=False)
+        except ValueError:
+            problems.append(f"{b.function.name} of {f!r}: its statistics are not finite "
+                            f"({s}): the training rows hold NaN or infinite values")
+        except TypeError:
+            problems.append(f"{b.function.name} of {f!r}: its statistics cannot be kept ({s})")
+    if problems:
+        raise InvalidInputError(f"cannot fit transformation functions on {what}", problems,
+                                write=False)
     return stats
 
 
@@ -75,9 +119,21 @@ def transform_frame(df: DataFrame, bounds: Sequence[Bound], stats: Statistics) -
     return df.select(*select)
 
 
-def _scalar(value: Any) -> Any:
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and value != value else value   # NaN: null
+def plain(value: Any) -> Any:
+    """A value as the online store gives it: numpy scalars as Python ones, pandas' NA as None."""
+    if value is not None and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+
+def _scalar(value: Any, kind: str) -> Any:
+    """A UDF's output value as the offline pandas UDF gives it for its type (NaN: null)."""
+    value = plain(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    cast = {"double": float, "float": float, "bigint": int, "int": int, "string": str,
+            "boolean": bool}.get(kind)
+    return cast(value) if cast is not None else value
 
 
 def _python_outputs(b: Bound, stats: Mapping[str, Any], values: list[Any]) -> list[Any]:
@@ -85,7 +141,7 @@ def _python_outputs(b: Bound, stats: Mapping[str, Any], values: list[Any]) -> li
         return BUILTINS[b.function.name].python(values[0], stats, b.params)
     import pandas as pd
     out = b.function.fn(*[pd.Series([v]) for v in values])     # type: ignore[misc]
-    return [_scalar(out.iloc[0] if hasattr(out, "iloc") else out)]
+    return [_scalar(out.iloc[0] if hasattr(out, "iloc") else out, b.function.output_type)]
 
 
 def transform_vector(vector: Mapping[str, Any], bounds: Sequence[Bound],

@@ -27,6 +27,7 @@ MAX_CATEGORIES = 10_000     # an encoder's categories travel to the driver and i
 class Builtin:
     params: Mapping[str, Any] = {}
     output_type = "double"
+    accepts = "numeric"        # the features it takes: "numeric" or "category"
 
     def param_problems(self, params: Mapping[str, Any]) -> list[str]:
         return []
@@ -99,6 +100,7 @@ class RobustScaler(_Affine):
 
 
 class _Categories(Builtin):
+    accepts = "category"
     def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
         from pyspark.sql import functions as F
         return {"categories": F.sort_array(F.collect_set(col))}
@@ -138,10 +140,10 @@ class OneHotEncoder(_Categories):
 class LogTransform(Builtin):
     def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
         from pyspark.sql import functions as F
-        return [F.when(col > 0, F.ln(col.cast("double")))]
+        return [F.when((col > 0) & ~F.isnan(col.cast("double")), F.ln(col.cast("double")))]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
-        return [math.log(value) if value is not None and value > 0 else None]
+        return [math.log(value) if value is not None and value > 0 and value == value else None]
 
 
 class _Binner(Builtin):
@@ -149,6 +151,7 @@ class _Binner(Builtin):
     scikit-learn's KBinsDiscretizer(encode="ordinal") bins: searchsorted(edges[1:-1], side=right)."""
     params = {"n_bins": 5}
     output_type = "bigint"
+    dedupe = False
 
     def param_problems(self, params: Mapping[str, Any]) -> list[str]:
         n = params.get("n_bins")
@@ -159,9 +162,21 @@ class _Binner(Builtin):
     def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
         raise NotImplementedError
 
+    def inner(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
+        """The inner edges, as scikit-learn keeps them: none for a constant feature (every value
+        in bin 0), and edges closer than 1e-8 to the one before dropped (quantile bins)."""
+        edges = self.edges(stats, params)
+        if edges[0] == edges[-1]:
+            return []
+        kept = [edges[0]]
+        for e in edges[1:]:
+            if not self.dedupe or e - kept[-1] > 1e-8:
+                kept.append(e)
+        return kept[1:-1]
+
     def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
         from pyspark.sql import functions as F
-        inner = self.edges(stats, params)[1:-1]
+        inner = self.inner(stats, params)
         x = col.cast("double")
         count = sum((F.when(x >= _lit(e), 1).otherwise(0) for e in inner), _lit(0))
         return [F.when(x.isNotNull(), count).cast("bigint")]
@@ -169,7 +184,7 @@ class _Binner(Builtin):
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         if value is None:
             return [None]
-        return [bisect.bisect_right(self.edges(stats, params)[1:-1], float(value))]
+        return [bisect.bisect_right(self.inner(stats, params), float(value))]
 
 
 class EqualWidthBinner(_Binner):
@@ -183,6 +198,7 @@ class EqualWidthBinner(_Binner):
 
 
 class QuantileBinner(_Binner):
+    dedupe = True
     def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
         from pyspark.sql import functions as F
         n = params["n_bins"]

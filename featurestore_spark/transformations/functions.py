@@ -16,8 +16,11 @@ The bound form (:class:`Bound`) names its output columns as the Hopsworks client
 
 from __future__ import annotations
 
+import builtins
+import dis
 import inspect
 import textwrap
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -141,5 +144,20 @@ def from_source(name: str, version: int, source: str, kind: str) -> Transformati
     fn = made.fn if isinstance(made, TransformationFunction) else made
     if not callable(fn):
         raise InvalidInputError(f"cannot load transformation function {name!r}", [
-            f"its kept source defines no function {name!r}"])
+            f"its kept source defines no function {name!r}"], write=False)
+    missing = sorted(n for n in _globals(fn.__code__) if n not in namespace and n not in
+                     dir(builtins))
+    if missing:
+        raise InvalidInputError(f"cannot load transformation function {name!r}", [
+            f"it uses {', '.join(missing)}, defined outside its source (only pd, np and math "
+            "are given): import or define them inside the function"], write=False)
     return TransformationFunction(name, version, kind, fn, source)
+
+
+def _globals(code: types.CodeType) -> set[str]:
+    """The global names a function's code (and the code nested in it) reads."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _globals(const)
+    return names

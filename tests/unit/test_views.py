@@ -25,6 +25,15 @@ def doubled_plus(x):
     return x * 2 + 1
 
 
+def _helper(x):
+    return x
+
+
+@udf(float)
+def uses_a_helper(x):
+    return _helper(x) * 2
+
+
 def customers_frame(spark):
     rng = np.random.default_rng(7)
     rows = [(i, float(rng.integers(1, 72)), float(rng.normal(50, 20)),
@@ -133,6 +142,9 @@ def test_the_test_split_uses_the_training_split_statistics(vstore):
         ((test["tenure"] - lo) / (hi - lo)).tolist()
     assert x_train["min_max_scaler_tenure_"].min() == 0.0 and x_train["min_max_scaler_tenure_"].max() == 1.0
     assert list(y_train.columns) == ["churn"] and len(y_test) == len(x_test)
+    # X and y line up row by row (churn is 1 for every third customer)
+    assert ((x_train["customer_id"] % 3 == 0).astype(int) == y_train["churn"]).all()
+    assert ((x_test["customer_id"] % 3 == 0).astype(int) == y_test["churn"]).all()
     assert "churn" not in x_train.columns and "tenure" not in x_train.columns
     assert "customer_id" in x_train.columns                      # rows can be matched
     x_train_nopk, *_ = fv.train_test_split(test_size=0.3, seed=5, primary_key=False,
@@ -182,7 +194,8 @@ def test_offline_and_online_outputs_are_equal_for_every_builtin_and_a_udf(vstore
     assert len(x_train) + len(x_test) == N and len(y_train) == len(x_train)
     passed = fv.get_feature_vector({"customer_id": 5}, passed_features={"tenure": 1.0},
                                    return_type="dict")
-    assert passed["min_max_scaler_tenure_"] != one["min_max_scaler_tenure_"]
+    lo_hi = fv.serving_statistics[0]                  # min_max_scaler("tenure"), the first
+    assert passed["min_max_scaler_tenure_"] == (1.0 - lo_hi["min"]) / (lo_hi["max"] - lo_hi["min"])
     with pytest.raises(LookupError, match="not in the online store"):
         fv.get_feature_vector({"customer_id": 10 ** 6})
     missing = fv.get_feature_vector({"customer_id": 10 ** 6}, allow_missing=True, return_type="dict")
@@ -316,3 +329,54 @@ def test_check_skew_reports_an_online_only_write(vstore, spark, monkeypatch, cap
     assert code == 1 and json.loads(out)["features"]["label_encoder_c_"]["differing"] == 1
     code, out = cli(monkeypatch, capsys, "check-skew", "skewed")
     assert code == 1 and "min_max_scaler_x_" in out and "3.3%" in out
+
+
+def test_bad_definitions_and_data_are_refused_with_nothing_written(vstore, spark):
+    from featurestore_spark.transformations.builtins import BUILTINS as FNS
+    fs = vstore
+    f = fs.get_transformation_function
+    c = fs.get_feature_group("customers")
+    with pytest.raises(InvalidInputError) as e:
+        fs.create_feature_view("bad_types", c.select_all(), labels=["churn"],
+                               inference_helper_columns=["usage"],
+                               transformation_functions=[f("min_max_scaler")("contract"),
+                                                         f("label_encoder")("tenure"),
+                                                         f("log_transform")("usage")])
+    text = str(e.value)
+    for part in ("min_max_scaler takes a numeric feature", "'contract' is string",
+                 "label_encoder takes a category feature", "'usage', an inference helper"):
+        assert part in text, text
+    with pytest.raises(InvalidInputError, match="cannot be loaded on its own"):
+        fs.create_transformation_function(uses_a_helper)
+    assert fs.metadata.list_documents(fs.settings.project, "tf", "uses_a_helper") == []
+    # statistics that cannot be kept (NaN) or an empty training window: nothing is written
+    fg = fs.get_or_create_feature_group("nans", primary_key=["id"], event_time="ts",
+                                        statistics_config=OFF)
+    fg.insert(spark.createDataFrame([(i, float("nan") if i == 3 else float(i)) for i in range(10)],
+                                    "id int, x double").selectExpr(
+        "id", "x", "timestamp'2026-01-01 00:00:00' + make_interval(0, 0, 0, id) as ts"))
+    fv = fs.create_feature_view("nans", fg.select_all(),
+                                transformation_functions=[f("min_max_scaler")("x")])
+    with pytest.raises(InvalidInputError, match="not finite"):
+        fv.create_train_test_split(test_size=0.3, seed=1)
+    with pytest.raises(InvalidInputError, match="no rows to fit"):
+        fv.training_data(start_time="2030-01-01")
+    assert fs.metadata.documents(fs.settings.project, "fv.td", "nans", 1) == []
+    assert [d for d in fs.training.list() if d.name == "nans_1"] == []
+    assert not (fs.settings.home_path / "training_datasets" / fs.settings.project / "nans_1_1").exists()
+    with pytest.raises(InvalidInputError, match="make training data first"):
+        fv.init_serving()
+    # a stale handle adds nothing to a deleted view
+    fv.delete()
+    with pytest.raises(LookupError, match="deleted or made again"):
+        fv.training_data()
+    # passed features: known names, one per entry
+    parity = fs.get_feature_view("parity")
+    parity.init_serving()
+    with pytest.raises(InvalidInputError, match="not features of the vector"):
+        parity.get_feature_vector({"customer_id": 1}, passed_features={"nope": 1})
+    with pytest.raises(InvalidInputError, match="2 passed_features for 1 entries"):
+        parity.get_feature_vectors([{"customer_id": 1}], passed_features=[None, None])
+    # scikit-learn's binning of a constant feature: bin 0
+    assert FNS["equal_width_binner"].python(5.0, {"min": 5.0, "max": 5.0}, {"n_bins": 4}) == [0]
+    assert FNS["quantile_binner"].python(5.0, {"edges": [5.0] * 5}, {"n_bins": 4}) == [0]
