@@ -91,7 +91,7 @@ test: setup lint mysql s3
 # Scale: BENCH_ROWS=20000 make bench.
 BENCH ?= online query statistics views
 bench: setup $(if $(filter online views,$(BENCH)),mysql)
-	@$(if $(filter-out online query statistics views,$(BENCH)),echo "BENCH=$(BENCH): name online, query, statistics or views" >&2; exit 2;) true
+	@$(if $(filter-out online query statistics views,$(BENCH)),echo "BENCH=$(BENCH): name one of online query statistics views" >&2; exit 2;) true
 	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)

@@ -200,12 +200,14 @@ class FeatureView:
         return [c for c in columns if c not in drop]
 
     def _xy(self, df: DataFrame, stats: list[dict[str, Any]], primary_key: bool, event_time: bool,
-            dataframe_type: str) -> tuple[Any, Any]:
+            dataframe_type: str, columns: Mapping[str, list[Any]] | None = None
+            ) -> tuple[Any, Any]:
         """X (transformed) and y (the labels, None without) of ``df``: made from one frame and,
         for pandas, numpy and python, brought to the driver once, so that their rows line up."""
         xcols = self._x_columns(df.columns, primary_key, event_time)
         both = tf.transform_frame(df.select(*xcols, *self.labels),
-                                  self._bounds_in(df.columns, primary_key, event_time), stats)
+                                  self._bounds_in(df.columns, primary_key, event_time), stats,
+                                  columns)
         outputs = [c for c in both.columns if c not in self.labels]
         if dataframe_type in ("spark", "default"):
             return both.select(*outputs), (both.select(*self.labels) if self.labels else None)
@@ -295,7 +297,8 @@ class FeatureView:
                    dataframe_type: str) -> tuple[Any, ...]:
         self._check_type(dataframe_type)
         by_name = dict(parts)
-        xs, ys = zip(*(self._xy(by_name[s], stats, primary_key, event_time, dataframe_type)
+        columns = tf.spark_columns(self.transformation_functions, stats)
+        xs, ys = zip(*(self._xy(by_name[s], stats, primary_key, event_time, dataframe_type, columns)
                        for s in order))
         return (*xs, *ys)
 

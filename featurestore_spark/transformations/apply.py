@@ -4,6 +4,7 @@ the executors) and online (Python over one vector)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -14,6 +15,7 @@ from .functions import Bound
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+log = logging.getLogger(__name__)
 Statistics = Sequence[Mapping[str, Any]]     # one dict per bound function, in order
 
 
@@ -48,34 +50,79 @@ def problems(bounds: Sequence[Bound], types: Mapping[str, str], what: str,
     return out
 
 
+EXACT_QUANTILE_ROWS = 100_000   # up to this many training rows quantiles are exact (numpy's)
+SKETCH_K = 65_535               # above, from a KLL sketch of this size (Spark's largest)
+
+
+def _statistics(bounds: Sequence[Bound], exact_quantiles: bool) -> list[tuple[tuple[int, str], Any]]:
+    """``[((function index, statistic), aggregate)]``: every statistic, quantiles from a KLL
+    sketch (with a count of NaN values, which a sketch skips), or (``exact_quantiles``) only
+    the quantiles, exact."""
+    from pyspark.sql import functions as F
+    out = []
+    for i, b in enumerate(bounds):
+        if not b.function.builtin:
+            continue
+        builtin, col = BUILTINS[b.function.name], F.col(b.features[0])
+        if not exact_quantiles:
+            for key, agg in builtin.aggregations(col, b.params).items():
+                out.append(((i, key), F.slice(agg, 1, MAX_CATEGORIES + 1)
+                            if key == "categories" else agg))
+        for key, probabilities in builtin.quantiles(b.params).items():
+            x = col.cast("double")
+            if exact_quantiles:
+                out.append(((i, key), F.percentile(x, probabilities)))
+                continue
+            out.append(((i, key), F.kll_sketch_get_quantile_double(
+                F.kll_sketch_agg_double(x, SKETCH_K), F.array(*map(F.lit, probabilities)))))
+            out.append(((i, _NAN), F.count_if(F.isnan(x))))
+    return out
+
+
+_NAN = "nan values"
+
+
 def fit(df: DataFrame, bounds: Sequence[Bound], what: str) -> list[dict[str, Any]]:
     """The statistics every bound function needs, from ``df`` (the training split: ``what``)
     in one Spark aggregation; only the statistics come to the driver (an encoder's categories:
-    at most ``MAX_CATEGORIES`` + 1, to say that there are too many)."""
+    at most ``MAX_CATEGORIES`` + 1, to say that there are too many).
+
+    Quantiles come from a KLL sketch (rank error about 1e-4 of the rows; a sketch compacts at
+    random, so two fits of a large split may differ in the last ranks), and from a second
+    aggregation, exact as numpy's, when the rows are at most ``EXACT_QUANTILE_ROWS``: on 800k
+    rows exact percentiles took 1.1 s, twice the rest of the aggregation, the sketch 0.2 s."""
     import json
 
     from pyspark.sql import functions as F
-    aggs, names = [F.count(F.lit(1)).alias("rows")], []
-    for i, b in enumerate(bounds):
-        if b.function.builtin:
-            for key, agg in BUILTINS[b.function.name].aggregations(F.col(b.features[0]), b.params).items():
-                if key == "categories":
-                    agg = F.slice(agg, 1, MAX_CATEGORIES + 1)
-                aggs.append(agg.alias(f"s{i}_{key}"))
-                names.append((i, key))
     stats: list[dict[str, Any]] = [{} for _ in bounds]
     if not bounds:
         return stats
-    row = df.agg(*aggs).first()
+    first = _statistics(bounds, False)
+    row = df.agg(F.count(F.lit(1)).alias("rows"),
+                 *[agg.alias(f"s{n}") for n, (_, agg) in enumerate(first)]).first()
     if row is None or not row["rows"]:
         raise InvalidInputError(f"cannot fit transformation functions on {what}", [
             "there are no rows to fit them on (the training split or time window is empty)"],
             write=False)
-    for (i, key), value in zip(names, list(row)[1:]):
-        stats[i][key] = list(value) if isinstance(value, (list, tuple)) else value
+    values = dict(zip([key for key, _ in first], list(row)[1:]))
+    exact = _statistics(bounds, True)
+    if exact and row["rows"] <= EXACT_QUANTILE_ROWS:
+        values.update(zip([key for key, _ in exact], df.agg(
+            *[agg.alias(f"q{n}") for n, (_, agg) in enumerate(exact)]).first()))
+    elif exact:
+        log.info("quantiles on %s from a sketch (%s rows, more than %s for exact ones)",
+                 what, row["rows"], EXACT_QUANTILE_ROWS)
+    nans = {i for (i, key), value in values.items() if key == _NAN and value}
+    for (i, key), value in values.items():
+        if key != _NAN:
+            stats[i][key] = list(value) if isinstance(value, (list, tuple)) else value
     problems = []
-    for b, s in zip(bounds, stats):
+    for i, (b, s) in enumerate(zip(bounds, stats)):
         f = b.features[0]
+        if i in nans:
+            problems.append(f"{b.function.name} of {f!r}: the training rows hold NaN values "
+                            "(its quantiles would not be finite)")
+            continue
         if "categories" in s and len(s["categories"]) > MAX_CATEGORIES:
             problems.append(f"{b.function.name} of {f!r}: more than {MAX_CATEGORIES} categories "
                             "in the training rows (encode a feature of fewer values)")
@@ -103,17 +150,25 @@ def _spark_outputs(b: Bound, stats: Mapping[str, Any]) -> list[Any]:
     return [pandas_udf(b.function.fn, b.function.output_type)(*cols)]   # type: ignore[call-overload]
 
 
-def transform_frame(df: DataFrame, bounds: Sequence[Bound], stats: Statistics) -> DataFrame:
+def spark_columns(bounds: Sequence[Bound], stats: Statistics) -> dict[str, list[Any]]:
+    """Each bound function's output columns (named), by its first feature: build them once for
+    all the splits of a training dataset (each is a few hundred calls into the JVM)."""
+    return {b.features[0]: [c.alias(n) for c, n in zip(_spark_outputs(b, s), b.outputs(s))]
+            for b, s in zip(bounds, stats)}
+
+
+def transform_frame(df: DataFrame, bounds: Sequence[Bound], stats: Statistics,
+                    columns: Mapping[str, list[Any]] | None = None) -> DataFrame:
     """``df`` with each bound function's features replaced by its outputs (where its first
-    feature was), computed by Spark on the executors."""
+    feature was; ``columns``: ``spark_columns(bounds, stats)`` when already built), computed by
+    Spark on the executors."""
     from pyspark.sql import functions as F
-    made = {b.features[0]: (b, s) for b, s in zip(bounds, stats)}
+    made = columns if columns is not None else spark_columns(bounds, stats)
     dropped = {f for b in bounds for f in b.features}
     select = []
     for column in df.columns:
         if column in made:
-            b, s = made[column]
-            select += [c.alias(n) for c, n in zip(_spark_outputs(b, s), b.outputs(s))]
+            select += made[column]
         elif column not in dropped:
             select.append(F.col(column))
     return df.select(*select)

@@ -8,6 +8,9 @@ LabelEncoder (sorted categories; one not seen in training gives null), ``one_hot
 OneHotEncoder (one boolean column per sorted category), ``equal_width_binner`` and
 ``quantile_binner`` KBinsDiscretizer (uniform / quantile, ordinal); ``log_transform`` is the
 natural logarithm (null for values <= 0). Nulls stay null (a one-hot row of a null is all false).
+Quantiles are exact (numpy's linear interpolation) on training splits of up to
+``apply.EXACT_QUANTILE_ROWS`` rows and approximate above (Spark's ``percentile_approx``, a rank
+error of at most 1 / ``apply.QUANTILE_ACCURACY`` of the rows), as Spark ML's scalers are.
 Offline and online give equal values, except that the logarithm may differ in the last bit (the
 JVM's ``Math.log`` offline, C's ``log`` online).
 """
@@ -34,6 +37,11 @@ class Builtin:
 
     def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
         """Spark aggregate expressions of the statistics (named), over the training split."""
+        return {}
+
+    def quantiles(self, params: Mapping[str, Any]) -> dict[str, list[float]]:
+        """Quantile statistics (named): their probabilities, each kept as a list of values
+        (computed by ``apply.fit``: exact as numpy's on small training splits)."""
         return {}
 
     def outputs(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> int | None:
@@ -90,9 +98,8 @@ class StandardScaler(_Affine):
 
 
 class RobustScaler(_Affine):
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        from pyspark.sql import functions as F
-        return {"quartiles": F.percentile(col.cast("double"), [0.25, 0.5, 0.75])}
+    def quantiles(self, params: Mapping[str, Any]) -> dict[str, list[float]]:
+        return {"quartiles": [0.25, 0.5, 0.75]}
 
     def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
         q1, median, q3 = stats["quartiles"] or (0.0, 0.0, 0.0)
@@ -199,10 +206,9 @@ class EqualWidthBinner(_Binner):
 
 class QuantileBinner(_Binner):
     dedupe = True
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        from pyspark.sql import functions as F
+    def quantiles(self, params: Mapping[str, Any]) -> dict[str, list[float]]:
         n = params["n_bins"]
-        return {"edges": F.percentile(col.cast("double"), [i / n for i in range(n + 1)])}
+        return {"edges": [i / n for i in range(n + 1)]}
 
     def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:
         return list(stats["edges"] or [0.0, 0.0])

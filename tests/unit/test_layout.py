@@ -94,3 +94,20 @@ def test_the_facade_and_context_stay_thin():
     the facade and the shared context, with their docstrings."""
     for name in ("store.py", "feature_store.py", "context.py"):
         assert len((PACKAGE / name).read_text().splitlines()) < 300, name
+
+
+def test_make_bench_recipes_are_valid_shell():
+    """``make bench BENCH=<each>`` expands to shell that parses (a comma inside ``$(if ...)``
+    once split the recipe twice), and an unknown name is refused."""
+    import subprocess
+    root = PACKAGE.parent
+    for name in ("online", "query", "statistics", "views", "bogus"):
+        recipe = subprocess.run(["make", "-n", "-s", "bench", f"BENCH={name}"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+        lines = [line for line in recipe.splitlines() if "bench" in line or "BENCH" in line]
+        for line in lines:
+            subprocess.run(["sh", "-n", "-c", line], check=True)
+        if name == "bogus":
+            assert any("name one of" in line for line in lines), recipe
+        else:
+            assert any(f"bench/{name}_bench.py" in line for line in lines), recipe

@@ -118,6 +118,38 @@ def test_builtins_match_scikit_learn_fitted_on_the_training_split(vstore):
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=bound.prefix)
 
 
+def test_quantiles_from_the_sketch_on_large_splits_and_nan_refused_on_both_paths(
+        vstore, spark, monkeypatch):
+    """Above EXACT_QUANTILE_ROWS training rows the quantiles come from a KLL sketch: values of
+    the rows, between numpy's lower and higher neighbours; NaN is refused either way."""
+    from featurestore_spark.transformations import apply
+    fs, f = vstore, vstore.get_transformation_function
+    q = fs.get_feature_group("customers").select_all()
+    monkeypatch.setattr(apply, "EXACT_QUANTILE_ROWS", 0)
+    fv = fs.create_feature_view("sketched", q, transformation_functions=[
+        f("robust_scaler")("total"), f("quantile_binner")("usage", n_bins=4)])
+    fv.train_test_split(test_size=0.25, seed=11)
+    stats = fs.metadata.documents(fs.settings.project, "fv.td", "sketched", 1)[-1].body["statistics"]
+    train = raw_rows(fs, fv, "train")
+    for got, column, probabilities in ((stats[0]["quartiles"], "total", [25, 50, 75]),
+                                       (stats[1]["edges"], "usage", [0, 25, 50, 75, 100])):
+        values = train[column].to_numpy()
+        low = np.percentile(values, probabilities, method="lower")
+        high = np.percentile(values, probabilities, method="higher")
+        assert all(lo <= g <= hi for g, lo, hi in zip(got, low, high)), (column, got, low, high)
+        assert set(got) <= set(values), column
+    nans = fs.get_or_create_feature_group("quantile_nans", primary_key=["id"], statistics_config=OFF)
+    nans.insert(spark.createDataFrame([(i, float("nan") if i == 5 else float(i)) for i in range(40)],
+                                      "id int, x double"))
+    for exact_up_to in (0, 1000):
+        monkeypatch.setattr(apply, "EXACT_QUANTILE_ROWS", exact_up_to)
+        view = fs.get_or_create_feature_view("quantile_nans", nans.select_all(),
+                                             transformation_functions=[f("robust_scaler")("x")])
+        with pytest.raises(InvalidInputError, match="robust_scaler of 'x': the training rows hold NaN"):
+            view.training_data()
+    assert fs.metadata.documents(fs.settings.project, "fv.td", "quantile_nans", 1) == []
+
+
 def raw_rows(fs, fv, split):
     """The untransformed rows of the view's last training data's ``split``, by customer_id."""
     from featurestore_spark.training import splits
