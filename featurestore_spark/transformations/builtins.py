@@ -9,8 +9,8 @@ OneHotEncoder (one boolean column per sorted category), ``equal_width_binner`` a
 ``quantile_binner`` KBinsDiscretizer (uniform / quantile, ordinal); ``log_transform`` is the
 natural logarithm (null for values <= 0). Nulls stay null (a one-hot row of a null is all false).
 Quantiles are exact (numpy's linear interpolation) on training splits of up to
-``apply.EXACT_QUANTILE_ROWS`` rows and approximate above (Spark's ``percentile_approx``, a rank
-error of at most 1 / ``apply.QUANTILE_ACCURACY`` of the rows), as Spark ML's scalers are.
+``apply.EXACT_QUANTILE_ROWS`` rows and from Spark's KLL sketch above (rank error about 1e-4 of
+the rows), approximate as Spark ML's scalers are.
 Offline and online give equal values, except that the logarithm may differ in the last bit (the
 JVM's ``Math.log`` offline, C's ``log`` online).
 """
