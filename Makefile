@@ -73,9 +73,10 @@ s3: $(STAMP)
 
 # tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
+# The 30 slowest tests are listed at the end (make test must stay under 25 minutes on CI).
 # A fatal error of the test process (see tests/conftest.py) ends the output with its thread.
 test: setup lint mysql s3
-	@$(PY) -m pytest -q tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
+	@$(PY) -m pytest -q --durations=30 tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
 	  echo "--- the test process died: the thread that crashed (.cache/pytest-fatal.log):"; \
 	  grep -m1 "^Fatal Python error" .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \
 	  fi; exit $$rc; }
