@@ -107,8 +107,8 @@ def fit(df: DataFrame, bounds: Sequence[Bound], what: str) -> list[dict[str, Any
     values = dict(zip([key for key, _ in first], list(row)[1:]))
     exact = _statistics(bounds, True)
     if exact and row["rows"] <= EXACT_QUANTILE_ROWS:
-        values.update(zip([key for key, _ in exact], df.agg(
-            *[agg.alias(f"q{n}") for n, (_, agg) in enumerate(exact)]).first()))
+        quantiles = df.agg(*[agg.alias(f"q{n}") for n, (_, agg) in enumerate(exact)]).first()
+        values.update(zip([key for key, _ in exact], list(quantiles or ())))
     elif exact:
         log.info("quantiles on %s from a sketch (%s rows, more than %s for exact ones)",
                  what, row["rows"], EXACT_QUANTILE_ROWS)
