@@ -21,11 +21,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
+from .cli_registry import add_parsers as add_registry_parsers
 from .cli_views import add_parsers as add_view_parsers
 from .config import Settings, load_settings
 from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
 from .logs import setup_logging
 from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
+from .metadata.base import Subject
 from .names import database_name, table_name
 from .quality import Quality
 from .text import table
@@ -75,8 +77,9 @@ def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str
 
 def _describe(meta: MetadataStore, g: FeatureGroup) -> dict[str, Any]:
     versions = [x.version for x in meta.list_feature_groups(g.project) if x.name == g.name]
+    subject = Subject(g.project, "fg", g.name, g.version)
     return {**dataclasses.asdict(g), "table": f"{database_name(g.project)}.{table_name(g.name, g.version)}",
-            "versions": versions,
+            "versions": versions, "keywords": meta.keywords(subject), "tags": meta.tags(subject),
             "commits": [dataclasses.asdict(c) for c in meta.commits(g.project, g.name, g.version)]}
 
 
@@ -89,7 +92,9 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
              ("primary key", ", ".join(g.primary_key)), ("partitioned by", ", ".join(g.partition_by)),
              ("event time", g.event_time or ""), ("versions", ", ".join(map(str, info["versions"]))),
              ("created", f"{_time(g.created_at)} by {g.creator}"), ("location", g.location),
-             ("online", "no" if not g.online else f"yes, synced to commit {g.online_commit}")]
+             ("online", "no" if not g.online else f"yes, synced to commit {g.online_commit}"),
+             ("keywords", ", ".join(info["keywords"])),
+             ("tags", ", ".join(f"{k}={json.dumps(v)}" for k, v in info["tags"].items()))]
     features = table(["feature", "type", "key", "partition", "description"],
                      [(f.name, f.type, "yes" if f.primary else "", "yes" if f.partition else "",
                        f.description) for f in g.features])
@@ -352,6 +357,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="JSON for scripts")
     check.set_defaults(func=cmd_check)
     add_view_parsers(sub)
+    add_registry_parsers(sub)
     doctor = sub.add_parser("doctor", help="versions, backends and the client lookups use (no "
                             "Spark; exit 1 on a problem)")
     doctor.add_argument("--json", action="store_true", help="JSON for scripts")

@@ -48,12 +48,15 @@ def cmd_describe_view(meta: MetadataStore, project: str, args: argparse.Namespac
                for i, b in enumerate(fv.transformation_functions)],
            "training_datasets": [{"version": t.number, "splits": t.body["splits"],
                                   "materialized": t.body.get("materialized", False),
-                                  "created_at": t.created_at} for t in trainings]}
+                                  "created_at": t.created_at} for t in trainings],
+           "keywords": fv.get_keywords(), "tags": fv.get_tags()}
     if args.json:
         return out
     lines = [f"{fv.name} version {fv.version}" + (f": {fv.description}" if fv.description else ""),
              f"labels: {', '.join(fv.labels) or '(none)'}",
              f"inference helper columns: {', '.join(fv.inference_helper_columns) or '(none)'}",
+             f"keywords: {', '.join(out['keywords']) or '(none)'}",
+             f"tags: {', '.join(f'{k}={json.dumps(v)}' for k, v in out['tags'].items()) or '(none)'}",
              "", "query (SQL, at the commits it would read now):", out["query"], ""]
     lines.append(table(["transformation", "version", "features", "outputs"],
                        [(t["name"], t["version"], ", ".join(t["features"]), ", ".join(t["outputs"]))

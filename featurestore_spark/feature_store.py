@@ -100,6 +100,22 @@ class FeatureStore(Store):
         function; call it with feature names to bind it."""
         return views.transformation_function(self, name, version, project)
 
+    # -- the registry ------------------------------------------------------------------------------
+    def search(self, text: str, limit: int = 50, *, project: str | None = None) -> list[dict[str, Any]]:
+        """Feature groups, features, views and training datasets whose names, descriptions,
+        keywords or tags hold the words of ``text``, best first (see registry.search)."""
+        from .registry.search import search
+        return search(self.metadata, project or self.settings.project, text, limit)
+
+    def create_tag_schema(self, name: str, schema: Any, *, project: str | None = None) -> None:
+        """Keep the JSON Schema that values of tag ``name`` must obey from now on."""
+        from .registry.labels import check_schema
+        check_schema(name, schema)
+        self.metadata.put_tag_schema(project or self.settings.project, name, schema)
+
+    def get_tag_schemas(self, *, project: str | None = None) -> dict[str, Any]:
+        return self.metadata.tag_schemas(project or self.settings.project)
+
 
 _default: FeatureStore | None = None
 

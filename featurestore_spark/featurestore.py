@@ -509,3 +509,92 @@ def validate(df: DataFrame, featuregroup: str, featurestore: str | None = None,
     """Validate ``df`` with the feature group's suite without writing anything: the report."""
     store, group = _group(featuregroup, featurestore, featuregroup_version)
     return store.quality.check(group, df)
+
+
+# -- tags, keywords and search (the registry) ------------------------------------------------------
+def _labelled(kind: str, name: str, featurestore: str | None, version: int | None,
+              feature: str | None = None) -> tuple[Any, Any]:
+    from .builders.featuregroup import project_of
+    from .registry.faces import subject
+    store = default_store()
+    return store.metadata, subject(store, kind, name, project_of(featurestore), version, feature)
+
+
+def add_featuregroup_tag(featuregroup: str, name: str, value: Any, featurestore: str | None = None,
+                         featuregroup_version: int | None = None, feature: str | None = None) -> None:
+    """Tag a feature group version (the latest by default), or one of its features."""
+    from .registry.labels import put_tag
+    meta, s = _labelled("fg", featuregroup, featurestore, featuregroup_version, feature)
+    put_tag(meta, s, name, value)
+
+
+def get_featuregroup_tags(featuregroup: str, featurestore: str | None = None,
+                          featuregroup_version: int | None = None,
+                          feature: str | None = None) -> dict[str, Any]:
+    meta, s = _labelled("fg", featuregroup, featurestore, featuregroup_version, feature)
+    return cast(dict, meta.tags(s))
+
+
+def remove_featuregroup_tag(featuregroup: str, name: str, featurestore: str | None = None,
+                            featuregroup_version: int | None = None,
+                            feature: str | None = None) -> None:
+    meta, s = _labelled("fg", featuregroup, featurestore, featuregroup_version, feature)
+    if not meta.delete_tag(s, name):
+        raise KeyError(f"no tag {name!r} to remove")
+
+
+def add_featuregroup_keywords(featuregroup: str, keywords: Iterable[str],
+                              featurestore: str | None = None,
+                              featuregroup_version: int | None = None,
+                              feature: str | None = None) -> None:
+    from .registry.labels import keyword_list
+    meta, s = _labelled("fg", featuregroup, featurestore, featuregroup_version, feature)
+    meta.add_keywords(s, keyword_list(keywords))
+
+
+def get_featuregroup_keywords(featuregroup: str, featurestore: str | None = None,
+                              featuregroup_version: int | None = None,
+                              feature: str | None = None) -> list[str]:
+    meta, s = _labelled("fg", featuregroup, featurestore, featuregroup_version, feature)
+    return cast(list, meta.keywords(s))
+
+
+def add_training_dataset_tag(training_dataset: str, name: str, value: Any,
+                             featurestore: str | None = None,
+                             training_dataset_version: int | None = None) -> None:
+    from .registry.labels import put_tag
+    meta, s = _labelled("td", training_dataset, featurestore, training_dataset_version)
+    put_tag(meta, s, name, value)
+
+
+def get_training_dataset_tags(training_dataset: str, featurestore: str | None = None,
+                              training_dataset_version: int | None = None) -> dict[str, Any]:
+    meta, s = _labelled("td", training_dataset, featurestore, training_dataset_version)
+    return cast(dict, meta.tags(s))
+
+
+def remove_training_dataset_tag(training_dataset: str, name: str, featurestore: str | None = None,
+                                training_dataset_version: int | None = None) -> None:
+    meta, s = _labelled("td", training_dataset, featurestore, training_dataset_version)
+    if not meta.delete_tag(s, name):
+        raise KeyError(f"no tag {name!r} to remove")
+
+
+def add_training_dataset_keywords(training_dataset: str, keywords: Iterable[str],
+                                  featurestore: str | None = None,
+                                  training_dataset_version: int | None = None) -> None:
+    from .registry.labels import keyword_list
+    meta, s = _labelled("td", training_dataset, featurestore, training_dataset_version)
+    meta.add_keywords(s, keyword_list(keywords))
+
+
+def get_training_dataset_keywords(training_dataset: str, featurestore: str | None = None,
+                                  training_dataset_version: int | None = None) -> list[str]:
+    meta, s = _labelled("td", training_dataset, featurestore, training_dataset_version)
+    return cast(list, meta.keywords(s))
+
+
+def search(text: str, featurestore: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Feature groups, features, views and training datasets matching ``text``, best first."""
+    from .builders.featuregroup import project_of
+    return default_store().search(text, limit, project=project_of(featurestore))

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from . import names
 from .context import utc
 from .errors import FeatureGroupExists, FeatureGroupNotFound, InvalidInputError
+from .metadata.base import Subject
+from .registry.labels import Labelled
 from .spec import CreateSpec, InsertSpec, ReadSpec, identity_problems
 from .statistics.config import StatisticsConfig
 
@@ -82,7 +84,7 @@ class _Pending:
     or_existing: bool = False       # get_or_create: a group created meanwhile is this handle's
 
 
-class FeatureGroup:
+class FeatureGroup(Labelled):
     """A handle of a feature group version (see the module's docstring)."""
 
     def __init__(self, store: Store, name: str, version: int | None, project: str,
@@ -114,6 +116,15 @@ class FeatureGroup:
             raise FeatureGroupNotFound(
                 f"feature group {self._name} is not created yet: insert(df) or save(df) creates it")
         return self._store.feature_group(self._name, self._version, self._project)
+
+    def _subject(self, feature: str | None) -> Subject:
+        group = self._meta()
+        return Subject(group.project, "fg", group.name, group.version,
+                       str(names.feature(feature)) if feature is not None else "")
+
+    @property
+    def _metadata(self) -> Any:
+        return self._store.metadata
 
     @property
     def name(self) -> str:

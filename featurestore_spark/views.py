@@ -32,7 +32,8 @@ from . import names
 from .context import utc
 from .dataframes import convert
 from .errors import FeatureStoreError, FeatureViewNotFound, InvalidInputError
-from .metadata.base import FEATURE_VIEW, FV_TRAINING, TRANSFORMATION, Document
+from .metadata.base import FEATURE_VIEW, FV_TRAINING, TRANSFORMATION, Document, Subject
+from .registry.labels import Labelled, keyword_list, put_tag
 from .spec import DATAFRAME_TYPES, identity_problems
 from .training import splits as split_plans
 from .transformations import BUILTINS, Bound, TransformationFunction
@@ -118,7 +119,7 @@ def _bound_from_dict(store: Store, project: str, data: Mapping[str, Any]) -> Bou
 
 
 # -- feature views -----------------------------------------------------------------------------
-class FeatureView:
+class FeatureView(Labelled):
     """A handle of a feature view version (see the module's docstring)."""
 
     def __init__(self, store: Store, project: str, name: str, version: int,
@@ -157,6 +158,43 @@ class FeatureView:
     def event_time(self) -> str | None:
         group = self.query.root.group
         return group.event_time if group is not None else None
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    # -- labels (tags, keywords) -----------------------------------------------------------------
+    def _subject(self, feature: str | None) -> Subject:
+        if feature is not None:
+            raise InvalidInputError(f"cannot label feature {feature!r} of feature view {self.name}",
+                                    ["a view's features are labelled on their feature groups"])
+        return Subject(self._project, FEATURE_VIEW, self.name, self.version)
+
+    @property
+    def _metadata(self) -> Any:
+        return self._store.metadata
+
+    def _td(self, training_dataset_version: int) -> Subject:
+        return Subject(self._project, FV_TRAINING, self.name, self.version,
+                       str(training_dataset_version))
+
+    def add_training_dataset_tag(self, training_dataset_version: int, name: str, value: Any) -> None:
+        put_tag(self._store.metadata, self._td(training_dataset_version), name, value)
+
+    def get_training_dataset_tags(self, training_dataset_version: int) -> dict[str, Any]:
+        return self._store.metadata.tags(self._td(training_dataset_version))
+
+    def delete_training_dataset_tag(self, training_dataset_version: int, name: str) -> None:
+        if not self._store.metadata.delete_tag(self._td(training_dataset_version), name):
+            raise KeyError(f"no tag {name!r} to delete")
+
+    def add_training_dataset_keywords(self, training_dataset_version: int,
+                                      keywords: Iterable[str]) -> None:
+        self._store.metadata.add_keywords(self._td(training_dataset_version),
+                                          keyword_list(keywords))
+
+    def get_training_dataset_keywords(self, training_dataset_version: int) -> list[str]:
+        return self._store.metadata.keywords(self._td(training_dataset_version))
 
     def delete(self) -> None:
         """Remove this version: its training datasets written from it, then its definition."""

@@ -58,7 +58,32 @@ class SpecBuilder(Builder):
 
 
 @dataclass(frozen=True)
-class CreateFeaturegroup(StatisticsSetters, SpecBuilder):
+class LabelSetters(SpecBuilder):
+    """``setTags({"owner": "growth"}).setKeywords("churn", "billing")``: labels the created
+    version; checked before anything is written."""
+    tags: tuple[tuple[str, Any], ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    def setTags(self, tags: Mapping[str, Any]) -> Any:
+        return replace(self, tags=tuple(dict(tags).items()))
+
+    def setKeywords(self, *keywords: str | Iterable[str]) -> Any:
+        return replace(self, keywords=tuple(k for arg in keywords for k in columns(arg)))
+
+    def _check_labels(self) -> None:
+        from ..registry.faces import check
+        store = self._fs()
+        check(store, self.spec.project or store.settings.project, dict(self.tags), self.keywords)
+
+    def _label(self, kind: str, project: str, name: str, version: int) -> None:
+        from ..metadata.base import Subject
+        from ..registry.faces import label
+        if self.tags or self.keywords:
+            label(self._fs(), Subject(project, kind, name, version), dict(self.tags), self.keywords)
+
+
+@dataclass(frozen=True)
+class CreateFeaturegroup(StatisticsSetters, LabelSetters):
     """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
 
     def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
@@ -100,7 +125,10 @@ class CreateFeaturegroup(StatisticsSetters, SpecBuilder):
 
     def write(self) -> FeatureGroup:
         """Create the feature group version; returns its metadata."""
-        return self._fs().create(self.spec)
+        self._check_labels()
+        group = self._fs().create(self.spec)
+        self._label("fg", group.project, group.name, group.version)
+        return group
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .. import views
-from .featuregroup import NamedBuilder, SpecBuilder, columns
+from .featuregroup import LabelSetters, NamedBuilder, columns
 
 
 @dataclass(frozen=True)
-class CreateFeatureView(SpecBuilder):
+class CreateFeatureView(LabelSetters):
     """``Hops.createFeatureView("churn").setQuery(q).setLabels("churn").write()``"""
 
     def setQuery(self, query: Any) -> CreateFeatureView:
@@ -40,7 +40,10 @@ class CreateFeatureView(SpecBuilder):
 
     def write(self) -> views.FeatureView:
         """Register the feature view version; returns its handle."""
-        return views.create(self._fs(), self.spec)
+        self._check_labels()
+        view = views.create(self._fs(), self.spec)
+        self._label("fv", view.project, view.name, view.version)
+        return view
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,28 @@ class Document:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What a tag or keyword labels: a feature group version (``kind`` "fg"; ``part`` a feature's
+    name, or "" for the group), a feature view version ("fv"), a training dataset version
+    ("td"), or a feature view's training dataset ("fv.td"; ``part``: its version)."""
+    project: str
+    kind: str
+    name: str
+    version: int
+    part: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search match in the metadata store: its subject, what matched (``field``: name,
+    description, feature, feature description, keyword <it>, tag <name>) and a score (higher
+    first)."""
+    subject: Subject
+    field: str
+    score: int
+
+
 FG_SETTINGS, FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = (
     "fg.settings", "fg.statistics", "fg.suite", "fg.report", "td.statistics")
 FEATURE_VIEW, FV_TRAINING, TRANSFORMATION = "fv", "fv.td", "tf"
@@ -195,6 +217,55 @@ class MetadataStore(ABC):
     @abstractmethod
     def delete_documents(self, project: str, kind_prefix: str, name: str, version: int) -> None:
         """Forget the documents of one version whose kind starts with ``kind_prefix``."""
+
+    # -- the registry's labels ------------------------------------------------------------------
+    @abstractmethod
+    def exists(self, subject: Subject) -> bool:
+        """Whether what ``subject`` names is registered."""
+
+    @abstractmethod
+    def put_tag(self, subject: Subject, tag: str, value: Any) -> None:
+        """Set a tag (a JSON-able value) of a registered subject, in one transaction that checks
+        that the subject exists. Raises LookupError when it does not."""
+
+    @abstractmethod
+    def tags(self, subject: Subject) -> dict[str, Any]:
+        """The subject's tags: name -> value."""
+
+    @abstractmethod
+    def delete_tag(self, subject: Subject, tag: str) -> bool:
+        """Remove a tag; False when the subject had none of that name."""
+
+    @abstractmethod
+    def add_keywords(self, subject: Subject, keywords: Sequence[str]) -> None:
+        """Add keywords to a registered subject (those it has are kept once). Raises
+        LookupError when the subject does not exist."""
+
+    @abstractmethod
+    def keywords(self, subject: Subject) -> list[str]:
+        """The subject's keywords, sorted."""
+
+    @abstractmethod
+    def delete_keyword(self, subject: Subject, keyword: str) -> bool:
+        """Remove a keyword; False when the subject did not have it."""
+
+    @abstractmethod
+    def put_tag_schema(self, project: str, tag: str, schema: Mapping[str, Any]) -> None:
+        """Keep the JSON Schema that values of tag ``tag`` must obey (replacing one)."""
+
+    @abstractmethod
+    def tag_schemas(self, project: str) -> dict[str, dict[str, Any]]:
+        """The project's tag schemas: tag name -> JSON Schema."""
+
+    @abstractmethod
+    def search(self, project: str, term: str, limit: int) -> list[Hit]:
+        """Subjects whose name, description, features, keywords or tags have a word that is or
+        begins with ``term`` (any case): found through the database's index of words (about
+        20 x ``limit`` index rows at most)."""
+
+    @abstractmethod
+    def descriptions(self, subjects: Sequence[Subject]) -> dict[Subject, str]:
+        """The descriptions of registered subjects (a feature's, for a feature)."""
 
     def close(self) -> None:  # noqa: B027  (optional: backends without connections keep it)
         """Release kept connections (the store stays usable; backends without any do nothing)."""

@@ -16,7 +16,7 @@ from ..config import MysqlSettings
 from ..errors import ConfigurationError, MetadataStoreError
 from ..mysql_client import connect, reason
 from ..names import name_problem
-from . import upgrade
+from . import search_index, upgrade
 from .sql import SqlMetadataStore
 
 IDLE_CONNECTIONS = 2
@@ -96,6 +96,8 @@ class MysqlMetadataStore(SqlMetadataStore):
                 conn.commit()
                 with conn.begin():
                     upgrade.upgrade(conn)
+                with conn.begin():
+                    search_index.ensure(conn)
             finally:
                 conn.execute(text("SELECT RELEASE_LOCK(:lock)"), {"lock": lock}).all()
                 conn.commit()

@@ -7,12 +7,16 @@ from these objects, never from SQL text, so both dialects get the same statement
 
 from __future__ import annotations
 
-from sqlalchemy import (Column, ForeignKey, Integer, MetaData, PrimaryKeyConstraint, String, Table,
+from sqlalchemy import (Column, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table,
                         Text, UniqueConstraint)
 from sqlalchemy.dialects import mysql
 
 # a short indexed string: compared byte for byte on MySQL too (names are case-sensitive)
 Key = String(255).with_variant(mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"),
+                               "mysql", "mariadb")
+# a name (names.py: at most 63 characters): the columns of the registry's keys, which MySQL's
+# 3072-byte index limit would not take as five Keys
+Name = String(64).with_variant(mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"),
                                "mysql", "mariadb")
 # a long string: JSON, descriptions, locations
 Long = Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), "mysql", "mariadb")
@@ -97,4 +101,53 @@ metadata_generation = Table(                             # one row: see Metadata
     "metadata_generation", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", Integer, nullable=False),
+)
+
+# The registry's labels. A subject: (project, kind, name, version, part): kind "fg" (part: "" or
+# a feature's name), "fv" (part ""), "td" (part "") or "fv.td" (part: the view's training
+# dataset version); removed with what they label.
+SUBJECT = ("project", "kind", "name", "version", "part")
+
+tags = Table(
+    "tags", metadata,
+    Column("project", Name, nullable=False),
+    Column("kind", Name, nullable=False),
+    Column("name", Name, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("part", Name, nullable=False),
+    Column("tag", Name, nullable=False),
+    Column("value", Long, nullable=False),               # JSON
+    PrimaryKeyConstraint(*SUBJECT, "tag"),
+)
+
+keywords = Table(
+    "keywords", metadata,
+    Column("project", Name, nullable=False),
+    Column("kind", Name, nullable=False),
+    Column("name", Name, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("part", Name, nullable=False),
+    Column("keyword", Name, nullable=False),
+    PrimaryKeyConstraint(*SUBJECT, "keyword"),
+)
+
+tag_schemas = Table(                                     # JSON Schemas that a tag's values obey
+    "tag_schemas", metadata,
+    Column("project", Name, nullable=False),
+    Column("tag", Name, nullable=False),
+    Column("schema", Long, nullable=False),
+    PrimaryKeyConstraint("project", "tag"),
+)
+
+search_terms = Table(                                    # the words of what search finds, by subject
+    "search_terms", metadata,
+    Column("project", Name, nullable=False),
+    Column("term", Name, nullable=False),                # lowercased: a word, or a whole name
+    Column("kind", Name, nullable=False),
+    Column("name", Name, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("part", Name, nullable=False),
+    Column("field", Key, nullable=False),    # name, description, keyword <keyword>, tag <name>
+    PrimaryKeyConstraint("project", "term", "kind", "name", "version", "part", "field"),
+    Index("search_terms_subject", "project", "name", "version", "kind"),  # reindexing one
 )

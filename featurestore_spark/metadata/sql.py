@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import (FeatureGroupExists, FeatureGroupNotFound, InvalidInputError,
                       TrainingDatasetExists, TrainingDatasetNotFound)
-from . import upgrade
+from . import search_index, upgrade
 from .base import Commit, Document, Feature, FeatureGroup, MetadataStore, TrainingDataset
+from .labels import LabelsSql, delete_labels
 from .schema import commits as C
 from .schema import documents as D
 from .schema import feature_groups as FG
@@ -45,7 +46,7 @@ def from_text(s: str) -> datetime:
     return datetime.fromisoformat(s)
 
 
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(LabelsSql, MetadataStore):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._reader: Any = None                  # a DB-API connection kept for generation()
@@ -68,6 +69,7 @@ class SqlMetadataStore(MetadataStore):
     def _migrate(self) -> None:
         with self._transaction() as conn:
             upgrade.upgrade(conn)
+            search_index.ensure(conn)
 
     def schema_version(self) -> str | None:
         """The Alembic revision the store is at."""
@@ -167,6 +169,7 @@ class SqlMetadataStore(MetadataStore):
                 self._insert_commit(conn, fg_id, first_commit)
                 for d in documents:
                     self._put_document(conn, d)
+                search_index.reindex(conn, group.project, "fg", group.name, group.version)
                 self._bump(conn)
         except IntegrityError:
             raise FeatureGroupExists(f"feature group {group.name} version {group.version} exists "
@@ -222,6 +225,7 @@ class SqlMetadataStore(MetadataStore):
             for d in documents:
                 self._put_document(conn, d)
             if evolved:
+                search_index.reindex(conn, group.project, "fg", group.name, group.version)
                 self._bump(conn)
 
     def update_descriptions(self, project: str, name: str, version: int,
@@ -240,6 +244,7 @@ class SqlMetadataStore(MetadataStore):
             for feature, text in (features or {}).items():
                 conn.execute(update(F).where(F.c.feature_group_id == fg_id, F.c.name == feature)
                              .values(description=text))
+            search_index.reindex(conn, project, "fg", name, version)
             self._bump(conn)
 
     def set_online(self, group: FeatureGroup, online: bool, online_commit: int | None) -> None:
@@ -267,6 +272,8 @@ class SqlMetadataStore(MetadataStore):
                 conn.execute(delete(table).where(table.c.feature_group_id == fg_id))
             conn.execute(delete(FG).where(FG.c.id == fg_id))
             self._delete_documents(conn, "fg.", project, name, version)
+            delete_labels(conn, "fg.", project, name, version)
+            search_index.reindex(conn, project, "fg", name, version)
             self._bump(conn)
 
     # -- training datasets ------------------------------------------------------------------------
@@ -280,6 +287,7 @@ class SqlMetadataStore(MetadataStore):
                     features=json.dumps([[f.name, f.type] for f in d.features]),
                     splits=json.dumps(d.splits), source=json.dumps(d.source),
                     created_at=to_text(d.created_at), creator=d.creator))
+                search_index.reindex(conn, d.project, "td", d.name, d.version)
         except IntegrityError:
             raise TrainingDatasetExists(f"training dataset {d.name} version {d.version} exists "
                                         f"already in feature store {d.project}") from None
@@ -321,6 +329,8 @@ class SqlMetadataStore(MetadataStore):
                 raise TrainingDatasetNotFound(f"training dataset {name} version {version} is not "
                                               f"registered in feature store {project}")
             self._delete_documents(conn, "td.", project, name, version)
+            delete_labels(conn, "td.", project, name, version)
+            search_index.reindex(conn, project, "td", name, version)
 
     # -- documents ----------------------------------------------------------------------------------
     @staticmethod
@@ -340,6 +350,8 @@ class SqlMetadataStore(MetadataStore):
     def put_document(self, document: Document) -> None:
         with self._transaction() as conn:
             self._put_document(conn, document)
+            if document.kind == "fv":
+                search_index.reindex(conn, document.project, "fv", document.name, document.version)
 
     def add_document(self, document: Document) -> bool:
         d = document
@@ -349,6 +361,8 @@ class SqlMetadataStore(MetadataStore):
                     project=d.project, kind=d.kind, name=d.name, version=d.version,
                     number=d.number, created_at=to_text(d.created_at),
                     body=json.dumps(d.body, allow_nan=False)))
+                if d.kind == "fv":
+                    search_index.reindex(conn, d.project, "fv", d.name, d.version)
         except IntegrityError:
             return False
         return True
@@ -365,6 +379,9 @@ class SqlMetadataStore(MetadataStore):
     def delete_documents(self, project: str, kind_prefix: str, name: str, version: int) -> None:
         with self._transaction() as conn:
             self._delete_documents(conn, kind_prefix, project, name, version)
+            if kind_prefix == "fv":             # a view: its labels and its training data's
+                delete_labels(conn, kind_prefix, project, name, version)
+                search_index.reindex(conn, project, "fv", name, version)
 
     def documents(self, project: str, kind: str, name: str, version: int,
                   number: int | None = None) -> list[Document]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..builders.featuregroup import NamedBuilder, SpecBuilder
+from ..builders.featuregroup import LabelSetters, NamedBuilder
 from ..builders.quality import StatisticsSetters
 from ..metadata import TrainingDataset
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class CreateTrainingDataset(StatisticsSetters, SpecBuilder):
+class CreateTrainingDataset(StatisticsSetters, LabelSetters):
     """``Hops.createTrainingDataset("td").setDataframe(df).setDataFormat("csv").write()``; the
     rows come from a DataFrame or, to be made again later, from a query (``setQuery``)."""
 
@@ -57,7 +57,10 @@ class CreateTrainingDataset(StatisticsSetters, SpecBuilder):
 
     def write(self) -> TrainingDataset:
         """Create the training dataset version; returns its metadata."""
-        return self._fs().training.create(self.spec)
+        self._check_labels()
+        made = self._fs().training.create(self.spec)
+        self._label("td", made.project, made.name, made.version)
+        return made
 
 
 @dataclass(frozen=True)

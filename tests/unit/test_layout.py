@@ -101,7 +101,7 @@ def test_make_bench_recipes_are_valid_shell():
     once split the recipe twice), and an unknown name is refused."""
     import subprocess
     root = PACKAGE.parent
-    for name in ("online", "query", "statistics", "views", "bogus"):
+    for name in ("online", "query", "statistics", "views", "search", "bogus"):
         recipe = subprocess.run(["make", "-n", "-s", "bench", f"BENCH={name}"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout
         lines = [line for line in recipe.splitlines() if "bench" in line or "BENCH" in line]

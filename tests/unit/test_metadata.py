@@ -28,6 +28,7 @@ from featurestore_spark.metadata.mysql import MysqlMetadataStore, migration_lock
 from featurestore_spark.metadata.sqlite import SqliteMetadataStore
 
 from ..conftest import ROOT, settings_env
+from .conftest import Backend, mysql_database
 from .helpers import rows
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
@@ -47,58 +48,6 @@ def commit(i: int) -> Commit:
 def other_commit(i: int) -> Commit:
     """Another Delta commit with the id of ``commit(i)`` (a later timestamp)."""
     return Commit(i, T0 + timedelta(seconds=1), "append", 1, 0, 0, "me")
-
-
-@contextmanager
-def mysql_database(mysql_settings) -> Iterator[tuple[str, Query]]:
-    """A database name of its own (the store creates it) and a raw query on it; dropped after."""
-    database = f"test_meta_{uuid.uuid4().hex[:12]}"
-
-    def query(statement: str) -> list:
-        with closing(mysql.connector.connect(**mysql_settings.connect_args(), database=database,
-                                             autocommit=True)) as conn:
-            cur = conn.cursor()
-            cur.execute(statement)
-            return [tuple(r) for r in cur.fetchall()]
-
-    try:
-        yield database, query
-    finally:
-        with closing(mysql.connector.connect(**mysql_settings.connect_args())) as conn:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
-
-
-@dataclass(frozen=True)
-class Backend:
-    """One backend under test: ``open()`` opens a store on the same database each time;
-    ``query`` reads that database without the store."""
-    open: Callable[[], MetadataStore]
-    query: Query
-    integrity_error: type[Exception]
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def backend(request, tmp_path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "m.db"
-
-        def query(statement: str) -> list:
-            with closing(sqlite3.connect(path)) as conn:
-                return conn.execute(statement).fetchall()
-
-        yield Backend(lambda: SqliteMetadataStore(path), query, IntegrityError)
-        return
-    mysql_settings = request.getfixturevalue("mysql_settings")
-    opened: list[MysqlMetadataStore] = []
-
-    def open_store() -> MysqlMetadataStore:
-        opened.append(MysqlMetadataStore(mysql_settings, database))
-        return opened[-1]
-
-    with mysql_database(mysql_settings) as (database, query):
-        yield Backend(open_store, query, IntegrityError)
-        for store in opened:
-            store.close()
 
 
 # -- the contract: every backend --------------------------------------------------------------------

@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, inspect
 from sqlalchemy.dialects import mysql
 
-HEAD = "0005"        # the latest revision: change it with every revision appended
+HEAD = "0006"        # the latest revision: change it with every revision appended
 
 KEY = String(255).with_variant(mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"),
+                               "mysql", "mariadb")
+NAME = String(64).with_variant(mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"),
                                "mysql", "mariadb")
 LONG = Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), "mysql", "mariadb")
 INT = Integer()
