@@ -108,13 +108,15 @@ metadata_generation = Table(                             # one row: see Metadata
 # dataset version); removed with what they label.
 SUBJECT = ("project", "kind", "name", "version", "part")
 
+
+def _subject() -> list[Column]:
+    """The subject's columns (new objects for each table)."""
+    return [Column(c, Integer if c == "version" else Name, nullable=False) for c in SUBJECT]
+
+
 tags = Table(
     "tags", metadata,
-    Column("project", Name, nullable=False),
-    Column("kind", Name, nullable=False),
-    Column("name", Name, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("part", Name, nullable=False),
+    *_subject(),
     Column("tag", Name, nullable=False),
     Column("value", Long, nullable=False),               # JSON
     PrimaryKeyConstraint(*SUBJECT, "tag"),
@@ -122,11 +124,7 @@ tags = Table(
 
 keywords = Table(
     "keywords", metadata,
-    Column("project", Name, nullable=False),
-    Column("kind", Name, nullable=False),
-    Column("name", Name, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("part", Name, nullable=False),
+    *_subject(),
     Column("keyword", Name, nullable=False),
     PrimaryKeyConstraint(*SUBJECT, "keyword"),
 )

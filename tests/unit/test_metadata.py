@@ -324,3 +324,15 @@ def test_feature_store_with_metadata_on_mysql(spark, fs_home, mysql_settings, my
         finally:
             store.close()
             store.metadata.close()
+
+
+def test_the_schema_module_matches_what_the_migrations_make(backend):
+    """metadata/schema.py (what statements are built from) and the Alembic revisions (what
+    makes the tables) describe the same tables, columns, types, keys and indexes."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from featurestore_spark.metadata import schema
+    store = backend.open()
+    with store._engine.connect() as conn:       # noqa: SLF001  (our own store's engine)
+        assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
