@@ -59,9 +59,12 @@ class LabelsSql:
     _engine: Any
 
     def _exists(self, conn: Connection, s: Subject) -> bool:
+        """Whether ``s`` is registered, its row locked until the transaction ends (MySQL: a
+        delete or another label of it waits, and this transaction's later reads are current)."""
         if s.kind == "fg":
             fg_id = conn.execute(select(FG.c.id).where(
-                FG.c.project == s.project, FG.c.name == s.name, FG.c.version == s.version)).scalar()
+                FG.c.project == s.project, FG.c.name == s.name, FG.c.version == s.version)
+                .with_for_update()).scalar()
             if fg_id is None or not s.part:
                 return fg_id is not None
             return conn.execute(select(F.c.name).where(
@@ -69,11 +72,11 @@ class LabelsSql:
         if s.kind == "td":
             return conn.execute(select(TD.c.id).where(
                 TD.c.project == s.project, TD.c.name == s.name, TD.c.version == s.version)
-            ).first() is not None
+                .with_for_update()).first() is not None
         number = 0 if s.kind == "fv" else int(s.part) if s.part.isdigit() else -1
         return conn.execute(select(D.c.number).where(
             D.c.project == s.project, D.c.kind == s.kind, D.c.name == s.name,
-            D.c.version == s.version, D.c.number == number)).first() is not None
+            D.c.version == s.version, D.c.number == number).with_for_update()).first() is not None
 
     def exists(self, subject: Subject) -> bool:
         with self._transaction() as conn:

@@ -11,7 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from .schema import documents as D
 from .schema import feature_groups as FG
@@ -70,8 +70,8 @@ def _label_terms(conn: Connection, project: str, kind: str, name: str,
                 for term in _name_terms(r.keyword):
                     yield r.kind, r.part, f"keyword {r.keyword}", term
             else:
-                said = " ".join(_values(json.loads(r.value)))
-                for term in list(_name_terms(r.tag) | words(said))[:MAX_TAG_WORDS]:
+                said = sorted(words(" ".join(_values(json.loads(r.value)))))[:MAX_TAG_WORDS]
+                for term in _name_terms(r.tag) | set(said):
                     yield r.kind, r.part, f"tag {r.tag}", term
 
 
@@ -147,13 +147,16 @@ def ensure(conn: Connection) -> None:
 
 
 def find(conn: Connection, project: str, word: str, cap: int) -> list[Any]:
-    """Index rows of ``word``: its exact term first, then terms it begins (each at most ``cap``
-    rows; both are ranges of the (project, term) key)."""
+    """Index rows of ``word``: the names it is whole, its exact term, then terms it begins (each
+    at most ``cap`` rows, cut before they are scored; all ranges of the (project, term) key)."""
     word = word.lower()[:TERM_LENGTH]
     after = word[:-1] + chr(ord(word[-1]) + 1)
     columns = (ST.c.term, ST.c.kind, ST.c.name, ST.c.version, ST.c.part, ST.c.field)
+    whole = conn.execute(select(*columns).where(
+        ST.c.project == project, ST.c.term == word, ST.c.field == "name",
+        or_(ST.c.name == word, ST.c.part == word)).limit(cap)).all()
     exact = conn.execute(select(*columns).where(ST.c.project == project, ST.c.term == word)
                          .limit(cap)).all()
     longer = conn.execute(select(*columns).where(ST.c.project == project, ST.c.term > word,
                                                  ST.c.term < after).limit(cap)).all()
-    return list(exact) + list(longer)
+    return list(whole) + list(exact) + list(longer)

@@ -145,8 +145,11 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
 
     @staticmethod
     def _id(conn: Connection, project: str, name: str, version: int) -> int:
+        """The version's id, its row locked until the transaction ends: writers of one feature
+        group take turns (MySQL), and what they read after it is current (the search index)."""
         fg_id = conn.execute(select(FG.c.id).where(FG.c.project == project, FG.c.name == name,
-                                                   FG.c.version == version)).scalar()
+                                                   FG.c.version == version)
+                             .with_for_update()).scalar()
         if fg_id is None:
             raise FeatureGroupNotFound(f"feature group {name} version {version} is not registered "
                                        f"in feature store {project}")

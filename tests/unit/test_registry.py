@@ -89,6 +89,12 @@ def test_labels_are_kept_checked_and_removed_with_what_they_label(backend):
     meta.delete_documents("p", FEATURE_VIEW, "churn_view", 1)
     assert backend.query("SELECT COUNT(*) FROM tags")[0][0] == 0
     assert backend.query("SELECT COUNT(*) FROM keywords")[0][0] == 0
+    assert backend.query("SELECT COUNT(*) FROM search_terms WHERE name IN "
+                         "('orders', 'churn_td', 'churn_view')")[0][0] == 0
+    # a tag's name stays findable whatever its value holds
+    meta.put_tag(Subject("p", "fg", "customers", 1), "lineage",
+                 {"notes": " ".join(f"w{i}" for i in range(500))})
+    assert [r["name"] for r in search(meta, "p", "lineage")] == ["customers"]
 
 
 def test_search_ranks_exact_names_first_groups_versions_and_runs_in_the_database(backend):
@@ -129,8 +135,15 @@ def test_search_ranks_exact_names_first_groups_versions_and_runs_in_the_database
     # a store from before the index (or of an older index version) is indexed when opened
     backend.query("DELETE FROM search_terms")
     backend.query("DELETE FROM documents WHERE kind = 'registry.index'")
-    assert search(meta, "p", "loyalty") == []
     assert search(backend.open(), "p", "loyalty")[0]["feature_group"] == "orders"
+    # an exact name is found however many other rows share the word (they are cut before
+    # scoring: at most 10 per result asked for)
+    for i in range(12):
+        meta.create_feature_group(group(f"churn_g{i}"), Commit(0, NOW, "create", 1, 0, 0, "me"))
+    meta.create_training_dataset(TrainingDataset("p", "churn", 1, "", "csv", "/td", (),
+                                                 {"kind": "none"}, {"kind": "dataframe"}, NOW, "me"))
+    assert [(r["type"], r["name"]) for r in search(meta, "p", "churn", limit=1)] == [
+        ("training_dataset", "churn")]
 
 
 # -- the faces --------------------------------------------------------------------------------------
