@@ -220,10 +220,6 @@ class MetadataStore(ABC):
 
     # -- the registry's labels ------------------------------------------------------------------
     @abstractmethod
-    def exists(self, subject: Subject) -> bool:
-        """Whether what ``subject`` names is registered."""
-
-    @abstractmethod
     def put_tag(self, subject: Subject, tag: str, value: Any) -> None:
         """Set a tag (a JSON-able value) of a registered subject, in one transaction that checks
         that the subject exists. Raises LookupError when it does not."""

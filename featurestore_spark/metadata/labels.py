@@ -33,10 +33,6 @@ def _where(table: Table, s: Subject) -> list[ColumnElement[bool]]:
     return [table.c[k] == getattr(s, k) for k in SUBJECT]
 
 
-def _subject(project: str, row: Any) -> Subject:
-    return Subject(project, row.kind, row.name, row.version, row.part)
-
-
 def _reindex(conn: Connection, s: Subject) -> None:
     search_index.reindex(conn, s.project, s.kind, s.name, s.version)
 
@@ -77,10 +73,6 @@ class LabelsSql:
         return conn.execute(select(D.c.number).where(
             D.c.project == s.project, D.c.kind == s.kind, D.c.name == s.name,
             D.c.version == s.version, D.c.number == number).with_for_update()).first() is not None
-
-    def exists(self, subject: Subject) -> bool:
-        with self._transaction() as conn:
-            return self._exists(conn, subject)
 
     @contextmanager
     def _labelling(self, s: Subject) -> Iterator[Connection]:
