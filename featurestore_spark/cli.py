@@ -76,7 +76,7 @@ def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str
 
 
 def _describe(meta: MetadataStore, g: FeatureGroup) -> dict[str, Any]:
-    versions = [x.version for x in meta.list_feature_groups(g.project) if x.name == g.name]
+    versions = meta.feature_group_versions(g.project, g.name)
     subject = Subject(g.project, "fg", g.name, g.version)
     return {**dataclasses.asdict(g), "table": f"{database_name(g.project)}.{table_name(g.name, g.version)}",
             "versions": versions, "keywords": meta.keywords(subject), "tags": meta.tags(subject),

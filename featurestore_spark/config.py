@@ -41,6 +41,7 @@ class MetadataSettings:
     backend: str = "sqlite"
     path: str = "metadata.db"
     database: str = "featurestore"      # mysql: the database that holds the metadata tables
+    lock_timeout_seconds: float = 60.0  # how long a write waits for another writer's lock
 
 
 @dataclass(frozen=True)

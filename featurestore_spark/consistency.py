@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from delta.tables import DeltaTable
 
 from .errors import FeatureStoreError, InvalidInputError, OnlineStoreError
-from .names import database_name, name_problem, table_name
+from .names import database_name, name_problem, quote, table_name
 from . import paths
 from .offline import checks
 from .offline.delta import DELETING
@@ -164,9 +164,11 @@ def _check_strays(store: Stores, project: str, groups: list[FeatureGroup],
                         "remove it" for child in paths.children(store.spark, folder)
                         if paths.join(folder, child) not in owned and not child.startswith((".", "_"))]
     if store.spark.catalog.databaseExists(db):
-        report.problems += [f"catalog table {db}.{t.name} is no registered feature group"
-                            for t in store.spark.catalog.listTables(db)
-                            if t.name not in known and not t.isTemporary]
+        # SHOW TABLES reads names only (catalog.listTables loads each table: one whose Delta
+        # folder is gone would fail the whole check)
+        report.problems += [f"catalog table {db}.{t.tableName} is no registered feature group"
+                            for t in store.spark.sql(f"SHOW TABLES IN {quote(db)}").collect()
+                            if t.tableName not in known and not t.isTemporary]
     online = {table_name(g.name, g.version) for g in groups if g.online}
     try:
         tables = store.online.tables(project)

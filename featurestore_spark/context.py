@@ -71,7 +71,7 @@ class Context:
         """Run on ``spark`` (checked against the settings' cluster) and make the projects used so
         far readable by name in its catalog."""
         from .session import check_cluster
-        check_cluster(self.settings, spark)
+        check_cluster(self.settings, spark.sparkContext.master or "")
         self._spark = spark
         for project in sorted(self._projects):
             self.register_project(project)

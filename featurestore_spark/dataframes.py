@@ -39,10 +39,11 @@ def is_local_frame(data: Any) -> bool:
                 or (numpy is not None and isinstance(data, numpy.ndarray)))
 
 
-def lower_columns(df: Any, what: str) -> Any:
+def lower_columns(df: Any, what: str, write: bool = True) -> Any:
     """A Spark DataFrame with its columns named as features are stored: lowercased
     (``names.feature``); a name invalid even lowercased is kept as given, for the checks to refuse
-    in the user's spelling. Two columns that lowercase alike are an InvalidInputError."""
+    in the user's spelling. Two columns that lowercase alike are an InvalidInputError (``write``:
+    whether its message may say that nothing was written, i.e. the caller was to write)."""
     from .names import name_problem
     from .spec import is_dataframe
     if not is_dataframe(df):
@@ -57,38 +58,39 @@ def lower_columns(df: Any, what: str) -> Any:
                             "(feature names are case-insensitive)")
         seen.setdefault(name, original)
     if problems:
-        raise InvalidInputError(what, problems)
+        raise InvalidInputError(what, problems, write=write)
     return df if lowered == given else df.toDF(*lowered)
 
 
-def as_spark(spark: SparkSession, data: Any, what: str) -> DataFrame | Any:
+def as_spark(spark: SparkSession, data: Any, what: str, write: bool = True) -> DataFrame | Any:
     """``data`` as a Spark DataFrame when it is a pandas DataFrame or a 2-D numpy array (columns
     ``col_0``, ``col_1``, ...), its columns named as features are stored (``lower_columns``);
     anything else as it is, for the caller's checks to refuse. A frame Arrow cannot convert (a
     column of mixed types, say) is an InvalidInputError."""
     if not is_local_frame(data):
-        return lower_columns(data, what)
+        return lower_columns(data, what, write)
     import pandas as pd
     import pyarrow as pa
     if not isinstance(data, pd.DataFrame):
         if data.ndim != 2:
             raise InvalidInputError(what, [f"a numpy array must have 2 dimensions (rows and "
-                                           f"columns), got {data.ndim}"])
+                                           f"columns), got {data.ndim}"], write=write)
         data = pd.DataFrame(data, columns=[f"col_{i}" for i in range(data.shape[1])])
     problems = [f"column name {c!r} is not a string" for c in data.columns if not isinstance(c, str)]
     if len(set(data.columns)) != len(data.columns):
         problems.append("the pandas DataFrame has repeated column names")
     if problems:
-        raise InvalidInputError(what, problems)
+        raise InvalidInputError(what, problems, write=write)
     try:
         table = pa.Table.from_pandas(data, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
         raise InvalidInputError(what, [f"the pandas DataFrame cannot be converted through Arrow: "
-                                       f"{reason(e)}"]) from None
+                                       f"{reason(e)}"], write=write) from None
     untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
     if untyped:            # all None (or no rows) in an object column: Spark would make it void
         raise InvalidInputError(what, [f"column {c!r} has no value to tell its type (all None, or "
-                                       "no rows): give it a dtype (df.astype)" for c in untyped])
+                                       "no rows): give it a dtype (df.astype)" for c in untyped],
+                                write=write)
     log.info("%s: converting a pandas DataFrame of %d rows on the driver (through Arrow)",
              what, len(data))
-    return lower_columns(spark.createDataFrame(table), what)
+    return lower_columns(spark.createDataFrame(table), what, write)

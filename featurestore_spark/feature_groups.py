@@ -251,6 +251,12 @@ class FeatureGroupWrites:
             commit = _commit(result, spec.mode)
             self.ctx.metadata.add_commit(evolved, commit, [] if report is None else [
                 self.quality.report_document(group, commit.commit_id, report, suite_version)])
+        except MetadataStoreError as e:
+            self.undo_commit(group, before, result.version)
+            raise MetadataStoreError(
+                f"{spec.mode} into {group.name} v{group.version} was undone: its Delta commit "
+                f"{result.version} could not be registered ({e}); the next write or "
+                "`featurestore check --repair` registers the commit and its undo") from None
         except BaseException:
             self.undo_commit(group, before, result.version)
             raise

@@ -121,7 +121,7 @@ class Quality:
         if suite is None:
             raise InvalidInputError(what, [f"{group.name} v{group.version} has no expectation "
                                            "suite: attach one first"], write=False)
-        return run(as_spark(self.store.spark, df, what), suite,
+        return run(as_spark(self.store.spark, df, what, write=False), suite,
                    job=f"validation against {group.name}")
 
     @staticmethod

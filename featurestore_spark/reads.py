@@ -9,7 +9,7 @@ from .dataframes import convert
 from .errors import FeatureGroupNotFound, InvalidInputError
 from .names import database_name, name_problem, quote
 from .offline.delta import qualified_name
-from .query.statement import run_read_only
+from .query.statement import online_query, run_read_only
 from .spec import ReadSpec
 
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ class Reads:
         refused (``query.statement``)."""
         if online:
             project = project or self.ctx.settings.project
-            return self.ctx.online_backend.read_frame(self.ctx.spark, project, query=query)
+            return self.ctx.online_backend.read_frame(self.ctx.spark, project,
+                                                      query=online_query(query))
         db = database_name(self.ctx.project(project))
         catalog = self.ctx.spark.catalog
         previous = catalog.currentDatabase()

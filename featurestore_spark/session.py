@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .errors import ConfigurationError, reason
@@ -155,10 +155,10 @@ def check_delta_classes(spark: SparkSession) -> None:
             "the session itself.") from None
 
 
-def check_cluster(settings: Settings, spark: SparkSession) -> None:
-    """Refuse what cannot work when executors run on other machines: the embedded SQLite stores
-    (a file on the driver's disk); warn about a warehouse on a local path."""
-    master = cast(str, spark.sparkContext.master)   # a running context has its master
+def check_cluster(settings: Settings, master: str) -> None:
+    """Refuse what cannot work when executors run on other machines than the driver (any
+    ``master`` but local ones): the embedded SQLite stores (a file on the driver's disk); warn
+    about a warehouse on a local path."""
     if on_one_machine(master):
         return
     embedded = [kind for kind in ("metadata", "online") if getattr(settings, kind).backend == "sqlite"]

@@ -11,9 +11,10 @@ def open_metadata_store(settings: Settings) -> MetadataStore:
     """The metadata store the settings name (load_settings has checked the backend)."""
     if settings.metadata.backend == "mysql":
         from .mysql import MysqlMetadataStore
-        return MysqlMetadataStore(settings.mysql, settings.metadata.database)
+        return MysqlMetadataStore(settings.mysql, settings.metadata.database,
+                                  settings.metadata.lock_timeout_seconds)
     from .sqlite import SqliteMetadataStore
-    return SqliteMetadataStore(settings.metadata_path)
+    return SqliteMetadataStore(settings.metadata_path, settings.metadata.lock_timeout_seconds)
 
 
 __all__ = ["FG_REPORT", "FG_SETTINGS", "FG_STATISTICS", "FG_SUITE", "TD_STATISTICS", "Commit",

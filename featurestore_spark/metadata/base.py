@@ -143,6 +143,10 @@ class MetadataStore(ABC):
         """Every registered version, of one project or of all, by project, name and version."""
 
     @abstractmethod
+    def feature_group_versions(self, project: str, name: str) -> list[int]:
+        """The registered versions of feature group ``name``, ascending (empty: none)."""
+
+    @abstractmethod
     def add_commit(self, group: FeatureGroup, commit: Commit,
                    documents: Sequence[Document] = ()) -> None:
         """Record a commit (and ``documents``, atomically with it); ``group.features`` replaces

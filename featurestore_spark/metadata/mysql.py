@@ -52,6 +52,9 @@ class MysqlMetadataStore(SqlMetadataStore):
         """Where the metadata is, for messages (never the password)."""
         return f"mysql {self.mysql.describe()}/{self.database}"
 
+    def failure(self, error: Any) -> str:
+        return reason(error, self.mysql)
+
     def _open(self) -> Any:
         """A new connection (autocommit off) to the metadata database, created on first use."""
         try:

@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import (FeatureGroupExists, FeatureGroupNotFound, InvalidInputError,
-                      TrainingDatasetExists, TrainingDatasetNotFound)
+                      MetadataStoreError, TrainingDatasetExists, TrainingDatasetNotFound)
 from . import search_index, upgrade
 from .base import Commit, Document, Feature, FeatureGroup, MetadataStore, TrainingDataset
 from .labels import LabelsSql, delete_labels
@@ -56,11 +56,24 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
     # -- plumbing -------------------------------------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        """A write transaction (committed at the end, rolled back on an error)."""
-        with self._engine.connect() as conn:
-            conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                yield conn
+        """A write transaction (committed at the end, rolled back on an error); the database's
+        own failures (a lock waited for too long, a lost connection) are MetadataStoreErrors."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as e:
+            raise MetadataStoreError(f"could not write the metadata store {self.describe()}: "
+                                     f"{self.failure(e.orig)}") from None
+
+    def describe(self) -> str:
+        """Where the metadata is, for messages (never a password)."""
+        return str(self._engine.url)
+
+    def failure(self, error: Any) -> str:
+        """What went wrong, for a message (the MySQL store leaves the password out)."""
+        return str(error)
 
     def _rows(self, statement: Any) -> list[Any]:
         with self._engine.connect() as conn:      # given back rolled back: no snapshot kept
@@ -197,6 +210,10 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                 location=r.location, created_at=from_text(r.created_at), creator=r.creator,
                 online=bool(r.online), online_commit=r.online_commit))
         return groups
+
+    def feature_group_versions(self, project: str, name: str) -> list[int]:
+        return [r.version for r in self._rows(select(FG.c.version).where(
+            FG.c.project == project, FG.c.name == name).order_by(FG.c.version))]
 
     def get_feature_group(self, project: str, name: str, version: int | None = None) -> FeatureGroup:
         query = select(FG).where(FG.c.project == project, FG.c.name == name)

@@ -12,7 +12,7 @@ from .sql import WRITE, SqlMetadataStore
 
 class SqliteMetadataStore(SqlMetadataStore):
     def __init__(self, path: str | Path, timeout_seconds: float = 60.0) -> None:
-        self.path = Path(path)
+        self.path, self.timeout_seconds = Path(path), timeout_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(f"sqlite:///{self.path}",
                                connect_args={"timeout": timeout_seconds,
@@ -34,3 +34,9 @@ class SqliteMetadataStore(SqlMetadataStore):
 
     def describe(self) -> str:
         return f"sqlite {self.path}"
+
+    def failure(self, error: Any) -> str:
+        if "locked" in str(error):
+            return (f"{error}: another process held its write lock for over "
+                    f"{self.timeout_seconds:g} s ([metadata] lock_timeout_seconds)")
+        return str(error)

@@ -58,7 +58,7 @@ def features_query(store: Context, features: Sequence[str], project: str | None 
     """The query of ``features`` and the order of its output columns as asked (label columns
     first). See :func:`featurestore_spark.featurestore.get_features`."""
     from ..dataframes import lower_columns
-    labels = lower_columns(labels, WHAT)          # feature names as stored (names.feature)
+    labels = lower_columns(labels, WHAT, write=False)          # feature names as stored (names.feature)
     label_event_time = label_event_time.lower() if label_event_time else label_event_time
     groups = store.feature_groups(project)
     found = resolve(groups, features, versions, search=list(versions) if versions else None)

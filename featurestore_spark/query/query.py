@@ -85,7 +85,7 @@ class Query:
         from ..dataframes import lower_columns
         from ..spec import is_dataframe
         what = "cannot start a query from labels"
-        labels = lower_columns(labels, what)
+        labels = lower_columns(labels, what, write=False)
         event_time = event_time.lower() if isinstance(event_time, str) else event_time
         problems = []
         if not is_dataframe(labels):

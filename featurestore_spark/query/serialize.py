@@ -76,7 +76,7 @@ def _part_from_dict(data: Mapping[str, Any], store: Context, labels: DataFrame |
         problems.append("the query starts from labels: pass them, from_dict(d, store, labels=df)")
         return None
     from ..dataframes import lower_columns
-    labels = lower_columns(labels, "cannot read the recorded query")   # as Query.of_labels does
+    labels = lower_columns(labels, "cannot read the recorded query", write=False)   # as Query.of_labels does
     missing = [c for c in recorded.get("columns", ()) if c not in labels.columns]
     if missing:
         problems.append(f"the labels have no column {', '.join(map(repr, missing))}")

@@ -43,6 +43,18 @@ def first_word(statement: str) -> str:
     return word.group(0).upper() if word else rest[:1]
 
 
+def online_query(statement: str) -> str:
+    """``statement`` if it is a query (``SELECT``, ``WITH``) for the online store's own SQL;
+    InvalidInputError for anything else (Spark's JDBC source would run it as a subquery, where
+    a DELETE is only a syntax error of the server's: say what is wrong instead)."""
+    word = first_word(statement) if isinstance(statement, str) and statement.strip() else ""
+    if word not in ("SELECT", "WITH", "("):
+        raise InvalidInputError("cannot run the SQL statement", [
+            f"sql(online=True) reads: it runs queries (SELECT, WITH) in the online store's SQL, "
+            f"not {word or repr(statement)}"], write=False)
+    return body(statement).strip().rstrip(";").rstrip()
+
+
 def run_read_only(spark: SparkSession, statement: str) -> DataFrame:
     """``statement`` analysed (not run) as a read-only DataFrame; InvalidInputError for any other
     statement, and for one Spark cannot parse or analyse (the message says why)."""

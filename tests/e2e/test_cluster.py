@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from featurestore_spark.packaging import build_zip
+from featurestore_spark.training.formats import DATA_FORMATS
 from tests.conftest import ROOT, read_env_file
 
 pytestmark = pytest.mark.e2e
@@ -89,9 +90,7 @@ def test_cluster_check_job_on_a_standalone_cluster_with_s3(cluster, s3_env, mysq
            "--conf", "spark.cores.max=2", "--conf", "spark.scheduler.minRegisteredResourcesRatio=1",
            "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",
            "--conf", "spark.databricks.delta.snapshotPartitions=2",
-           # the formats with code or JARs of their own (TFRecord's writer, spark-avro) and one
-           # of Spark's: the others are Spark's built-in writers as well
-           *s3_conf(s3_env), str(job), "--formats", "tfrecords,avro,csv"]
+           *s3_conf(s3_env), str(job)]                     # a training dataset in every format
     run = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1200)
     out = run.stdout
     (tmp_path / "stdout.txt").write_text(out)
@@ -103,7 +102,7 @@ def test_cluster_check_job_on_a_standalone_cluster_with_s3(cluster, s3_env, mysq
     assert "featurestore_spark.zip/featurestore_spark/__init__.py" in package_line
     assert "2 executor folder(s)" in package_line
     assert "[ok] embedded SQLite refused" in out
-    for data_format in ("tfrecords", "avro", "csv"):
+    for data_format in DATA_FORMATS:
         assert f"[ok] training dataset ({data_format}): 40 rows in {prefix}/training_datasets/" in out
     # the files are on S3: Delta's log of each feature group, read back with boto3
     import boto3

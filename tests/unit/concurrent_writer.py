@@ -1,5 +1,8 @@
 """A separate process that upserts keys [first, first + count) into feature group ``teams`` once
-the file ``go`` appears; prints one JSON line saying how it ended. Used by test_concurrency."""
+the file ``go`` appears; prints one JSON line saying how it ended. Used by test_concurrency.
+
+With a fourth argument ``stall``, it stops between its Delta commit and the commit's
+registration (prints ``{"committed": true}`` and sleeps) for test_reconcile to SIGKILL it there."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 from pathlib import Path
 
 
-def main(barrier: str, first: int, count: int) -> None:
+def main(barrier: str, first: int, count: int, stall: bool = False) -> None:
     import featurestore_spark as fs
     from featurestore_spark import featurestore
 
@@ -17,6 +20,11 @@ def main(barrier: str, first: int, count: int) -> None:
     df = store.spark.createDataFrame([(k, f"t{k}", float(k)) for k in range(first, first + count)],
                                      "team_id int, name string, score double")
     df.cache().count()
+    if stall:
+        def stalled(*args: object, **kwargs: object) -> None:
+            print(json.dumps({"committed": True}), flush=True)
+            time.sleep(600)
+        store.metadata.add_commit = stalled       # type: ignore[method-assign]
     print(json.dumps({"ready": True}), flush=True)
     while not Path(barrier).exists():
         time.sleep(0.05)
@@ -28,4 +36,4 @@ def main(barrier: str, first: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["stall"])

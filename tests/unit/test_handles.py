@@ -218,6 +218,10 @@ def test_feature_names_are_case_insensitive(store, spark):
         fg.insert(pd.DataFrame({"customerid": [3], "signedup": pd.to_datetime(["2026-03-01"]),
                                 "Score": [1.0], "score": [2.0]}))
     assert len(fg.commit_details()) == 2 and [g.name for g in store.feature_groups()] == ["customers"]
+    # a read refuses them too, without claiming that anything was to be written
+    labels = spark.createDataFrame([(1, 1)], "customerID int, CUSTOMERID int")
+    read = pytest.raises(InvalidInputError, store.query_labels, labels).value
+    assert "both feature 'customerid'" in str(read) and "nothing was written" not in str(read)
 
 
 def test_two_new_handles_agree_and_the_first_insert_upserts(store, spark):

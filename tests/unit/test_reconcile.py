@@ -6,23 +6,30 @@ it can; ``sql()`` runs queries only."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from featurestore_spark import featurestore
 from featurestore_spark.cli import main as cli
-from featurestore_spark.errors import FeatureStoreError, InvalidInputError
+from featurestore_spark.errors import FeatureStoreError, InvalidInputError, MetadataStoreError
 from featurestore_spark.names import database_name
+from featurestore_spark.offline.delta import DELETING
 
-from ..conftest import settings_env
+from ..conftest import ROOT, settings_env
 from .helpers import rows
 
 SCHEMA = "team_id int, name string, score double"
 
 
-class Killed(BaseException):
-    """The writer's process ends here (as under SIGKILL: no except clause of it runs)."""
+HERE = Path(__file__).parent
 
 
 @pytest.fixture
@@ -43,19 +50,28 @@ def operations(store, name="teams"):
     return [(c.commit_id, c.operation) for c in store.commits(name)]
 
 
-def test_a_commit_whose_writer_died_is_registered_by_the_next_write(teams, monkeypatch):
-    def killed(*args, **kwargs):
-        raise Killed()
-    with monkeypatch.context() as m:
-        m.setattr(teams.metadata, "add_commit", killed)
-        m.setattr(teams.writes, "undo_commit", lambda *args: None)    # a dead writer undoes nothing
-        with pytest.raises(Killed):
-            featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
+def test_a_commit_whose_writer_was_killed_is_registered_by_the_next_write(teams, fs_home,
+                                                                           tmp_path, monkeypatch):
+    """A real writer process, SIGKILLed between its Delta commit and the registration."""
+    env = {**os.environ, **settings_env(fs_home, teams.settings.project),
+           "FEATURESTORE_SPARK_MASTER": "local[1]", "PYTHONPATH": str(ROOT)}
+    barrier = tmp_path / "go"
+    barrier.touch()
+    writer = subprocess.Popen([sys.executable, str(HERE / "concurrent_writer.py"), str(barrier),
+                               "3", "1", "stall"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert json.loads(writer.stdout.readline()) == {"ready": True}
+        assert json.loads(writer.stdout.readline()) == {"committed": True}
+    finally:
+        writer.kill()                                             # SIGKILL: nothing of it runs
+        writer.wait(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
     assert operations(teams) == [(0, "create")]
     report = teams.check()
     assert not report.consistent
     assert report.problems == [
-        "teams v1: Delta commit 1 is not registered: an append of this feature store that was "
+        "teams v1: Delta commit 1 is not registered: an upsert of this feature store that was "
         "never registered (its writer stopped between the Delta commit and the metadata); the "
         "next write registers it, or run `featurestore check --repair`"]
     # a write right after it leaves it to its writer (it may be registering it this second)
@@ -68,24 +84,30 @@ def test_a_commit_whose_writer_died_is_registered_by_the_next_write(teams, monke
     # once it is older, the next write registers it, gap and all
     monkeypatch.setattr(reconcile, "IN_FLIGHT_SECONDS", 0)
     featurestore.insert_into_featuregroup(frame(teams, (5, "e", 5.0)), "teams")
-    assert operations(teams) == [(0, "create"), (1, "append"), (2, "append"), (3, "append")]
+    assert operations(teams) == [(0, "create"), (1, "upsert"), (2, "append"), (3, "append")]
     assert [c.rows_inserted for c in teams.commits("teams")] == [2, 1, 1, 1]
     assert rows(featurestore.get_featuregroup("teams")) == [
-        (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0), (4, "d", 4.0), (5, "e", 5.0)]
+        (1, "a", 1.0), (2, "b", 2.0), (3, "t3", 3.0), (4, "d", 4.0), (5, "e", 5.0)]
     assert teams.check().consistent
 
 
-def test_a_failed_registration_and_its_undo_are_both_registered_later(teams, monkeypatch):
-    """The metadata store fails (as a locked SQLite file does): the commit is undone by a RESTORE
-    that cannot be registered either. Later both are in the history, and the data is as before."""
-    import sqlite3
-
-    def locked(*args, **kwargs):
-        raise sqlite3.OperationalError("database is locked")
-    with monkeypatch.context() as m:
-        m.setattr(teams.metadata, "add_commit", locked)
-        with pytest.raises(sqlite3.OperationalError):
+def test_a_locked_metadata_store_undoes_the_write_and_both_are_registered_later(teams, monkeypatch):
+    """Another process holds the SQLite metadata file's write lock past the timeout: the write
+    fails with a MetadataStoreError saying so, its Delta commit is undone by a RESTORE that cannot
+    be registered either; once the lock is gone, the next write registers both."""
+    from featurestore_spark.metadata.sqlite import SqliteMetadataStore
+    impatient = SqliteMetadataStore(teams.settings.metadata_path, timeout_seconds=0.5)
+    monkeypatch.setattr(teams.ctx, "metadata", impatient)
+    holder = sqlite3.connect(teams.settings.metadata_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")                             # the other writer's lock
+    try:
+        with pytest.raises(MetadataStoreError) as e:
             featurestore.insert_into_featuregroup(frame(teams, (3, "c", 3.0)), "teams")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "append into teams v1 was undone: its Delta commit 1 could not be registered" in str(e.value)
+    assert "database is locked: another process held its write lock for over 0.5 s" in str(e.value)
     assert rows(featurestore.get_featuregroup("teams")) == [(1, "a", 1.0), (2, "b", 2.0)]
     problems = teams.check().problems
     assert len(problems) == 2 and "Delta commit 2 is not registered: a RESTORE that undid a " \
@@ -96,6 +118,7 @@ def test_a_failed_registration_and_its_undo_are_both_registered_later(teams, mon
         (1, "a", 1.0), (2, "b", 2.0), (4, "d", 4.0)]
     assert rows(featurestore.get_featuregroup("teams", as_of=1)) == [
         (1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0)]               # time travel sees them all
+    impatient.close()
 
 
 def test_changes_made_outside_are_reported_and_repaired(teams, fs_home, monkeypatch, capsys):
@@ -170,6 +193,47 @@ def test_sql_runs_queries_only(teams):
     featurestore.sql("EXPLAIN DELETE FROM teams_1").collect()      # plans, runs nothing
     assert rows(featurestore.get_featuregroup("teams")) == before
     assert operations(teams) == [(0, "create")]
+
+
+def test_check_reports_tables_gone_or_changed_outside_and_interrupted_deletes(store):
+    """What `featurestore check` finds when a table is changed behind the store's back: an online
+    table dropped or given other columns, a Delta table removed or made anew with fewer commits,
+    a delete cut short (its marker left)."""
+    spark = store.spark
+    df = spark.createDataFrame([(1, "a", 1.0), (2, "b", 2.0)], SCHEMA)
+    for name in ("served", "gone", "remade", "halfdeleted"):
+        featurestore.create_featuregroup(df, name, primary_key="team_id", online=name == "served")
+    featurestore.insert_into_featuregroup(frame(store, (3, "c", 3.0)), "remade")
+    assert store.check().consistent
+    with store.online.backend.connection(store.settings.project) as conn:
+        conn.cursor().execute("DROP TABLE served_1")
+        conn.commit()
+    location = {n: store.feature_group(n).location for n in ("gone", "remade", "halfdeleted")}
+    shutil.rmtree(location["gone"])
+    shutil.rmtree(location["remade"])
+    df.write.format("delta").save(location["remade"])            # commit 0 only
+    Path(location["halfdeleted"], DELETING).touch()
+    problems = store.check().problems
+    assert problems == [
+        "gone v1: no Delta table at " + location["gone"] + ": its data is gone; delete the "
+        "feature group",
+        "halfdeleted v1: a delete was interrupted: run the delete again",
+        "remade v1: commit(s) 1 are registered but the Delta table's latest commit is 0",
+        "served v1 is online but has no online table: run `featurestore sync-online served --full`",
+    ], problems
+    store.sync_online("served", full=True)
+    with store.online.backend.connection(store.settings.project) as conn:
+        conn.cursor().execute("ALTER TABLE served_1 ADD COLUMN extra INTEGER")
+        conn.commit()
+    served = [p for p in store.check().problems if p.startswith("served")]
+    assert served == ["served v1: the online table's columns (team_id, name, score, extra) are not "
+                      "its features' (team_id, name, score): run `featurestore sync-online served "
+                      "--full`"]
+    # the online store's own SQL reads too
+    for statement in ("DELETE FROM served_1", "DROP TABLE served_1", "", "-- only\n"):
+        with pytest.raises(InvalidInputError, match=r"sql\(online=True\) reads"):
+            featurestore.sql(statement, online=True)
+    assert featurestore.sql("SELECT count(*) AS n FROM served_1", online=True).first().n == 2
 
 
 def test_a_first_sync_that_fails_leaves_the_group_offline_only(store):

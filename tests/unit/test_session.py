@@ -105,3 +105,25 @@ def test_warehouse_uri_is_used_as_given(tmp_path, relative):
     settings = load_settings(ROOT / "conf" / "featurestore.toml",
                              {**settings_env(tmp_path), "FEATURESTORE_OFFLINE_WAREHOUSE": wh})
     assert settings.warehouse == (str(tmp_path / "wh") if relative else wh)
+
+
+@pytest.mark.parametrize("embedded", ["online", "metadata", "metadata and online"])
+def test_embedded_sqlite_is_refused_with_a_cluster_master(tmp_path, embedded, caplog):
+    from featurestore_spark.config import load_settings
+    from featurestore_spark.errors import ConfigurationError
+    from featurestore_spark.session import check_cluster
+    mysql = {f"FEATURESTORE_{kind.upper()}_BACKEND": "mysql" for kind in ("online", "metadata")
+             if kind not in embedded}
+    settings = load_settings(ROOT / "conf" / "featurestore.toml", {**settings_env(tmp_path), **mysql})
+    check_cluster(settings, "local[2]")                          # one machine: nothing to refuse
+    for master in ("spark://10.0.0.1:7077", "yarn", "k8s://https://kube:6443"):
+        with pytest.raises(ConfigurationError, match=f"{embedded} store.*SQLite.*MySQL") as e:
+            check_cluster(settings, master)
+        assert master in str(e.value)
+    # shared stores on a cluster: accepted, with a warning for a warehouse on a local path
+    shared = load_settings(ROOT / "conf" / "featurestore.toml", {
+        **settings_env(tmp_path), "FEATURESTORE_ONLINE_BACKEND": "mysql",
+        "FEATURESTORE_METADATA_BACKEND": "mysql"})
+    with caplog.at_level("WARNING", logger="featurestore_spark"):
+        check_cluster(shared, "yarn")
+    assert "local path but the master is yarn" in caplog.text
