@@ -25,7 +25,7 @@ MYSQL_PASSWORD ?= featurestore-test
 MYSQL_ENV = MYSQL_HOST="$(MYSQL_HOST)" MYSQL_PORT="$(MYSQL_PORT)" MYSQL_USER="$(MYSQL_USER)" \
 	MYSQL_PASSWORD="$(MYSQL_PASSWORD)"
 
-.PHONY: setup mysql s3 dist demo test bench lint clean
+.PHONY: setup mysql s3 chromium dist demo test bench lint clean
 
 setup: $(STAMP) $(JARS_OK) $(JARS_S3_OK)
 
@@ -71,11 +71,15 @@ mysql:
 s3: $(STAMP)
 	@conf/s3/server.sh ensure
 
+# Debian's chromium and chromium-driver for the registry's browser test (installed once).
+chromium:
+	@conf/chromium/ensure.sh
+
 # tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
 # The 30 slowest tests are listed at the end (make test must stay under 25 minutes on CI).
 # A fatal error of the test process (see tests/conftest.py) ends the output with its thread.
-test: setup lint mysql s3
+test: setup lint mysql s3 chromium
 	@$(PY) -m pytest -q --durations=30 tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
 	  echo "--- the test process died: the thread that crashed (.cache/pytest-fatal.log):"; \
 	  grep -m1 "^Fatal Python error" .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \

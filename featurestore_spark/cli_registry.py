@@ -23,6 +23,23 @@ def cmd_search(meta: MetadataStore, project: str, args: argparse.Namespace) -> s
                    r["description"][:60]) for r in found])
 
 
+def cmd_ui(meta: MetadataStore, project: str, args: argparse.Namespace) -> str:
+    from dataclasses import replace
+
+    from .config import load_settings
+    from .feature_store import FeatureStore
+    from .registry.web import serve
+    meta.close()
+    settings = load_settings(args.conf)
+    store = FeatureStore.connect(replace(settings, project=project), spark=False)
+    try:
+        serve(store, args.host or settings.registry.host, args.port or settings.registry.port,
+              settings.registry.token or None)
+    finally:
+        store.close()
+    return "registry stopped"
+
+
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser("search", help="feature groups, features, views and training datasets by "
                        "name, description, keyword or tag (no Spark)")
@@ -31,3 +48,9 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--project", help="default: the configured project")
     s.add_argument("--json", action="store_true", help="JSON for scripts")
     s.set_defaults(func=cmd_search)
+    u = sub.add_parser("ui", help="the web registry: search, pages of feature groups, views and "
+                       "training datasets, statistics charts, provenance, edits with a token")
+    u.add_argument("--host", help="address to listen on (default: [registry] host, 127.0.0.1)")
+    u.add_argument("--port", type=int, help="port (default: [registry] port, 8080)")
+    u.add_argument("--project", help="default: the configured project")
+    u.set_defaults(func=cmd_ui, json=False)

@@ -96,6 +96,13 @@ class StatisticsSettings:
 
 
 @dataclass(frozen=True)
+class RegistrySettings:
+    host: str = "127.0.0.1"           # featurestore ui listens here (anything else: a warning)
+    port: int = 8080
+    token: str = field(default="", repr=False)   # edits need it; empty: a new one per start
+
+
+@dataclass(frozen=True)
 class Settings:
     home: str = ".featurestore"
     project: str = "demo"
@@ -106,6 +113,7 @@ class Settings:
     mysql: MysqlSettings = field(default_factory=MysqlSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
 
     @property
     def home_path(self) -> Path:

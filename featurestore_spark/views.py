@@ -146,6 +146,11 @@ class FeatureView(Labelled):
         return Query.from_dict(self._query_dict, self._store.ctx)
 
     @property
+    def recorded_query(self) -> dict[str, Any]:
+        """The query as the metadata keeps it (``Query.to_dict``'s form)."""
+        return json.loads(json.dumps(self._query_dict))
+
+    @property
     def features(self) -> list[str]:
         """The query's output columns (labels and helpers included)."""
         return self.query.columns

@@ -29,3 +29,28 @@ def snapshot(store, name: str, version: int = 1) -> dict:
 
 def rows(df) -> list[tuple]:
     return sorted(tuple(r) for r in df.collect())
+
+
+def make_registry(spark, home, project):
+    """A project with feature group customers (two commits with statistics, keywords, a tag) and
+    a feature view of it with a written training dataset (the registry's tests)."""
+    from featurestore_spark.config import load_settings
+    from featurestore_spark.feature_store import FeatureStore
+    from tests.conftest import ROOT, settings_env
+    settings = load_settings(ROOT / "conf" / "featurestore.toml", settings_env(home, project))
+    store = FeatureStore.connect(settings, spark)
+    rows = [(i, float(i % 7), "gold" if i % 3 else "silver", i % 2) for i in range(60)]
+    df = spark.createDataFrame(rows, "customer_id int, tenure double, tier string, churned int")
+    fg = store.get_or_create_feature_group("customers", primary_key=["customer_id"],
+                                           description="who our customers are")
+    fg.insert(df)
+    fg.compute_statistics()
+    fg.insert(spark.createDataFrame([(100, 3.0, "gold", 1)], df.schema))
+    fg.compute_statistics()
+    fg.add_keywords(["retention"])
+    fg.add_tag("owner", {"team": "growth"})
+    fg.update_feature_description("tenure", "months as a customer")
+    view = store.create_feature_view("churn", fg.select_all(), labels=["churned"],
+                                     description="churn model features")
+    view.create_training_data(data_format="parquet")
+    return store
