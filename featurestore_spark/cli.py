@@ -49,9 +49,9 @@ def _time(t: datetime) -> str:
 
 
 def _history(commits: list[Commit]) -> str:
-    return table(["commit", "time (UTC)", "operation", "inserted", "updated", "deleted", "by"],
+    return table(["commit", "time (UTC)", "operation", "inserted", "updated", "deleted", "by", "job"],
                  [(c.commit_id, _time(c.committed_at), c.operation, c.rows_inserted,
-                   c.rows_updated, c.rows_deleted, c.creator) for c in commits])
+                   c.rows_updated, c.rows_deleted, c.creator, c.job) for c in commits])
 
 
 def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
@@ -93,6 +93,7 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
              ("event time", g.event_time or ""), ("versions", ", ".join(map(str, info["versions"]))),
              ("created", f"{_time(g.created_at)} by {g.creator}"), ("location", g.location),
              ("online", "no" if not g.online else f"yes, synced to commit {g.online_commit}"),
+             ("computed from", ", ".join(g.dependencies)),
              ("keywords", ", ".join(info["keywords"])),
              ("tags", ", ".join(f"{k}={json.dumps(v)}" for k, v in info["tags"].items()))]
     features = table(["feature", "type", "key", "partition", "description"],

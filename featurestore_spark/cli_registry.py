@@ -40,6 +40,27 @@ def cmd_ui(meta: MetadataStore, project: str, args: argparse.Namespace) -> str:
     return "registry stopped"
 
 
+def cmd_stale(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    from dataclasses import asdict
+
+    from .config import load_settings
+    from .feature_store import FeatureStore
+    states = FeatureStore.connect(load_settings(args.conf)).stale(project=project)
+    args.exit_code = 1 if any(s.stale for s in states) else 0
+    if args.json:
+        return [asdict(s) for s in states]
+    if not states:
+        return f"no feature group of project {project} declares dependencies"
+    stale = sorted({(s.name, s.version) for s in states if s.stale})
+    head = (f"{len(stale)} stale feature group version(s): "
+            + ", ".join(f"{n} v{v}" for n, v in stale) if stale else "every feature group is fresh")
+    return head + "\n" + table(
+        ["feature group", "version", "last commit (UTC)", "dependency", "changed (UTC)", "by", "stale"],
+        [(s.name, s.version, f"{s.last_commit} at {s.last_commit_at.isoformat(timespec='seconds')}",
+          s.dependency, s.changed_at.isoformat(timespec="seconds") if s.changed_at else "-", s.how,
+          "yes" if s.stale else "") for s in states])
+
+
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser("search", help="feature groups, features, views and training datasets by "
                        "name, description, keyword or tag (no Spark)")
@@ -54,3 +75,8 @@ def add_parsers(sub: Any) -> None:
     u.add_argument("--port", type=int, help="port (default: [registry] port, 8080)")
     u.add_argument("--project", help="default: the configured project")
     u.set_defaults(func=cmd_ui, json=False)
+    s = sub.add_parser("stale", help="feature groups whose declared dependencies changed after "
+                       "their last commit (Spark; exit 1 when one is stale)")
+    s.add_argument("--project", help="default: the configured project")
+    s.add_argument("--json", action="store_true", help="JSON for scripts")
+    s.set_defaults(func=cmd_stale)

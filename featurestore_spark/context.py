@@ -95,6 +95,14 @@ class Context:
         return OnlineSync(self.online_backend, self.offline, self.metadata,
                           self.settings.online.batch_size)
 
+    def job(self, name: str | None) -> str:
+        """What a commit records as the job that made it: ``name`` when given, else the Spark
+        application's name and id (a spark-submit's ``--name`` and its YARN/standalone id)."""
+        if name:
+            return name.strip()
+        sc = self.spark.sparkContext
+        return f"{sc.appName} ({sc.applicationId})"
+
     def path_exists(self, location: str) -> bool:
         return paths.exists(self.spark, location)
 

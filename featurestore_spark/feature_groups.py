@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE, RETRY_PAUSE_CAP = 0.2, 5.0     # seconds: the first retry's mean wait x 2, the most
 
 
-def _commit(result: WriteResult, operation: str) -> Commit:
+def _commit(result: WriteResult, operation: str, job: str) -> Commit:
     return Commit(result.version, result.committed_at, operation, result.rows_inserted,
-                  result.rows_updated, result.rows_deleted, getpass.getuser())
+                  result.rows_updated, result.rows_deleted, getpass.getuser(), job)
 
 
 class FeatureGroupWrites:
@@ -111,7 +111,8 @@ class FeatureGroupWrites:
                            for f in df.schema.fields),
             primary_key=tuple(primary_key), partition_by=tuple(spec.partition_by),
             event_time=spec.event_time, location=location,
-            created_at=datetime.now(timezone.utc), creator=getpass.getuser(), online=spec.online)
+            created_at=datetime.now(timezone.utc), creator=getpass.getuser(), online=spec.online,
+            dependencies=spec.dependencies)
         self.ctx.register_project(project)
         log.info("creating feature group %s version %d in %s%s", group.name, group.version,
                  database_name(project), " and online" if spec.online else "")
@@ -125,7 +126,8 @@ class FeatureGroupWrites:
                 documents.append(self.quality.suite_document(group, suite, spec.validation_policy))
             if report is not None:
                 documents.append(self.quality.report_document(group, result.version, report, 1))
-            self.ctx.metadata.create_feature_group(group, _commit(result, "create"), documents)
+            self.ctx.metadata.create_feature_group(
+                group, _commit(result, "create", self.ctx.job(spec.job_name)), documents)
             registered = True
             if spec.online and spec.offline:
                 self.ctx.online.sync(group, full=True)
@@ -248,7 +250,7 @@ class FeatureGroupWrites:
         before = self.ctx.offline.latest_version(group)
         result = self._write_with_retries(group, df, spec)
         try:
-            commit = _commit(result, spec.mode)
+            commit = _commit(result, spec.mode, self.ctx.job(spec.job_name))
             self.ctx.metadata.add_commit(evolved, commit, [] if report is None else [
                 self.quality.report_document(group, commit.commit_id, report, suite_version)])
         except MetadataStoreError as e:

@@ -107,6 +107,13 @@ class FeatureStore(Store):
         from .registry.search import search
         return search(self.metadata, project or self.settings.project, text, limit)
 
+    def stale(self, *, project: str | None = None) -> list[Any]:
+        """Each declared dependency of each feature group version, with when it last changed and
+        whether that is after the group's last commit (``stale.DependencyState``; Spark reads
+        the Delta logs and file times)."""
+        from .stale import stale
+        return stale(self.spark, self.metadata, project or self.settings.project)
+
     def create_tag_schema(self, name: str, schema: Any, *, project: str | None = None) -> None:
         """Keep the JSON Schema that values of tag ``name`` must obey from now on."""
         from .registry.labels import check_schema

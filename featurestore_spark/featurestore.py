@@ -57,7 +57,9 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
                         corr_method: str | None = None, num_clusters: int | None = None,
                         statistics: StatisticsConfig | None = None,
                         expectation_suite: Any = None,
-                        validation_ingestion_policy: str = "STRICT") -> FeatureGroup:
+                        validation_ingestion_policy: str = "STRICT",
+                        dependencies: Iterable[str] = (),
+                        job_name: str | None = None) -> FeatureGroup:
     """Create ``featuregroup`` version ``featuregroup_version`` from ``df``. Without a primary
     key, the first column is the key (as in hops-util-py). ``online``: also create its online
     table and fill it; ``offline=False``: the data goes online only.
@@ -66,15 +68,18 @@ def create_featuregroup(df: DataFrame, featuregroup: str, primary_key: str | Ite
     or all at once as ``statistics``) are kept as the feature group's and used for every commit.
     ``expectation_suite``: a great_expectations suite every write is validated with first;
     ``validation_ingestion_policy`` STRICT refuses failing data, ALWAYS writes it and keeps the
-    report."""
+    report. ``dependencies``: the paths or tables it is computed from (``featurestore stale``);
+    ``job_name``: what the commit records as its maker (default: the Spark application)."""
     b = (Hops.createFeaturegroup(featuregroup).setDataframe(df).setPrimaryKey(primary_key)
          .setPartitionBy(partition_by).setDescription(description)
          .setFeatureDescriptions(feature_descriptions or {}).setOnline(online).setOffline(offline)
          .setExpectationSuite(expectation_suite)
-         .setValidationIngestionPolicy(validation_ingestion_policy))
+         .setValidationIngestionPolicy(validation_ingestion_policy).setDependencies(dependencies))
     config = statistics_config(statistics, **_hops_settings(locals()))
     if config is not None:
         b = b.setStatistics(config)
+    if job_name is not None:
+        b = b.setJobName(job_name)
     if event_time is not None:
         b = b.setEventTime(event_time)
     return _on(b, featurestore, featuregroup_version).write()
@@ -89,7 +94,8 @@ def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str
                              cluster_analysis: bool | None = None,
                              stat_columns: Iterable[str] | None = None, num_bins: int | None = None,
                              corr_method: str | None = None, num_clusters: int | None = None,
-                             statistics: StatisticsConfig | None = None) -> Commit | None:
+                             statistics: StatisticsConfig | None = None,
+                             job_name: str | None = None) -> Commit | None:
     """Write ``df`` into a feature group: ``append``, ``overwrite`` or ``upsert``. ``online``
     (default: whether the feature group is online) also brings its online table up to date;
     ``offline=False`` writes the online table only (and returns None: no offline commit).
@@ -102,6 +108,8 @@ def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str
         b = b.setStatistics(config)
     if online is not None:
         b = b.setOnline(online)
+    if job_name is not None:
+        b = b.setJobName(job_name)
     return _on(b, featurestore, featuregroup_version).write()
 
 

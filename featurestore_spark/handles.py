@@ -26,7 +26,7 @@ from .context import utc
 from .errors import FeatureGroupExists, FeatureGroupNotFound, InvalidInputError
 from .metadata.base import Subject
 from .registry.labels import Labelled
-from .spec import CreateSpec, InsertSpec, ReadSpec, identity_problems
+from .spec import CreateSpec, InsertSpec, ReadSpec, dependency_problems, identity_problems
 from .statistics.config import StatisticsConfig
 
 if TYPE_CHECKING:
@@ -50,6 +50,11 @@ def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _dependencies(value: Any) -> Any:
+    """One path or table, or a list of them, as a tuple (anything else as it is: refused)."""
+    return (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else value
 
 
 def statistics_config(value: StatisticsConfig | Mapping[str, Any] | None) -> StatisticsConfig:
@@ -81,6 +86,7 @@ class _Pending:
     statistics_config: StatisticsConfig = field(default_factory=StatisticsConfig)
     expectation_suite: Any = None
     validation_ingestion_policy: str = "ALWAYS"
+    dependencies: Any = ()          # paths or tables it is computed from (checked by CreateSpec)
     or_existing: bool = False       # get_or_create: a group created meanwhile is this handle's
 
 
@@ -144,6 +150,11 @@ class FeatureGroup(Labelled):
         return p.description if (p := self._now()) is not None else self._meta().description
 
     @property
+    def dependencies(self) -> list[str]:
+        """The paths or tables it is computed from (``featurestore stale`` checks them)."""
+        return list(p.dependencies if (p := self._now()) is not None else self._meta().dependencies)
+
+    @property
     def primary_key(self) -> list[str]:
         if (p := self._now()) is not None:
             return list(p.primary_key)
@@ -180,21 +191,24 @@ class FeatureGroup(Labelled):
 
     # -- writes ---------------------------------------------------------------------------------
     def save(self, features: Any, write_options: Mapping[str, Any] | None = None,
-             validation_options: Mapping[str, Any] | None = None) -> Commit | None:
+             validation_options: Mapping[str, Any] | None = None,
+             job_name: str | None = None) -> Commit | None:
         """Create the feature group from ``features`` (a Spark or pandas DataFrame)."""
         if not self._is_pending():
             raise InvalidInputError(f"cannot save feature group {self._name!r}", [
                 f"{self._name} v{self._version} exists already: insert(df) writes into it"])
-        return self._create(features, None, write_options, validation_options, False)
+        return self._create(features, None, write_options, validation_options, False, job_name)
 
     def insert(self, features: Any, overwrite: bool = False, operation: str = "upsert",
                storage: str | None = None, write_options: Mapping[str, Any] | None = None,
-               validation_options: Mapping[str, Any] | None = None) -> Commit | None:
+               validation_options: Mapping[str, Any] | None = None,
+               job_name: str | None = None) -> Commit | None:
         """Write ``features`` (a Spark or pandas DataFrame): an upsert on the primary key by
         default, ``operation="insert"`` appends, ``overwrite=True`` replaces every row;
         ``storage="online"`` or ``"offline"`` writes one side only (None: both sides of an
         online group). The first insert into a handle of a new group creates it. Returns the
-        offline commit (None when none was made: an online-only or empty write)."""
+        offline commit (None when none was made: an online-only or empty write). ``job_name``:
+        what the commit records as its maker (default: the Spark application's name and id)."""
         problems = []
         if operation not in OPERATIONS:
             problems.append(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
@@ -207,7 +221,7 @@ class FeatureGroup(Labelled):
         if self._is_pending():
             try:
                 return self._create(features, storage, write_options, validation_options,
-                                    operation == "upsert" and not overwrite)
+                                    operation == "upsert" and not overwrite, job_name)
             except (FeatureGroupExists, InvalidInputError):
                 if self._is_pending():      # not another writer's create of this version
                     raise
@@ -217,10 +231,12 @@ class FeatureGroup(Labelled):
             evolve_schema=bool((write_options or {}).get("evolve_schema", False)),
             online={None: None, "online": True, "offline": False}[storage],
             offline=storage != "online", statistics=self._statistics,
-            validate=bool((validation_options or {}).get("run_validation", True))))
+            validate=bool((validation_options or {}).get("run_validation", True)),
+            job_name=job_name))
 
     def _create(self, features: Any, storage: str | None, write_options: Mapping[str, Any] | None,
-                validation_options: Mapping[str, Any] | None, upsert: bool) -> Commit | None:
+                validation_options: Mapping[str, Any] | None, upsert: bool,
+                job_name: str | None) -> Commit | None:
         """Create the group from ``features``; ``upsert``: one row per key, as an upsert leaves
         (the latest by event time; without one, duplicate keys are refused)."""
         p = self._pending
@@ -246,7 +262,7 @@ class FeatureGroup(Labelled):
             expectation_suite=p.expectation_suite,
             validation_policy=p.validation_ingestion_policy,
             validate=bool((validation_options or {}).get("run_validation", True)),
-            one_row_per_key=upsert))
+            one_row_per_key=upsert, dependencies=p.dependencies, job_name=job_name))
         self._version, self._pending, self._statistics = created.version, None, None
         commits = self._store.metadata.commits(created.project, created.name, created.version)
         return commits[0] if storage != "online" else None       # the create's own commit
@@ -419,7 +435,7 @@ def feature_groups(store: Store, name: str, project: str | None = None) -> list[
 
 SETTINGS = ("description", "primary_key", "partition_key", "event_time", "online_enabled",
             "statistics_config", "expectation_suite", "validation_ingestion_policy",
-            "time_travel_format")
+            "time_travel_format", "dependencies")
 
 
 def setting_problems(settings: Mapping[str, Any]) -> list[str]:
@@ -455,7 +471,9 @@ def new_feature_group(store: Store, name: str, version: int | None, project: str
         online_enabled=bool(settings.pop("online_enabled", False)),
         statistics_config=statistics_config(settings.pop("statistics_config", None)),
         expectation_suite=settings.pop("expectation_suite", None),
-        validation_ingestion_policy=policy, or_existing=or_existing)
+        validation_ingestion_policy=policy, dependencies=_dependencies(settings.pop("dependencies", ())),
+        or_existing=or_existing)
+    problems += dependency_problems(pending.dependencies)
     if version is not None and not problems and _registered(store, name, version, project):
         problems.append(f"feature group {name} version {version} exists already: "
                         "get_feature_group returns it")

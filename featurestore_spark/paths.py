@@ -40,6 +40,19 @@ def children(spark: SparkSession, folder: str) -> list[str]:
     return sorted(str(status.getPath().getName()) for status in fs.listStatus(p))
 
 
+def modified(spark: SparkSession, path: str) -> int | None:
+    """The latest modification time (ms since the epoch) of ``path`` (a file) or of the files
+    under it (a folder, recursively); None when it does not exist."""
+    p, fs = _path_and_fs(spark, path)
+    if not fs.exists(p):
+        return None
+    latest = fs.getFileStatus(p).getModificationTime()
+    files = fs.listFiles(p, True)                  # a RemoteIterator, walked in the JVM's pages
+    while files.hasNext():
+        latest = max(latest, files.next().getModificationTime())
+    return int(latest)
+
+
 def touch(spark: SparkSession, path: str) -> None:
     """Create (or truncate) the empty file ``path``."""
     p, fs = _path_and_fs(spark, path)

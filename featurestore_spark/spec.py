@@ -33,6 +33,21 @@ def identity_problems(name: Any, project: Any, version: Any, optional_version: b
     return problems
 
 
+def job_problems(job_name: Any) -> list[str]:
+    if job_name is None or (isinstance(job_name, str) and 0 < len(job_name.strip()) <= 255):
+        return []
+    return [f"job_name must be a non-empty string of at most 255 characters, got {job_name!r}"]
+
+
+def dependency_problems(dependencies: Any) -> list[str]:
+    """What is wrong with the datasets a feature group declares it is computed from: paths
+    (a Hadoop URI or a local path) or catalog tables, as strings."""
+    if not isinstance(dependencies, (list, tuple)):
+        return [f"dependencies must be a list of paths or tables, got {dependencies!r}"]
+    return [f"dependency {d!r} is not a path or table name (a non-empty string)"
+            for d in dependencies if not isinstance(d, str) or not d.strip()]
+
+
 @dataclass(frozen=True)
 class CreateSpec:
     name: str
@@ -51,11 +66,16 @@ class CreateSpec:
     validation_policy: str = "STRICT"          # STRICT: refuse failing data; ALWAYS: write, report
     validate: bool = True                      # False: this write skips the suite (no report)
     one_row_per_key: bool = False              # True: the latest row per key, as an upsert keeps
+    dependencies: tuple[str, ...] = ()         # the paths or tables it is computed from
+    job_name: str | None = None                # None: the Spark application's name and id
 
     def __post_init__(self) -> None:            # feature names as stored: see names.feature
         object.__setattr__(self, "primary_key", features(self.primary_key))
         object.__setattr__(self, "partition_by", features(self.partition_by))
         object.__setattr__(self, "event_time", feature(self.event_time))
+        if isinstance(self.dependencies, (str, list)):          # one path, or a list of them
+            object.__setattr__(self, "dependencies", (self.dependencies,)
+                               if isinstance(self.dependencies, str) else tuple(self.dependencies))
         if isinstance(self.feature_descriptions, (list, tuple)):
             object.__setattr__(self, "feature_descriptions", tuple(
                 (feature(d[0]), *d[1:]) if isinstance(d, (list, tuple)) and d else d
@@ -63,6 +83,7 @@ class CreateSpec:
 
     def problems(self) -> list[str]:
         problems = identity_problems(self.name, self.project, self.version, optional_version=False)
+        problems += job_problems(self.job_name) + dependency_problems(self.dependencies)
         if not self.offline and not self.online:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):
@@ -85,9 +106,11 @@ class InsertSpec:
     offline: bool = True
     statistics: StatisticsConfig | None = None  # None: the feature group's settings
     validate: bool = True                      # False: this write skips the suite (no report)
+    job_name: str | None = None                # None: the Spark application's name and id
 
     def problems(self) -> list[str]:
         problems = identity_problems(self.name, self.project, self.version, optional_version=True)
+        problems += job_problems(self.job_name)
         if not self.offline and self.online is False:
             problems.append("a write with offline=False must be online=True")
         if not is_dataframe(self.dataframe):

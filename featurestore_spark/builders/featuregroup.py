@@ -83,7 +83,15 @@ class LabelSetters(SpecBuilder):
 
 
 @dataclass(frozen=True)
-class CreateFeaturegroup(StatisticsSetters, LabelSetters):
+class JobSetter(SpecBuilder):
+    def setJobName(self, job_name: str) -> Any:
+        """The job the commit records as its maker (default: the Spark application's name and
+        id)."""
+        return self._with(job_name=job_name)
+
+
+@dataclass(frozen=True)
+class CreateFeaturegroup(StatisticsSetters, LabelSetters, JobSetter):
     """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
 
     def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
@@ -118,6 +126,11 @@ class CreateFeaturegroup(StatisticsSetters, LabelSetters):
         every later write is validated with before anything is written."""
         return self._with(expectation_suite=suite)
 
+    def setDependencies(self, *dependencies: str | Iterable[str]) -> CreateFeaturegroup:
+        """The datasets it is computed from (paths or tables): ``featurestore stale`` lists it
+        when one changed after its last commit."""
+        return self._with(dependencies=dependencies[0] if len(dependencies) == 1 else dependencies)
+
     def setValidationIngestionPolicy(self, policy: str) -> CreateFeaturegroup:
         """``STRICT`` (default: data that fails the suite is refused) or ``ALWAYS`` (written,
         and the report kept with the commit)."""
@@ -132,7 +145,7 @@ class CreateFeaturegroup(StatisticsSetters, LabelSetters):
 
 
 @dataclass(frozen=True)
-class InsertIntoFeaturegroup(StatisticsSetters, SpecBuilder):
+class InsertIntoFeaturegroup(StatisticsSetters, JobSetter):
     """``Hops.insertIntoFeaturegroup("teams").setDataframe(df).setMode("upsert").write()``"""
 
     def setDataframe(self, df: DataFrame) -> InsertIntoFeaturegroup:

@@ -28,6 +28,7 @@ class Commit:
     rows_updated: int
     rows_deleted: int
     creator: str
+    job: str = ""              # the Spark application (name and id) or the job name given
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class FeatureGroup:
     creator: str
     online: bool = False               # has a table in the online store
     online_commit: int | None = None   # the last commit synced to it (None: never synced)
+    dependencies: tuple[str, ...] = ()  # the paths or tables it was computed from
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ feature_groups = Table(
     Column("creator", Key, nullable=False),
     Column("online", Integer, nullable=False, server_default="0"),
     Column("online_commit", Integer),
+    Column("dependencies", Long),                        # JSON list of paths or tables, or NULL
     UniqueConstraint("project", "name", "version"),
     sqlite_autoincrement=True,
 )
@@ -64,6 +65,7 @@ commits = Table(
     Column("rows_updated", Integer, nullable=False),
     Column("rows_deleted", Integer, nullable=False),
     Column("creator", Key, nullable=False),
+    Column("job", Key, nullable=False, server_default=""),   # the application or named job
     PrimaryKeyConstraint("feature_group_id", "commit_id"),
 )
 

@@ -139,7 +139,7 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
         conn.execute(C.insert().values(
             feature_group_id=fg_id, commit_id=c.commit_id, committed_at=to_text(c.committed_at),
             operation=c.operation, rows_inserted=c.rows_inserted, rows_updated=c.rows_updated,
-            rows_deleted=c.rows_deleted, creator=c.creator))
+            rows_deleted=c.rows_deleted, creator=c.creator, job=c.job[:255]))
 
     @staticmethod
     def _features_differ(conn: Connection, fg_id: int, features: tuple[Feature, ...]) -> bool:
@@ -178,7 +178,9 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                     partition_by=json.dumps(group.partition_by), event_time=group.event_time,
                     location=group.location, created_at=to_text(group.created_at),
                     creator=group.creator, online=int(group.online),
-                    online_commit=group.online_commit)).inserted_primary_key
+                    online_commit=group.online_commit,
+                    dependencies=json.dumps(group.dependencies) if group.dependencies else None
+                    )).inserted_primary_key
                 assert key is not None
                 fg_id = key[0]
                 self._replace_features(conn, fg_id, group.features)
@@ -208,7 +210,8 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                                        f.name in part_cols) for f in by_group[r.id]),
                 primary_key=pk_cols, partition_by=part_cols, event_time=r.event_time,
                 location=r.location, created_at=from_text(r.created_at), creator=r.creator,
-                online=bool(r.online), online_commit=r.online_commit))
+                online=bool(r.online), online_commit=r.online_commit,
+                dependencies=tuple(json.loads(r.dependencies)) if r.dependencies else ()))
         return groups
 
     def feature_group_versions(self, project: str, name: str) -> list[int]:
@@ -279,7 +282,7 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
     def commits(self, project: str, name: str, version: int) -> list[Commit]:
         rows = self._rows(
             select(C.c.commit_id, C.c.committed_at, C.c.operation, C.c.rows_inserted,
-                   C.c.rows_updated, C.c.rows_deleted, C.c.creator)
+                   C.c.rows_updated, C.c.rows_deleted, C.c.creator, C.c.job)
             .join(FG, FG.c.id == C.c.feature_group_id)
             .where(FG.c.project == project, FG.c.name == name, FG.c.version == version)
             .order_by(C.c.commit_id))

@@ -113,6 +113,24 @@ class Labelled:
             raise KeyError(f"no keyword {keyword!r} to delete")
 
 
+class DatasetLabels(Labelled):
+    """Tags and keywords of a registered training dataset version (a lookup error otherwise)."""
+
+    def __init__(self, meta: MetadataStore, project: str, name: str, version: int) -> None:
+        meta.get_training_dataset(project, name, version)
+        self._meta, self._s = meta, Subject(project, "td", name, version)
+
+    def _subject(self, feature: str | None) -> Subject:
+        if feature is not None:
+            raise InvalidInputError(f"cannot label feature {feature!r} of training dataset "
+                                    f"{self._s.name}", ["a training dataset is labelled as a whole"])
+        return self._s
+
+    @property
+    def _metadata(self) -> MetadataStore:
+        return self._meta
+
+
 def put_tag(meta: MetadataStore, subject: Subject, tag: object, value: object) -> None:
     """Check and keep one tag (InvalidInputError with nothing written when it is refused)."""
     if (problems := tag_problems(meta, subject.project, tag, value)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import socket
 import subprocess
 import time
@@ -42,26 +43,32 @@ def browser():
 
 
 @pytest.mark.e2e
-def test_the_registry_in_a_real_browser(spark, fs_home):
+def test_the_registry_in_a_real_browser(spark, fs_home, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     store = make_registry(spark, fs_home, f"p{RUN}_registry_ui")
     port = free_port()
     env = {**os.environ, **settings_env(fs_home, store.settings.project)}
+    log = tmp_path / "ui.log"                  # its log: stdout carries the address only
     ui = subprocess.Popen([str(ROOT / ".venv" / "bin" / "featurestore"), "ui", "--port", str(port)],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
     driver = None
     try:
+        ready, _, _ = select.select([ui.stdout], [], [], 60)
+        assert ready, f"featurestore ui printed nothing in 60 s: {log.read_text()}"
         first = ui.stdout.readline()
         login = re.search(r"http://\S+\?token=\S+", first)
-        assert login, first
+        assert login, first + log.read_text()
         base = f"http://localhost:{port}"
-        for _ in range(100):                                   # until uvicorn listens
+        for _ in range(300):                                   # until uvicorn listens
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
+            assert ui.poll() is None, log.read_text()
             time.sleep(0.1)
+        else:
+            pytest.fail(f"featurestore ui does not listen on {port}: {log.read_text()}")
         driver = browser()
         wait = WebDriverWait(driver, 30)
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -98,8 +105,7 @@ def test_the_registry_in_a_real_browser(spark, fs_home):
         box.clear()
         box.send_keys(XSS)
         driver.find_element(By.ID, "description-save").click()
-        shown = wait.until(lambda d: d.find_element(By.ID, "description"))
-        assert shown.text == XSS                           # shown as text, markup and all
+        wait.until(lambda d: d.find_element(By.ID, "description").text == XSS)  # text, markup and all
         assert driver.execute_script("return window.xssRan") is None
         assert not driver.find_elements(By.CSS_SELECTOR, "#description b")
         assert store.get_feature_group("customers", 1).description == XSS
