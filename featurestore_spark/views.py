@@ -180,6 +180,13 @@ class FeatureView(Labelled):
         return self._store.metadata
 
     def _td(self, training_dataset_version: int) -> Subject:
+        """What labels training data version ``training_dataset_version``: once written, the
+        training dataset ``<view>_<version>`` itself (one identity on every face: the
+        hops-util-py functions, search, deletes); in memory only, the view's record of it."""
+        docs = self._store.metadata.documents(self._project, FV_TRAINING, self.name, self.version,
+                                              training_dataset_version)
+        if docs and docs[0].body.get("materialized"):
+            return Subject(self._project, "td", self._td_name, training_dataset_version)
         return Subject(self._project, FV_TRAINING, self.name, self.version,
                        str(training_dataset_version))
 

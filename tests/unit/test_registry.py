@@ -188,6 +188,19 @@ def test_handles_functions_builders_and_cli(store, spark, fs_home, monkeypatch, 
     assert view.get_training_dataset_tags(1) == {"approved": True}
     with pytest.raises(LookupError, match="no training dataset version 7"):
         view.add_training_dataset_tag(7, "approved", True)
+    # written training data is one training dataset on every face: its tags, search, deletes
+    written, _ = view.create_training_data(data_format="csv")
+    view.add_training_dataset_tag(written, "reviewed", "yes")
+    view.add_training_dataset_keywords(written, ["audited"])
+    td_name = f"accounts_view_{view.version}"
+    assert featurestore.get_training_dataset_tags(td_name, training_dataset_version=written) == {
+        "reviewed": "yes"}
+    featurestore.add_training_dataset_tag(td_name, "owner", {"team": "risk"},
+                                          training_dataset_version=written)
+    assert view.get_training_dataset_tags(written) == {"reviewed": "yes", "owner": {"team": "risk"}}
+    assert [(r["type"], r["name"]) for r in featurestore.search("audited")] == [
+        ("training_dataset", td_name)]
+    assert view.get_training_dataset_tags(1) == {"approved": True}      # in memory: the view's
     with pytest.raises(InvalidInputError, match="labelled on their feature groups"):
         view.add_tag("pii", True, feature="tenure")
     # the CLI: search and describe
