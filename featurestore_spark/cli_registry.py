@@ -61,6 +61,24 @@ def cmd_stale(meta: MetadataStore, project: str, args: argparse.Namespace) -> st
           "yes" if s.stale else "") for s in states])
 
 
+def cmd_connectors(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
+    from .config import load_settings
+    from .connectors import Connectors
+    found = [c.describe() for c in Connectors(meta, load_settings(args.conf)).list(project)]
+    if args.json:
+        return found
+    def where(c: dict[str, Any]) -> str:
+        return c.get("url") or (f"s3a://{c['bucket']}/{c.get('path', '')}" if c.get("bucket")
+                                else c.get("path", ""))
+    def secret(c: dict[str, Any]) -> str:
+        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()
+                         if k.endswith(("_env", "_file")))
+    return table(["name", "type", "where", "user", "secrets from", "description"],
+                 [(c["name"], c["type"], where(c), c.get("user") or c.get("access_key", ""),
+                   secret(c), c.get("description", "") + (" (the project's own)" if c["builtin"]
+                                                           else "")) for c in found])
+
+
 def add_parsers(sub: Any) -> None:
     s = sub.add_parser("search", help="feature groups, features, views and training datasets by "
                        "name, description, keyword or tag (no Spark)")
@@ -75,6 +93,11 @@ def add_parsers(sub: Any) -> None:
     u.add_argument("--port", type=int, help="port (default: [registry] port, 8080)")
     u.add_argument("--project", help="default: the configured project")
     u.set_defaults(func=cmd_ui, json=False)
+    c = sub.add_parser("connectors", help="the project's storage connectors (no Spark; secrets "
+                       "shown by reference only)")
+    c.add_argument("--project", help="default: the configured project")
+    c.add_argument("--json", action="store_true", help="JSON for scripts")
+    c.set_defaults(func=cmd_connectors)
     s = sub.add_parser("stale", help="feature groups whose declared dependencies changed after "
                        "their last commit (Spark; exit 1 when one is stale)")
     s.add_argument("--project", help="default: the configured project")

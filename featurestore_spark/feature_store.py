@@ -4,9 +4,11 @@ hops-util-py functions."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import handles, views
+from .connectors import Connectors, StorageConnector
 from .store import Store
 
 if TYPE_CHECKING:
@@ -113,6 +115,29 @@ class FeatureStore(Store):
         the Delta logs and file times)."""
         from .stale import stale
         return stale(self.spark, self.metadata, project or self.settings.project)
+
+    # -- storage connectors (connectors.py) ---------------------------------------------------------
+    @cached_property
+    def connectors(self) -> Connectors:
+        return Connectors(self.metadata, self.settings)
+
+    def create_storage_connector(self, name: str, connector_type: str, *,
+                                 project: str | None = None, **settings: Any) -> StorageConnector:
+        """Keep a connector (``jdbc``, ``s3``, ``hdfs``, ``file``; settings as
+        ``connectors.FIELDS`` lists; secrets by reference: ``password_env`` / ``password_file``,
+        ``secret_key_env`` / ``secret_key_file``)."""
+        return self.connectors.create(project or self.settings.project, name, connector_type,
+                                      **settings)
+
+    def get_storage_connector(self, name: str, *, project: str | None = None) -> StorageConnector:
+        return self.connectors.get(project or self.settings.project, name)
+
+    def get_storage_connectors(self, *, project: str | None = None) -> list[StorageConnector]:
+        """The project's own connectors, then those created, by name."""
+        return self.connectors.list(project or self.settings.project)
+
+    def delete_storage_connector(self, name: str, *, project: str | None = None) -> None:
+        self.connectors.delete(project or self.settings.project, name)
 
     def create_tag_schema(self, name: str, schema: Any, *, project: str | None = None) -> None:
         """Keep the JSON Schema that values of tag ``name`` must obey from now on."""

@@ -606,3 +606,17 @@ def search(text: str, featurestore: str | None = None, limit: int = 50) -> list[
     """Feature groups, features, views and training datasets matching ``text``, best first."""
     from .builders.featuregroup import project_of
     return default_store().search(text, limit, project=project_of(featurestore))
+
+
+def create_storage_connector(name: str, connector_type: str, featurestore: str | None = None,
+                             **settings: Any) -> Any:
+    """Keep a storage connector (see ``FeatureStore.create_storage_connector``)."""
+    from .builders.featuregroup import project_of
+    return default_store().create_storage_connector(name, connector_type,
+                                                    project=project_of(featurestore), **settings)
+
+
+def get_storage_connector(storage_connector_name: str, featurestore: str | None = None) -> Any:
+    from .builders.featuregroup import project_of
+    return default_store().get_storage_connector(storage_connector_name,
+                                                 project=project_of(featurestore))

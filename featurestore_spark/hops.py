@@ -14,6 +14,7 @@ from .builders import (CheckOnlineFeaturegroup, CreateFeaturegroup, GetFeatureVe
                        SyncOnlineFeaturegroup, DeleteFeaturegroup, GetFeature, GetFeaturegroup,
                        GetFeaturegroupChanges, GetFeaturegroupCommits, GetFeatures,
                        GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
+from .builders.connectors import CreateStorageConnector, GetStorageConnector
 from .builders.views import CreateFeatureView, GetFeatureView
 from .spec import CreateSpec, InsertSpec, ReadSpec
 from .views import FeatureViewSpec
@@ -92,6 +93,17 @@ class Hops:
     @staticmethod
     def getFeatureView(name: str) -> GetFeatureView:
         return GetFeatureView(name=name)
+
+    # -- storage connectors -----------------------------------------------------------------------
+    @staticmethod
+    def createStorageConnector(name: str) -> CreateStorageConnector:
+        """``Hops.createStorageConnector("sales_db").setType("jdbc").setUrl(url).setUser(u)
+        .setPasswordEnv("SALES_DB_PASSWORD").write()`` (see ``featurestore_spark.connectors``)"""
+        return CreateStorageConnector(name=name)
+
+    @staticmethod
+    def getStorageConnector(name: str) -> GetStorageConnector:
+        return GetStorageConnector(name=name)
 
     # -- training datasets ------------------------------------------------------------------------
     @staticmethod

@@ -231,7 +231,7 @@ class SqlOnlineBackend(ABC):
         except (Py4JError, PySparkException) as e:
             what = f"online table {table}" if table is not None else "a query of the online store"
             raise OnlineStoreError(f"cannot read {what} at {self.describe_jdbc(project)}: "
-                                   f"{self.redact(_jdbc_reason(e))}") from None
+                                   f"{self.redact(jdbc_reason(e))}") from None
 
 
 class _PartitionTask:
@@ -291,7 +291,7 @@ def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Record
         yield pa.Table.from_batches(buffer).combine_chunks().to_batches()[0]
 
 
-def _jdbc_reason(e: Exception) -> str:
+def jdbc_reason(e: Exception) -> str:
     """The innermost cause of a failed JDBC read, as the driver said it (``Access denied for user
     ...``), without Spark's and py4j's wrapping."""
     java = getattr(e, "java_exception", None) or getattr(e, "_origin", None)
