@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +47,10 @@ FIELDS = {"jdbc": ("url", "user", "driver", "options", "password_env", "password
           "hdfs": ("path", "options"), "file": ("path", "options")}
 REQUIRED = {"jdbc": ("url",), "s3": ("bucket",), "hdfs": ("path",), "file": ("path",)}
 SECRETS = ("password", "secret_key")
+# option names that would carry a secret (kept in clear) or override the connector's own settings
+SECRET_OPTION = re.compile(r"(?i)password|secret|token|credential|^(url|user|driver)$")
+URL_SECRET = re.compile(r"(?i)(password|pwd)=|//[^/@:?]+:[^/@?]*@|/[^/@:?]+/[^/@?]+@")
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class StorageConnectorNotFound(FeatureStoreError, LookupError):
@@ -73,6 +78,8 @@ class StorageConnector:
     secret_key_file: str = ""
     options: Mapping[str, str] = field(default_factory=dict)
     builtin: bool = False          # one of the project's own, made from the settings
+    # the password of a built-in connector, from the settings (never kept, shown or compared)
+    settings_secret: str = field(default="", repr=False, compare=False)
 
     # -- where and how ------------------------------------------------------------------------------
     def location(self, sub_path: str = "") -> str:
@@ -80,6 +87,9 @@ class StorageConnector:
         if self.type == "jdbc":
             raise InvalidInputError(f"storage connector {self.name!r} is JDBC", [
                 "a JDBC connector reads queries or tables, not paths"], write=False)
+        if "://" in sub_path or ".." in sub_path.split("/"):
+            raise InvalidInputError(f"cannot use storage connector {self.name!r}", [
+                f"{sub_path!r} is not a path under it (no URI, no ..)"], write=False)
         base = (f"s3a://{self.bucket}/{self.path.strip('/')}".rstrip("/") if self.type == "s3"
                 else self.path.rstrip("/"))
         return f"{base}/{sub_path.lstrip('/')}" if sub_path else base
@@ -100,6 +110,9 @@ class StorageConnector:
                                ("secret.key", self._secret("secret_key"))):
                 if value:
                     options[prefix + key] = value
+            if self.access_key:        # its keys, whatever provider the session names
+                options[prefix + "aws.credentials.provider"] = \
+                    "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
             if self.endpoint.startswith("http://"):
                 options[prefix + "connection.ssl.enabled"] = "false"
             if self.endpoint:
@@ -121,7 +134,7 @@ class StorageConnector:
                 raise InvalidInputError(f"cannot use storage connector {self.name!r}", [
                     f"its {which.replace('_', ' ')} file {path} cannot be read: "
                     f"{e.strerror}"], write=False) from None
-        return None
+        return self.settings_secret or None if which == "password" else None
 
     def redact(self, text: str) -> str:
         """``text`` without this connector's secrets (an error of the server, say)."""
@@ -134,16 +147,19 @@ class StorageConnector:
                 text = text.replace(secret, "***")
         return text
 
-    def read(self, spark: SparkSession, query: str | None = None, table: str | None = None,
-             path: str = "", data_format: str = "parquet",
+    def read(self, spark: SparkSession | None = None, query: str | None = None,
+             table: str | None = None, path: str = "", data_format: str = "parquet",
              options: Mapping[str, str] | None = None) -> DataFrame:
-        """Rows through this connector: a JDBC ``query`` or ``table``, or the files of ``path``
-        (under the connector) in ``data_format`` (``delta`` included)."""
+        """Rows through this connector (on ``spark``, default the active session): a JDBC
+        ``query`` or ``table``, or the files of ``path`` (under the connector) in ``data_format``
+        (``delta`` included); ``options`` add to the connector's own."""
         from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
 
         from .online.sql import jdbc_reason
-        reader = spark.read.options(**self.spark_options(), **(options or {}))
+        spark = spark or SparkSession.active()
+        reader = spark.read.options(**{**self.spark_options(), **(options or {})})
         if self.type == "jdbc" and (query is None) == (table is None):
             raise InvalidInputError(f"cannot read through {self.name!r}", [
                 "a JDBC read takes a query or a table"], write=False)
@@ -161,7 +177,7 @@ class StorageConnector:
     # -- what is kept and shown ---------------------------------------------------------------------
     def body(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items()
-                if k not in ("name", "builtin") and v not in ("", {}, None)}
+                if k not in ("name", "builtin", "settings_secret") and v not in ("", {}, None)}
 
     def describe(self) -> dict[str, Any]:
         """What the CLI and the registry show: every field, secrets by reference only."""
@@ -187,37 +203,61 @@ def problems_of(name: Any, connector_type: Any, fields: Mapping[str, Any]) -> li
     options = fields.get("options", {})
     if not isinstance(options, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
-        problems.append(f"options must be a dict of strings, got {options!r}")
+        problems.append(f"options must be a dict of strings, got a {type(options).__name__} "
+                        "holding others")
+    elif (secret_keys := sorted(k for k in options if SECRET_OPTION.search(k))):
+        problems.append(f"options {', '.join(map(repr, secret_keys))} would keep a secret in clear "
+                        "or replace the connector's own settings: use the connector's settings "
+                        "(secrets by *_env or *_file)")
     for secret in SECRETS:
         if fields.get(f"{secret}_env") and fields.get(f"{secret}_file"):
             problems.append(f"give {secret}_env or {secret}_file, not both")
     url = fields.get("url", "")
-    if connector_type == "jdbc" and isinstance(url, str) and url and not url.startswith("jdbc:"):
-        problems.append(f"a JDBC URL starts with jdbc:, got {url!r}")
-    if isinstance(url, str) and "password=" in url.lower():
+    if isinstance(url, str) and URL_SECRET.search(url):
         problems.append("the URL holds a password: give password_env= or password_file= instead")
+    elif connector_type == "jdbc" and isinstance(url, str) and url and not url.startswith("jdbc:"):
+        problems.append(f"a JDBC URL starts with jdbc:, got {url!r}")
+    for secret in SECRETS:
+        path = fields.get(f"{secret}_file")
+        if isinstance(path, str) and path and not Path(path).expanduser().is_absolute():
+            problems.append(f"{secret}_file must be an absolute path, got {path!r}")
+    if connector_type == "s3":
+        bucket = fields.get("bucket")
+        if isinstance(bucket, str) and bucket and not BUCKET.fullmatch(bucket):
+            problems.append(f"bucket {bucket!r} is not a bucket name (3-63 lowercase letters, "
+                            "digits, dots or dashes: no s3:// and no path)")
+        if bool(fields.get("access_key")) != bool(fields.get("secret_key_env")
+                                                  or fields.get("secret_key_file")):
+            problems.append("an s3 connector with keys needs both access_key and a secret key "
+                            "(secret_key_env or secret_key_file); without both it uses the "
+                            "session's credentials")
     return problems
+
+
+def _s3_access(c: StorageConnector) -> tuple[str, ...]:
+    return (c.endpoint, c.region, c.access_key, c.secret_key_env, c.secret_key_file)
 
 
 def builtin(settings: Settings, project: str) -> list[StorageConnector]:
     """The project's own connectors, as Hopsworks creates them (from the settings)."""
     from .names import database_name
-    own = [StorageConnector(f"{project}_featurestore", "file" if "://" not in settings.warehouse
-                            else "hdfs", "the feature store's Delta warehouse",
-                            path=f"{settings.warehouse.rstrip('/')}/{database_name(project)}.db",
-                            builtin=True),
-           StorageConnector(f"{project}_training_datasets", "file" if "://" not in
-                            settings.training_path else "hdfs",
-                            "the training datasets' folder", path=settings.training_path,
-                            builtin=True)]
+
+    def kind(path: str) -> str:                # hdfs: any Hadoop path that is not a local one
+        return "file" if path.startswith(("/", "file:")) else "hdfs"
+    warehouse = f"{settings.warehouse.rstrip('/')}/{database_name(project)}.db"
+    training = f"{settings.training_path.rstrip('/')}/{project}"
+    own = [StorageConnector(f"{project}_featurestore", kind(warehouse),
+                            "the feature store's Delta warehouse", path=warehouse, builtin=True),
+           StorageConnector(f"{project}_training_datasets", kind(training),
+                            "the training datasets' folder", path=training, builtin=True)]
     if settings.online.backend == "mysql":
         from .online.mysql import database
         m = settings.mysql
         own.append(StorageConnector(
             f"{project}_onlinefeaturestore", "jdbc", "the online feature store (MySQL)",
             url=f"jdbc:mysql://{m.host}:{m.port}/{database(project)}?permitMysqlScheme",
-            user=m.user, driver="org.mariadb.jdbc.Driver",
-            password_env="FEATURESTORE_MYSQL_PASSWORD", builtin=True))
+            user=m.user, driver="org.mariadb.jdbc.Driver", builtin=True,
+            settings_secret=m.password))
     return own
 
 
@@ -233,9 +273,19 @@ class Connectors:
         what = f"cannot create storage connector {name!r}"
         if (problems := problems_of(name, connector_type, fields)):
             raise InvalidInputError(what, problems)
-        if any(c.name == name for c in builtin(self.settings, project)):
+        existing = self.list(project)
+        if any(c.name == name and c.builtin for c in existing):
             raise InvalidInputError(what, [f"{name} is one of the project's own connectors"])
         connector = StorageConnector(name, connector_type, **fields)
+        if (clash := next((c for c in existing if c.type == "s3" == connector_type
+                           and c.bucket == connector.bucket and _s3_access(c) !=
+                           _s3_access(connector)), None)) is not None:
+            # Hadoop keeps one file system per bucket and process, made with the settings of
+            # its first use: a second set of settings for that bucket would be ignored
+            raise InvalidInputError(what, [
+                f"connector {clash.name!r} reaches bucket {connector.bucket!r} with another "
+                "endpoint, region or keys: one process reaches a bucket one way (use that "
+                "connector, or delete it first)"])
         if not self.metadata.add_document(Document(project, KIND, name, 1, 0, connector.body(),
                                                    datetime.now(timezone.utc))):
             raise InvalidInputError(what, [f"a storage connector {name!r} exists already in "
@@ -243,6 +293,8 @@ class Connectors:
         return connector
 
     def get(self, project: str, name: str) -> StorageConnector:
+        """The connector ``name`` (any case: Hopsworks spells ``<project>_Training_Datasets``)."""
+        name = name.lower() if isinstance(name, str) else name
         for c in self.list(project):
             if c.name == name:
                 return c

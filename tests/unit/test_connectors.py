@@ -38,7 +38,8 @@ def sales_db(mysql_settings, store):
 
 
 def test_a_jdbc_connector_reads_through_spark_and_keeps_no_password(store, sales_db, mysql_settings,
-                                                                     monkeypatch, fs_home, capsys):
+                                                                     monkeypatch, fs_home, capsys,
+                                                                     tmp_path):
     m = mysql_settings
     url = f"jdbc:mysql://{m.host}:{m.port}/{sales_db}?permitMysqlScheme"
     with pytest.raises(InvalidInputError) as clear:
@@ -62,10 +63,18 @@ def test_a_jdbc_connector_reads_through_spark_and_keeps_no_password(store, sales
     with pytest.raises(FeatureStoreError) as denied:
         got.read(store.spark, table="teams")
     assert "Access denied" in str(denied.value) and "not-the-password-42" not in str(denied.value)
-    # kept without secrets: the metadata holds the reference only
+    # a secrets file (an absolute path) works the same
+    secret_file = tmp_path / "sales.pw"
+    secret_file.write_text(m.password + "\n")
+    by_file = store.create_storage_connector("sales_by_file", "jdbc", url=url, user=m.user,
+                                             driver="org.mariadb.jdbc.Driver",
+                                             password_file=str(secret_file))
+    assert rows(by_file.read(table="teams"))[0] == (1, "ajax")          # the active session
+    # kept without secrets: the metadata holds the references only
     kept = store.metadata.list_documents(store.settings.project, "sc")
-    assert json.dumps([d.body for d in kept]).count(m.password) == 0
+    assert m.password not in json.dumps([d.body for d in kept])
     assert kept[0].body["password_env"] == SECRET_ENV
+    assert m.password not in repr(by_file) + json.dumps(by_file.describe())
     # the CLI shows it, the secret by reference
     for key, value in settings_env(fs_home, store.settings.project).items():
         monkeypatch.setenv(key, value)
@@ -73,15 +82,25 @@ def test_a_jdbc_connector_reads_through_spark_and_keeps_no_password(store, sales
     assert cli(["connectors", "--project", store.settings.project]) == 0
     out = capsys.readouterr().out
     assert "sales" in out and url in out and f"password env {SECRET_ENV}" in out
-    assert m.password not in out
     assert f"{store.settings.project}_training_datasets" in out          # the project's own
+    assert cli(["connectors", "--project", store.settings.project, "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert str(secret_file) in listed and m.password not in out + listed
 
 
 def test_s3_and_file_connectors_read_and_write_with_their_own_settings(store, tmp_path, monkeypatch):
     s3 = read_env_file(ROOT / ".cache" / "s3.env")
     assert s3, "no test S3 server: run `make s3` (make test starts it)"
     monkeypatch.setenv("FS_TEST_S3_SECRET", s3["FEATURESTORE_TEST_S3_SECRET_KEY"])
-    bucket = s3["FEATURESTORE_TEST_S3_BUCKET"]
+    import boto3
+    client = boto3.client("s3", endpoint_url=s3["FEATURESTORE_TEST_S3_ENDPOINT"],
+                          aws_access_key_id=s3["FEATURESTORE_TEST_S3_ACCESS_KEY"],
+                          aws_secret_access_key=s3["FEATURESTORE_TEST_S3_SECRET_KEY"],
+                          region_name=s3["FEATURESTORE_TEST_S3_REGION"])
+    # a bucket of this test's own (the shared one's name is also the test MySQL's password,
+    # which test_online_mysql looks for in the metadata file)
+    bucket = store.settings.project.replace("_", "-")[:55] + "-raw"
+    client.create_bucket(Bucket=bucket)
     raw = Hops.createStorageConnector("raw_s3").setType("s3").setBucket(bucket) \
         .setPath(f"{store.settings.project}/raw").setEndpoint(s3["FEATURESTORE_TEST_S3_ENDPOINT"]) \
         .setRegion(s3["FEATURESTORE_TEST_S3_REGION"]) \
@@ -91,22 +110,22 @@ def test_s3_and_file_connectors_read_and_write_with_their_own_settings(store, tm
     df = store.spark.createDataFrame([(1, 2.5), (2, 3.5)], "id int, clicks double")
     df.write.options(**raw.spark_options()).parquet(raw.location("clicks"))
     assert rows(raw.read(store.spark, path="clicks")) == [(1, 2.5), (2, 3.5)]
-    import boto3
-    listed = boto3.client("s3", endpoint_url=s3["FEATURESTORE_TEST_S3_ENDPOINT"],
-                          aws_access_key_id=s3["FEATURESTORE_TEST_S3_ACCESS_KEY"],
-                          aws_secret_access_key=s3["FEATURESTORE_TEST_S3_SECRET_KEY"],
-                          region_name=s3["FEATURESTORE_TEST_S3_REGION"]).list_objects_v2(
-        Bucket=bucket, Prefix=f"{store.settings.project}/raw/clicks/")
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{store.settings.project}/raw/clicks/")
     assert any(o["Key"].endswith(".parquet") for o in listed["Contents"])
-    # an unreachable endpoint: a clear error naming the place
-    dead = store.create_storage_connector("dead_s3", "s3", bucket=bucket,
+    # one process reaches a bucket one way (Hadoop keeps a file system per bucket)
+    with pytest.raises(InvalidInputError, match="connector 'raw_s3' reaches bucket"):
+        store.create_storage_connector("other_s3", "s3", bucket=bucket, endpoint="http://x:1",
+                                       access_key="y", secret_key_env="FS_TEST_S3_SECRET")
+    # an unreachable endpoint: a clear error naming the place (a bucket not used before)
+    dead = store.create_storage_connector("dead_s3", "s3", bucket="nowhere-bucket",
                                           endpoint="http://127.0.0.1:9", access_key="x",
-                                          secret_key_env="FS_TEST_S3_SECRET",
-                                          options={f"fs.s3a.bucket.{bucket}.attempts.maximum": "1",
-                                                   f"fs.s3a.bucket.{bucket}.retry.limit": "1"})
-    with pytest.raises(FeatureStoreError, match=f"cannot read s3a://{bucket}/x through storage "
-                       "connector 'dead_s3'"):
+                                          secret_key_env="FS_TEST_S3_SECRET", options={
+                                              "fs.s3a.bucket.nowhere-bucket.attempts.maximum": "1",
+                                              "fs.s3a.bucket.nowhere-bucket.retry.limit": "1"})
+    with pytest.raises(FeatureStoreError, match="cannot read s3a://nowhere-bucket/x through "
+                       "storage connector 'dead_s3'") as unreachable:
         dead.read(store.spark, path="x")
+    assert "onnect" in str(unreachable.value)              # Connection refused, said as such
     # files: a local folder, csv with options
     (tmp_path / "teams.csv").write_text("team_id,name\n1,ajax\n2,psv\n")
     local = featurestore.create_storage_connector("local_files", "file", path=str(tmp_path),
@@ -121,16 +140,24 @@ def test_connectors_are_checked_listed_and_deleted(store):
     project = store.settings.project
     own = [c.name for c in store.get_storage_connectors()]
     assert own == [f"{project}_featurestore", f"{project}_training_datasets"]
-    assert store.get_storage_connector(f"{project}_training_datasets").path == \
-        store.settings.training_path
+    assert store.get_storage_connector(f"{project}_Training_Datasets").path == \
+        f"{store.settings.training_path}/{project}"
     for name, kind, fields, why in (
             ("Bad Name", "file", {"path": "/x"}, "storage connector name 'Bad Name' is invalid"),
             ("c", "ftp", {}, "connector type 'ftp' is not one of jdbc, s3, hdfs, file"),
             ("c", "jdbc", {"user": "u"}, "a jdbc connector needs url"),
             ("c", "jdbc", {"url": "mysql://x"}, "a JDBC URL starts with jdbc:"),
             ("c", "jdbc", {"url": "jdbc:mysql://x?password=p"}, "the URL holds a password"),
-            ("c", "s3", {"bucket": "b", "secret_key": "s"}, "secret_key is never stored"),
-            ("c", "s3", {"bucket": "b", "secret_key_env": "A", "secret_key_file": "/f"},
+            ("c", "jdbc", {"url": "jdbc:mysql://u:p@x/db"}, "the URL holds a password"),
+            ("c", "jdbc", {"url": "jdbc:x", "options": {"password": "p"}},
+             "options 'password' would keep a secret in clear"),
+            ("c", "s3", {"bucket": "b-1", "options": {"fs.s3a.secret.key": "s"}},
+             "options 'fs.s3a.secret.key' would keep a secret in clear"),
+            ("c", "jdbc", {"url": "jdbc:x", "password_file": "pw.txt"}, "must be an absolute path"),
+            ("c", "s3", {"bucket": "s3://lake/raw"}, "is not a bucket name"),
+            ("c", "s3", {"bucket": "lake", "access_key": "AKIA"}, "needs both access_key and"),
+            ("c", "s3", {"bucket": "b-1", "secret_key": "s"}, "secret_key is never stored"),
+            ("c", "s3", {"bucket": "b-1", "secret_key_env": "A", "secret_key_file": "/f"},
              "not both"),
             ("c", "file", {"path": "/x", "bucket": "b"}, "'bucket' is not a setting of a file"),
             ("c", "file", {"path": "/x", "options": {"a": 1}}, "options must be a dict of strings"),

@@ -57,6 +57,9 @@ def test_pages_show_the_metadata_and_start_no_spark(client):
     assert client.get("/fg/customers").text == group                    # the latest version
     drift = client.get("/fg/customers/1?from=0&to=1").text
     assert 'id="drift"' in drift and "tenure" in drift and 'id="drift-chart"' in drift
+    psi = client.store.quality.compare(client.store.feature_group("customers"), 0, 1)[
+        "features"]["tenure"]["psi"]
+    assert f'width="{min(psi, 0.5) * 700}"' in drift                 # the bar of tenure
     svg = client.get("/fg/customers/1/chart/histogram.svg?commit=1&feature=tenure")
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
     assert svg.text.lstrip().startswith("<?xml") and "<svg" in svg.text
