@@ -30,14 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import FeatureStoreError, InvalidInputError
-from .names import name_problem
+from ..errors import FeatureStoreError, InvalidInputError
+from ..names import name_problem
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from .config import Settings
-    from .metadata import MetadataStore
+    from ..config import Settings
+    from ..metadata import MetadataStore
 
 KIND = "sc"                      # the metadata documents of connectors
 TYPES = ("jdbc", "s3", "hdfs", "file")
@@ -157,7 +157,7 @@ class StorageConnector:
         from pyspark.errors import PySparkException
         from pyspark.sql import SparkSession
 
-        from .online.sql import jdbc_reason
+        from ..online.sql import jdbc_reason
         spark = spark or SparkSession.active()
         reader = spark.read.options(**{**self.spark_options(), **(options or {})})
         if self.type == "jdbc" and (query is None) == (table is None):
@@ -240,7 +240,7 @@ def _s3_access(c: StorageConnector) -> tuple[str, ...]:
 
 def builtin(settings: Settings, project: str) -> list[StorageConnector]:
     """The project's own connectors, as Hopsworks creates them (from the settings)."""
-    from .names import database_name
+    from ..names import database_name
 
     def kind(path: str) -> str:                # hdfs: any Hadoop path that is not a local one
         return "file" if path.startswith(("/", "file:")) else "hdfs"
@@ -251,7 +251,7 @@ def builtin(settings: Settings, project: str) -> list[StorageConnector]:
            StorageConnector(f"{project}_training_datasets", kind(training),
                             "the training datasets' folder", path=training, builtin=True)]
     if settings.online.backend == "mysql":
-        from .online.mysql import database
+        from ..online.mysql import database
         m = settings.mysql
         own.append(StorageConnector(
             f"{project}_onlinefeaturestore", "jdbc", "the online feature store (MySQL)",
@@ -269,7 +269,7 @@ class Connectors:
 
     def create(self, project: str, name: str, connector_type: str,
                **fields: Any) -> StorageConnector:
-        from .metadata import Document
+        from ..metadata import Document
         what = f"cannot create storage connector {name!r}"
         if (problems := problems_of(name, connector_type, fields)):
             raise InvalidInputError(what, problems)
