@@ -63,14 +63,15 @@ def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str
                           "primary_key": list(g.primary_key), "commits": len(commits),
                           "last_commit": commits[-1].commit_id if commits else None,
                           "last_commit_time": commits[-1].committed_at if commits else None,
-                          "description": g.description})
+                          "external": g.external, "description": g.description})
     if args.json:
         return summaries
     if not summaries:
         return f"no feature groups in feature store {database_name(project)}"
     return table(["name", "version", "features", "primary key", "commits", "last commit (UTC)",
                   "description"],
-                 [(s["name"], s["version"], s["features"], ", ".join(s["primary_key"]), s["commits"],
+                 [(s["name"], s["version"], s["features"], ", ".join(s["primary_key"]),
+                   "external" if s["external"] else s["commits"],
                    _time(s["last_commit_time"]) if s["last_commit_time"] else "", s["description"])
                   for s in summaries])
 
@@ -78,7 +79,8 @@ def cmd_list(meta: MetadataStore, project: str, args: argparse.Namespace) -> str
 def _describe(meta: MetadataStore, g: FeatureGroup) -> dict[str, Any]:
     versions = meta.feature_group_versions(g.project, g.name)
     subject = Subject(g.project, "fg", g.name, g.version)
-    return {**dataclasses.asdict(g), "table": f"{database_name(g.project)}.{table_name(g.name, g.version)}",
+    return {**dataclasses.asdict(g), "table": None if g.external else
+            f"{database_name(g.project)}.{table_name(g.name, g.version)}",
             "versions": versions, "keywords": meta.keywords(subject), "tags": meta.tags(subject),
             "commits": [dataclasses.asdict(c) for c in meta.commits(g.project, g.name, g.version)]}
 
@@ -88,11 +90,15 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
     info = _describe(meta, g)
     if args.json:
         return info
-    facts = [("table", info["table"]), ("description", g.description),
+    where = ([("source", _source(g.source))] if g.source is not None
+             else [("table", info["table"])])
+    facts = [*where, ("description", g.description),
              ("primary key", ", ".join(g.primary_key)), ("partitioned by", ", ".join(g.partition_by)),
              ("event time", g.event_time or ""), ("versions", ", ".join(map(str, info["versions"]))),
-             ("created", f"{_time(g.created_at)} by {g.creator}"), ("location", g.location),
-             ("online", "no" if not g.online else f"yes, synced to commit {g.online_commit}"),
+             ("created", f"{_time(g.created_at)} by {g.creator}"),
+             *([] if g.external else [("location", g.location)]),
+             ("online", "no" if not g.online else "yes, loaded from its source" if g.external
+              else f"yes, synced to commit {g.online_commit}"),
              ("computed from", ", ".join(g.dependencies)),
              ("keywords", ", ".join(info["keywords"])),
              ("tags", ", ".join(f"{k}={json.dumps(v)}" for k, v in info["tags"].items()))]
@@ -101,7 +107,14 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
                        f.description) for f in g.features])
     commits = meta.commits(g.project, g.name, g.version)
     head = "\n".join(f"{k + ':':<16}{v}" for k, v in facts)
-    return f"{g.name} version {g.version}\n{head}\n\n{features}\n\n{_history(commits)}"
+    history = "an external feature group: no commits" if g.external else _history(commits)
+    return f"{g.name} version {g.version}\n{head}\n\n{features}\n\n{history}"
+
+
+def _source(source: Any) -> str:
+    """Where an external group is read from, in one line."""
+    what = source.get("query") or f"{source.get('data_format')} files at {source.get('path') or '/'}"
+    return f"{what} (storage connector {source['connector']})"
 
 
 def cmd_history(meta: MetadataStore, project: str, args: argparse.Namespace) -> str | Any:
@@ -121,6 +134,9 @@ def cmd_sync_online(meta: MetadataStore, project: str, args: argparse.Namespace)
     result = _store(args).sync_online(args.name, args.version, project, full=args.full)
     if args.json:
         return dataclasses.asdict(result)
+    if result.to_commit is None:
+        return (f"{result.name} version {result.version}: loaded from its source, "
+                f"{result.rows_written} rows written")
     return (f"{result.name} version {result.version}: {result.mode} sync, commit "
             f"{result.from_commit} -> {result.to_commit}, {result.rows_written} rows written, "
             f"{result.rows_deleted} deleted")
@@ -170,7 +186,7 @@ def _num(value: Any, sign: str = "") -> str:
 
 
 def _check_commit(meta: MetadataStore, g: FeatureGroup, commit: int | None) -> int | None:
-    if commit is not None:
+    if commit is not None and not g.external:    # external: runs, checked by quality
         commits = [c.commit_id for c in meta.commits(g.project, g.name, g.version)]
         if commit not in commits:
             raise CommitNotFound(f"{g.name} version {g.version} has no commit {commit}; its "
@@ -247,12 +263,13 @@ def cmd_statistics(meta: MetadataStore, project: str, args: argparse.Namespace) 
     quality = _quality(meta)
     if args.compute:
         store = _store(args)
-        if commit is None:
+        if commit is None and not g.external:     # external: of its source now, a new run
             commit = meta.commits(g.project, g.name, g.version)[-1].commit_id
-        print(f"computing the statistics of {g.name} v{g.version} commit {commit} (Spark) ...",
+        print(f"computing the statistics of {g.name} v{g.version} "
+              f"{'from its source' if g.external else f'commit {commit}'} (Spark) ...",
               file=sys.stderr, flush=True)
         started = time.monotonic()
-        store.quality.compute(g, commit)
+        commit = store.quality.compute(g, commit)["commit"]
         print(f"computed in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     stats = quality.statistics(g, commit)
     change = None

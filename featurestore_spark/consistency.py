@@ -70,8 +70,9 @@ def check(store: Stores, project: str, repair: bool = False) -> CheckReport:
     groups = store.metadata.list_feature_groups(project)
     report.groups = len(groups)
     for group in groups:
-        _check_offline(store, group, repair, report)
-        _check_catalog(store, group, repair, report)
+        if not group.external:         # read through its connector: no table, no commits
+            _check_offline(store, group, repair, report)
+            _check_catalog(store, group, repair, report)
         if group.online:
             _check_online(store, group, report)
     _check_strays(store, project, groups, report)

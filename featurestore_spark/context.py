@@ -18,7 +18,7 @@ from .errors import CommitNotFound, InvalidInputError
 from .names import name_problem
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from .config import Settings
     from .metadata import Commit, FeatureGroup, MetadataStore
@@ -81,6 +81,18 @@ class Context:
         from .offline.delta import DeltaEngine
         return DeltaEngine(self.spark, self.settings.warehouse)
 
+    def read(self, group: FeatureGroup, commit: int | None = None) -> DataFrame:
+        """A feature group's rows: a Delta group's at ``commit`` (None: the latest), an external
+        group's from its source now (it has no commits)."""
+        if group.external:
+            if commit is not None:
+                from .connectors.external import no_commits
+                raise no_commits(group, f"cannot read {group.name!r} at commit {commit}")
+            from .connectors import Connectors
+            from .connectors.external import read
+            return read(self.spark, Connectors(self.metadata, self.settings), group)
+        return self.offline.read(group, commit)
+
     @cached_property
     def online_backend(self) -> SqlOnlineBackend:
         """The online store's backend (opened on first use: a store that never goes online never
@@ -124,7 +136,8 @@ class Context:
             return
         self.offline.ensure_database(project)
         for group in self.metadata.list_feature_groups(project):
-            self.offline.register(group)
+            if not group.external:         # an external group has no table: it is read
+                self.offline.register(group)
         self._registered.add(project)
 
     # -- catalog reads ------------------------------------------------------------------------------
@@ -146,6 +159,9 @@ class Context:
     def commit_as_of(self, group: FeatureGroup, as_of: int | datetime | date | str) -> int:
         """The registered commit ``as_of`` names: that commit id, or the last one at or before
         that point in time (naive times are UTC)."""
+        if group.external:
+            from .connectors.external import no_commits
+            raise no_commits(group, f"cannot read {group.name!r} as of {as_of}")
         commits = self.metadata.commits(group.project, group.name, group.version)
         if isinstance(as_of, int):
             if any(c.commit_id == as_of for c in commits):

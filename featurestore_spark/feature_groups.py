@@ -193,6 +193,10 @@ class FeatureGroupWrites:
             except FeatureGroupNotFound as e:
                 problems.append(str(e))
         what = f"cannot {spec.mode} into feature group {spec.name!r}"
+        if group is not None and group.external:
+            problems.append(f"{group.name} v{group.version} is an external feature group: its "
+                            "rows are its source's (write them there; sync_online loads them "
+                            "online)")
         if problems or group is None:
             raise InvalidInputError(what, problems)
         if spec.offline and reconcile(self.ctx.offline, self.ctx.metadata, group):   # see its module
@@ -349,6 +353,13 @@ class FeatureGroupWrites:
                 raise
             return
         what = f"cannot delete feature group {group.name} v{group.version}"
+        if group.external:             # its data is its source's: only what the store made goes
+            if group.online:
+                self.ctx.online.drop_table(group)
+            self.ctx.metadata.delete_feature_group(group.project, group.name, group.version)
+            log.info("deleted external feature group %s v%d (its source is untouched)",
+                     group.name, group.version)
+            return
         marker = paths.join(group.location, DELETING)
         if self.ctx.path_exists(group.location):
             with paths.storage_errors(self.ctx.spark, group.location, what,

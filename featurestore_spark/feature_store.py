@@ -57,6 +57,46 @@ class FeatureStore(Store):
         """Handles of every version of ``name``, oldest first."""
         return handles.feature_groups(self, name, project)
 
+    # -- external feature groups (connectors.external, handles_external) ---------------------------
+    def create_external_feature_group(self, name: str, storage_connector: Any, query: str | None = None,
+                                      data_format: str | None = None, path: str = "",
+                                      options: Any = None, version: int | None = None, *,
+                                      project: str | None = None, **settings: Any) -> Any:
+        """A handle of an external (on-demand) group read through ``storage_connector`` (a
+        connector or its name): a JDBC ``query``, or files at ``path`` in ``data_format``;
+        ``save()`` registers it. Settings: description, primary_key, event_time,
+        online_enabled, statistics_config, dependencies.
+
+        Examples
+        --------
+        >>> fg = fs.create_external_feature_group("sales", "warehouse_db",
+        ...                                       query="SELECT * FROM sales",
+        ...                                       primary_key=["order_id"])   # doctest: +SKIP
+        >>> fg.save()                                                         # doctest: +SKIP
+        """
+        from .handles_external import create
+        return create(self, name, storage_connector, query=query, data_format=data_format,
+                      path=path, options=options, version=version, project=project, **settings)
+
+    create_on_demand_feature_group = create_external_feature_group    # the older hsfs name
+
+    def get_external_feature_group(self, name: str, version: int | None = None, *,
+                                   project: str | None = None) -> Any:
+        """The handle of a registered external group (the latest version when None)."""
+        from .handles_external import ExternalFeatureGroup
+        group = self.feature_group(name, version, project)
+        if not group.external:
+            from .errors import InvalidInputError
+            raise InvalidInputError(f"cannot get external feature group {name!r}", [
+                f"{name} v{group.version} is a feature group with commits, not an external "
+                "one: get_feature_group returns it"], write=False)
+        return ExternalFeatureGroup(self, group.name, group.version, group.project)
+
+    def get_external_feature_groups(self, name: str, *, project: str | None = None) -> list[Any]:
+        """Handles of every external version of ``name``, oldest first."""
+        return [self.get_external_feature_group(g.name, g.version, project=g.project)
+                for g in self.feature_groups(project) if g.name == name and g.external]
+
     # -- feature views and transformation functions (featurestore_spark.views) ----------------------
     def create_feature_view(self, name: str, query: Any, version: int | None = None, *,
                             project: str | None = None, description: str = "",

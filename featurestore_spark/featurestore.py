@@ -24,6 +24,7 @@ from .statistics.config import StatisticsConfig
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from .connectors import StorageConnector
     from .query import Query
 
 from .feature_store import default_store
@@ -110,6 +111,21 @@ def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str
         b = b.setOnline(online)
     if job_name is not None:
         b = b.setJobName(job_name)
+    return _on(b, featurestore, featuregroup_version).write()
+
+
+def create_on_demand_featuregroup(sql_query: str, featuregroup: str, jdbc_connector_name: str,
+                                  featurestore: str | None = None, description: str = "",
+                                  featuregroup_version: int = 1,
+                                  primary_key: str | Iterable[str] = (),
+                                  event_time: str | None = None) -> FeatureGroup:
+    """Register an external feature group: ``sql_query`` run through JDBC connector
+    ``jdbc_connector_name`` whenever it is read (hops-util-py's on-demand feature group)."""
+    b = (Hops.createFeaturegroup(featuregroup).setOnDemand(True)
+         .setJdbcConnector(jdbc_connector_name).setSqlQuery(sql_query)
+         .setDescription(description).setPrimaryKey(primary_key))
+    if event_time is not None:
+        b = b.setEventTime(event_time)
     return _on(b, featurestore, featuregroup_version).write()
 
 
@@ -243,17 +259,22 @@ def create_training_dataset(df: Any, training_dataset: str, description: str = "
                             splits: Mapping[str, Any] | None = None, seed: int | None = None,
                             event_time: str | None = None,
                             path: str | None = None,
-                            statistics: StatisticsConfig | None = None) -> TrainingDataset:
+                            statistics: StatisticsConfig | None = None,
+                            sink: StorageConnector | str | None = None) -> TrainingDataset:
     """Write ``df`` (a Spark DataFrame, or a query to make it again later) as training dataset
     ``training_dataset`` version ``training_dataset_version``, in ``data_format`` (tfrecords,
     parquet, csv, tsv, avro, orc), under the feature store's training dataset folder or
     ``path``. ``splits``: ``{"train": 0.8, "test": 0.2}`` (random; ``seed`` makes it
     repeatable and is recorded) or ``{"train": (start, end), ...}`` ranges of ``event_time``.
+    ``sink``: a storage connector (s3, hdfs, file; its name or the object) the files go to,
+    ``path`` then being their folder under it (default ``<name>_<version>``).
 
     Examples
     --------
     >>> featurestore.create_training_dataset(df, "matches", data_format="parquet",
     ...                                      splits={"train": 0.8, "test": 0.2}, seed=42)  # doctest: +SKIP
+    >>> featurestore.create_training_dataset(df, "matches", data_format="parquet",
+    ...                                      sink="ml_lake")                               # doctest: +SKIP
     """
     b = (Hops.createTrainingDataset(training_dataset).setDataFormat(data_format)
          .setDescription(description).setSplits(splits or {}))
@@ -267,6 +288,8 @@ def create_training_dataset(df: Any, training_dataset: str, description: str = "
         b = b.setPath(path)
     if statistics is not None:
         b = b.setStatistics(statistics)
+    if sink is not None:
+        b = b.setSink(sink)
     return _on(b, featurestore, training_dataset_version).write()
 
 
@@ -335,11 +358,15 @@ def get_feature_view(feature_view: str, featurestore: str | None = None,
 def recreate_training_dataset(training_dataset: str, featurestore: str | None = None,
                               training_dataset_version: int | None = None,
                               new_version: int | None = None, path: str | None = None,
-                              labels: DataFrame | None = None) -> TrainingDataset:
+                              labels: DataFrame | None = None,
+                              sink: StorageConnector | str | None = None) -> TrainingDataset:
     """Write a training dataset made from a query again, as ``new_version`` (default: the
     next): its recorded query at its recorded commits, so the same rows in the same splits,
-    even after the feature groups were updated."""
+    even after the feature groups were updated; through the storage connector it was written
+    to, or ``sink``."""
     b = Hops.recreateTrainingDataset(training_dataset).setLabels(labels)
+    if sink is not None:
+        b = b.setSink(sink)
     if new_version is not None:
         b = b.setNewVersion(new_version)
     if path is not None:
@@ -390,7 +417,7 @@ def update_featuregroup_stats(featuregroup: str, featurestore: str | None = None
     config = statistics_config(statistics or store.quality.config(group), **_hops_settings(locals()))
     if config != store.quality.config(group):
         store.quality.set_config(group, config)
-    if commit is None:
+    if commit is None and not group.external:     # external: of its source now, as a new run
         commit = store.metadata.commits(group.project, group.name, group.version)[-1].commit_id
     return store.quality.compute(group, commit)
 

@@ -76,7 +76,7 @@ def statistics_config(value: StatisticsConfig | Mapping[str, Any] | None) -> Sta
 
 
 @dataclass(frozen=True)
-class _Pending:
+class Pending:
     """What a handle of a group not created yet creates it with."""
     description: str = ""
     primary_key: tuple[str, ...] = ()
@@ -94,7 +94,7 @@ class FeatureGroup(Labelled):
     """A handle of a feature group version (see the module's docstring)."""
 
     def __init__(self, store: Store, name: str, version: int | None, project: str,
-                 pending: _Pending | None = None) -> None:
+                 pending: Pending | None = None) -> None:
         self._store, self._name, self._version, self._project = store, name, version, project
         self._pending = pending
         self._statistics: StatisticsConfig | None = None   # set, not yet updated
@@ -104,7 +104,7 @@ class FeatureGroup(Labelled):
         return f"FeatureGroup({self._name!r}, version={self._version}, project={self._project!r}){state}"
 
     # -- what is registered ---------------------------------------------------------------------
-    def _now(self) -> _Pending | None:
+    def _now(self) -> Pending | None:
         """The settings to create the group with while it is still to be created, else None: a
         handle of get_or_create whose version was created meanwhile (by another handle, job or
         face) is a handle of that version."""
@@ -319,6 +319,8 @@ class FeatureGroup(Labelled):
         """What the commits after ``start`` up to ``end`` (default: the latest) changed (commit
         ids or points in time, as in ``read``): the Delta change data feed."""
         group = self._meta()
+        if group.external:
+            return self._store.changes(group.name, None, None, group.version, group.project)
         first = self._store.metadata.commits(group.project, group.name, group.version)[0]
         before = (not isinstance(start, int) and utc(start) < first.committed_at)
         begin = None if before else self._store.commit_as_of(group, start)   # None: every commit
@@ -372,8 +374,11 @@ class FeatureGroup(Labelled):
         return self
 
     def compute_statistics(self) -> dict[str, Any]:
-        """Compute and keep the statistics of the latest commit."""
+        """Compute and keep the statistics of the latest commit (of an external group: of its
+        source now, numbered by run)."""
         group = self._meta()
+        if group.external:
+            return self._store.quality.compute(group, None, self._statistics)
         latest = self._store.metadata.commits(group.project, group.name, group.version)[-1]
         return self._store.quality.compute(group, latest.commit_id, self._statistics)
 
@@ -463,7 +468,7 @@ def new_feature_group(store: Store, name: str, version: int | None, project: str
                 + setting_problems(settings))
     settings.pop("time_travel_format", None)
     policy = settings.pop("validation_ingestion_policy", "ALWAYS")
-    pending = _Pending(
+    pending = Pending(
         description=settings.pop("description", "") or "",
         primary_key=names.features(_names(settings.pop("primary_key", None))),
         partition_key=names.features(_names(settings.pop("partition_key", None))),

@@ -4,12 +4,19 @@ Failures of the file system itself (a file where a folder must be, no permission
 full disk) reach the user as a :class:`~featurestore_spark.errors.StorageError` naming the path:
 :func:`storage_errors` maps them around a Spark or Hadoop call, and lets every other error through
 as it is.
+
+A path of a storage connector's (``s3a://bucket/...``) needs the connector's Hadoop settings (its
+``hadoop_options()``: endpoint, keys) in every call that reaches it: the ``options`` of these
+functions. They are set on a copy of the session's Hadoop configuration (:func:`hadoop_conf`),
+never on the session's own. Hadoop keeps one FileSystem per scheme and bucket in a process, made
+with the settings of its first use: so every call on such a path passes them (and the connectors
+refuse two ways to one bucket).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .errors import StorageError
 
@@ -21,14 +28,30 @@ def join(folder: str, child: str) -> str:
     return folder.rstrip("/") + "/" + child
 
 
-def _path_and_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
+def hadoop_conf(spark: SparkSession, options: Mapping[str, str] | None = None) -> Any:
+    """The session's Hadoop Configuration (a JVM object); with ``options`` (a storage
+    connector's Hadoop settings, secrets among them) a copy of it with those set, so that they
+    never become session-wide. The one place that reaches into PySpark's JVM handles for it."""
+    sc = spark.sparkContext
+    conf = sc._jsc.hadoopConfiguration()        # py4j handles; set while the session runs
+    if not options:
+        return conf
+    jvm: Any = sc._jvm
+    copy = jvm.org.apache.hadoop.conf.Configuration(conf)
+    for key, value in options.items():
+        copy.set(key, value)
+    return copy
+
+
+def _path_and_fs(spark: SparkSession, path: str,
+                 options: Mapping[str, str] | None = None) -> tuple[Any, Any]:
     jvm: Any = spark.sparkContext._jvm   # py4j's JVMView; set while the session runs
     p = jvm.org.apache.hadoop.fs.Path(path)
-    return p, p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return p, p.getFileSystem(hadoop_conf(spark, options))
 
 
-def exists(spark: SparkSession, path: str) -> bool:
-    p, fs = _path_and_fs(spark, path)
+def exists(spark: SparkSession, path: str, options: Mapping[str, str] | None = None) -> bool:
+    p, fs = _path_and_fs(spark, path, options)
     return bool(fs.exists(p))
 
 
@@ -59,11 +82,12 @@ def touch(spark: SparkSession, path: str) -> None:
     fs.create(p, True).close()
 
 
-def delete(spark: SparkSession, path: str, last: str | None = None) -> None:
+def delete(spark: SparkSession, path: str, last: str | None = None,
+           options: Mapping[str, str] | None = None) -> None:
     """Remove ``path`` and everything under it (nothing when it does not exist). With ``last``,
     the child of that name is removed after all the others (a marker that must outlive the rest,
     whichever file a failure stops at). What cannot be removed is a StorageError."""
-    p, fs = _path_and_fs(spark, path)
+    p, fs = _path_and_fs(spark, path, options)
     if not fs.exists(p):
         return
     if last is not None and fs.getFileStatus(p).isDirectory():
@@ -85,11 +109,12 @@ def qualify(spark: SparkSession, path: str) -> str:
     return str(fs.makeQualified(p).toString()).rstrip("/")
 
 
-def folder_problem(spark: SparkSession, path: str) -> str | None:
+def folder_problem(spark: SparkSession, path: str,
+                   options: Mapping[str, str] | None = None) -> str | None:
     """Why ``path`` cannot be (or become) a folder: it, or a folder above it, is a file. None
     when it can, or when the file system cannot tell (a few metadata calls, no listing)."""
     try:
-        p, fs = _path_and_fs(spark, path)
+        p, fs = _path_and_fs(spark, path, options)
         while p is not None:
             if fs.exists(p):
                 if fs.getFileStatus(p).isFile():
@@ -123,7 +148,8 @@ _CAUSES = (
 
 
 def storage_error(spark: SparkSession, error: BaseException, path: str, what: str,
-                  hint: str = "") -> StorageError | None:
+                  hint: str = "", options: Mapping[str, str] | None = None
+                  ) -> StorageError | None:
     """``error``, raised by a Spark or Hadoop call that writes under ``path``, as a StorageError
     when the file system refused the write; None for any other error (raise that as it is)."""
     from py4j.protocol import Py4JError
@@ -135,7 +161,7 @@ def storage_error(spark: SparkSession, error: BaseException, path: str, what: st
     text = str(error)
     if "PythonException" in text:        # failed in a Python worker: the user's code
         return None
-    reason = folder_problem(spark, path)
+    reason = folder_problem(spark, path, options)
     detail = ""
     if reason is None:
         for marker, meaning in _CAUSES:
@@ -160,12 +186,13 @@ def _java_line(text: str, marker: str) -> str:
 
 
 @contextmanager
-def storage_errors(spark: SparkSession, path: str, what: str, hint: str = "") -> Iterator[None]:
+def storage_errors(spark: SparkSession, path: str, what: str, hint: str = "",
+                   options: Mapping[str, str] | None = None) -> Iterator[None]:
     """Map a failure of the file system under ``path`` to a StorageError (see storage_error)."""
     try:
         yield
     except Exception as e:
-        mapped = storage_error(spark, e, path, what, hint)
+        mapped = storage_error(spark, e, path, what, hint, options)
         if mapped is None or mapped is e:
             raise
         raise mapped from e

@@ -59,7 +59,7 @@ class Quality:
         return _document(group, FG_SETTINGS, 0, {"statistics": config.to_dict()})
 
     def set_config(self, group: FeatureGroup, config: StatisticsConfig) -> None:
-        problems = config_problems(config, self.store.offline.read(group).schema)
+        problems = config_problems(config, self.store.read(group).schema)
         if problems:
             raise InvalidInputError(f"cannot change the statistics settings of {group.name!r}",
                                     problems)
@@ -137,6 +137,14 @@ class Quality:
 
     # -- statistics -------------------------------------------------------------------------------
     def _check_commit(self, group: FeatureGroup, commit: int) -> None:
+        if group.external:           # its statistics are numbered by run, 1, 2, ...
+            runs = [d.number for d in self.metadata.documents(group.project, FG_STATISTICS,
+                                                             group.name, group.version)]
+            if commit not in runs:
+                raise CommitNotFound(f"external feature group {group.name} version "
+                                     f"{group.version} has no statistics run {commit!r}; its "
+                                     f"runs are {runs}")
+            return
         ids = [c.commit_id for c in self.metadata.commits(group.project, group.name, group.version)]
         if commit not in ids:
             raise CommitNotFound(f"{group.name} version {group.version} has no commit {commit!r}; "
@@ -157,15 +165,21 @@ class Quality:
                           group.version, commit_id, group.name)
             return None
 
-    def compute(self, group: FeatureGroup, commit_id: int,
+    def compute(self, group: FeatureGroup, commit_id: int | None,
                 config: StatisticsConfig | None = None) -> dict:
-        """Compute and keep the statistics of the feature group as of ``commit_id``."""
+        """Compute and keep the statistics of the feature group as of ``commit_id`` (an
+        external group: of its source now, kept as its next run, 1, 2, ...)."""
         from .statistics import compute
         config = config or self.config(group)
-        self._check_commit(group, commit_id)
-        df = self.store.offline.read(group, commit_id)      # compute() checks the settings
-        earlier = [d for d in self.metadata.documents(group.project, FG_STATISTICS, group.name,
-                                                      group.version) if d.number < commit_id]
+        kept = self.metadata.documents(group.project, FG_STATISTICS, group.name, group.version)
+        if group.external:
+            commit_id = max((d.number for d in kept), default=0) + 1
+            df = self.store.read(group)
+        else:
+            assert commit_id is not None
+            self._check_commit(group, commit_id)
+            df = self.store.offline.read(group, commit_id)      # compute() checks the settings
+        earlier = [d for d in kept if d.number < commit_id]
         # binned on the previous commit's edges where they still fit (same columns and number of
         # bins), so that commits compare
         kinds = {f.name: column_kind(f.dataType) for f in df.schema.fields

@@ -36,7 +36,7 @@ class Reads:
             df = self.ctx.online.read(group)
         else:
             commit = None if spec.as_of is None else self.ctx.commit_as_of(group, spec.as_of)
-            df = self.ctx.offline.read(group, commit)
+            df = self.ctx.read(group, commit)
         if spec.features is not None:
             unknown = [f for f in spec.features if f not in group.feature_names]
             if unknown:
@@ -53,6 +53,9 @@ class Reads:
         features plus ``_change_type`` (insert, update_preimage, update_postimage, delete),
         ``_commit_version`` and ``_commit_timestamp``."""
         group = self.ctx.feature_group(name, version, project)
+        if group.external:
+            from .connectors.external import no_commits
+            raise no_commits(group, f"cannot read the changes of {name!r}")
         ids = [c.commit_id for c in self.ctx.metadata.commits(group.project, group.name, group.version)]
         end = ids[-1] if end_commit is None else end_commit
         given = [end] if start_commit is None else [start_commit, end]

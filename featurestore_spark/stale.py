@@ -70,7 +70,8 @@ def last_change(spark: SparkSession, dependency: str) -> tuple[datetime | None, 
 def stale(spark: SparkSession, metadata: MetadataStore, project: str) -> list[DependencyState]:
     """Every dependency of every feature group version of ``project`` that declares some."""
     states = []
-    groups: list[FeatureGroup] = [g for g in metadata.list_feature_groups(project) if g.dependencies]
+    groups: list[FeatureGroup] = [g for g in metadata.list_feature_groups(project)
+                                  if g.dependencies and not g.external]   # external: always now
     seen: dict[str, tuple[datetime | None, str]] = {}
     for g in groups:
         last = metadata.commits(g.project, g.name, g.version)[-1]

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Settings, load_settings
+from .connectors.groups import ExternalGroups
 from .context import Context
 from .feature_groups import FeatureGroupWrites
 from .logs import quiet_libraries
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from pyspark.sql import DataFrame, SparkSession
 
+    from .connectors.external import ExternalSpec
     from .consistency import CheckReport
     from .online.serving import FeatureVectorServer
     from .online.sync import ConsistencyReport, SyncResult
@@ -44,6 +46,7 @@ class Store:
         self.vectors = Vectors(self.ctx)
         self.writes = FeatureGroupWrites(self.ctx, self.quality, self.vectors.changed)
         self.reads = Reads(self.ctx)
+        self.external = ExternalGroups(self.ctx)
 
     @classmethod
     def connect(cls: type[S], settings: Settings | None = None,
@@ -110,6 +113,13 @@ class Store:
     def read(self, spec: ReadSpec) -> Any:
         return self.reads.read(spec)
 
+    def create_external(self, spec: ExternalSpec) -> FeatureGroup:
+        """Register an external feature group (``connectors.groups.ExternalGroups.create``)."""
+        group = self.external.create(spec)
+        if group.online:
+            self.vectors.changed()
+        return group
+
     def changes(self, name: str, start_commit: int | None, end_commit: int | None = None,
                 version: int | None = None, project: str | None = None) -> DataFrame:
         return self.reads.changes(name, start_commit, end_commit, version, project)
@@ -163,6 +173,10 @@ class Store:
         group = self.feature_group(name, version, project)
         if not group.online:
             self.vectors.changed()            # plans of this process see it at once
+        if group.external:                    # no commits: loaded whole from its source now
+            from .online.sync import SyncResult
+            written = self.external.sync_online(group)
+            return SyncResult(group.name, group.version, "full", None, None, written, 0)
         return self.online.sync(group, full)
 
     def check(self, project: str | None = None, repair: bool = False) -> CheckReport:
@@ -175,7 +189,8 @@ class Store:
     def check_online(self, name: str, version: int | None = None,
                      project: str | None = None) -> ConsistencyReport:
         """Compare an online table with the offline latest snapshot (``OnlineSync.check``)."""
-        return self.online.check(self.feature_group(name, version, project))
+        group = self.feature_group(name, version, project)
+        return self.online.check(group, self.external.read(group) if group.external else None)
 
     # -- feature vectors (online.vectors; no Spark) ---------------------------------------------------
     def feature_vector_server(self, features: list[str], project: str | None = None,

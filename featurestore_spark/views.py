@@ -42,6 +42,7 @@ from .transformations import apply as tf
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from .connectors import StorageConnector
     from .query import Query
     from .store import Store
 
@@ -289,11 +290,12 @@ class FeatureView(Labelled):
         return plan
 
     def _new_training(self, plan: dict[str, Any], start: Any, end: Any, description: str,
-                      data_format: str | None, write_options: Mapping[str, Any] | None
+                      data_format: str | None, write_options: Mapping[str, Any] | None,
+                      storage_connector: StorageConnector | str | None = None, location: str = ""
                       ) -> tuple[int, list[tuple[str | None, DataFrame]], list[dict[str, Any]]]:
         """A new training dataset version: its rows per split (of the pinned query), its
         statistics fitted on the training split, and its document (and files when
-        ``data_format`` is given)."""
+        ``data_format`` is given: through ``storage_connector``, in ``location`` under it)."""
         if not isinstance(description, str):
             raise InvalidInputError("cannot make training data", [
                 f"description must be a string, got {description!r}"], write=False)
@@ -316,7 +318,9 @@ class FeatureView(Labelled):
                             else (s["start"], s["end"])) for s in plan["splits"])
             self._store.training.create(TrainingDatasetSpec(
                 self._td_name, df, self._project, version, description, data_format, ranges,
-                plan.get("seed"), plan.get("column"), (write_options or {}).get("path")))
+                plan.get("seed"), plan.get("column"),
+                location or (write_options or {}).get("path"),
+                storage_connector=storage_connector))
         body = {"splits": plan, "query": query.to_dict(), "statistics": stats,
                 "materialized": data_format is not None, "description": description,
                 "start": str(start) if start is not None else None,
@@ -395,29 +399,40 @@ class FeatureView(Labelled):
 
     def create_training_data(self, start_time: Any = None, end_time: Any = None,
                              description: str = "", data_format: str = "parquet",
-                             write_options: Mapping[str, Any] | None = None) -> tuple[int, None]:
+                             write_options: Mapping[str, Any] | None = None,
+                             storage_connector: StorageConnector | str | None = None,
+                             location: str = "") -> tuple[int, None]:
         """Write the rows as training dataset ``<view>_<version>``; returns ``(version, None)``
-        (no job: the write is done when it returns)."""
+        (no job: the write is done when it returns). ``storage_connector`` (s3, hdfs, file; the
+        object or its name): the files go there, to ``location`` under it (default
+        ``<view>_<version>_<training data version>``); the split variants take them too."""
         version, _, _ = self._new_training(self._plan(None, None), start_time, end_time,
-                                           description, data_format, write_options)
+                                           description, data_format, write_options,
+                                           storage_connector, location)
         return version, None
 
     def create_train_test_split(self, test_size: float | None = None, train_start: Any = None,
                                 train_end: Any = None, test_start: Any = None,
                                 test_end: Any = None, seed: int | None = None,
                                 description: str = "", data_format: str = "parquet",
-                                write_options: Mapping[str, Any] | None = None) -> tuple[int, None]:
+                                write_options: Mapping[str, Any] | None = None,
+                                storage_connector: StorageConnector | str | None = None,
+                                location: str = "") -> tuple[int, None]:
         plan = self._plan(_two(test_size, train_start, train_end, test_start, test_end), seed)
-        version, _, _ = self._new_training(plan, None, None, description, data_format, write_options)
+        version, _, _ = self._new_training(plan, None, None, description, data_format,
+                                           write_options, storage_connector, location)
         return version, None
 
     def create_train_validation_test_split(self, validation_size: float | None = None,
                                            test_size: float | None = None, seed: int | None = None,
                                            description: str = "", data_format: str = "parquet",
                                            write_options: Mapping[str, Any] | None = None,
+                                           storage_connector: StorageConnector | str | None = None,
+                                           location: str = "",
                                            **ranges: Any) -> tuple[int, None]:
         plan = self._plan(_three(validation_size, test_size, ranges), seed)
-        version, _, _ = self._new_training(plan, None, None, description, data_format, write_options)
+        version, _, _ = self._new_training(plan, None, None, description, data_format,
+                                           write_options, storage_connector, location)
         return version, None
 
     def _training(self, version: int) -> Document:

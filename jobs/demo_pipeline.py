@@ -1,7 +1,8 @@
 """The main job: a football feature pipeline (the example of the Hopsworks docs), end to end.
 
 It generates a small deterministic raw dataset with Spark (teams, players, match attendances,
-season scores), computes five feature groups and writes them, upserts a correction, reads the
+season scores; the teams registered as an external feature group, read where they are kept),
+computes five feature groups and writes them, upserts a correction, reads the
 older commit back by time travel, serves feature vectors from the online store, joins features
 with ``get_features``, and writes a training dataset of match outcomes whose features are joined
 point in time (each match sees the team's form as it was before kick-off). It prints a summary. Run it with ``make demo`` (spark-submit)
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 import featurestore_spark as fs
 from featurestore_spark import Hops, featurestore
+from featurestore_spark.connectors import StorageConnectorNotFound
 from featurestore_spark.logs import setup_logging
 
 log = logging.getLogger("demo_pipeline")
@@ -105,6 +108,41 @@ def next_version(name: str) -> int:
         return 1
 
 
+def raw_teams_group(store: fs.FeatureStore, teams: DataFrame) -> Any:
+    """The raw teams as an external feature group, read where they are: a table of the MySQL
+    server through JDBC when the online store is MySQL (the project's own connector), else
+    parquet files through a file connector. Returns its handle."""
+    version = next_version("raw_teams")
+    project = store.settings.project
+    if store.settings.online.backend == "mysql":
+        import mysql.connector
+
+        from featurestore_spark.online.mysql import database
+        db = f"{project}_raw"            # the raw data's own database, beside the online one
+        server = mysql.connector.connect(**store.settings.mysql.connect_args())
+        for name in (db, database(project)):   # the connector's URL names the online database
+            server.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}`")
+        server.close()
+        connector = store.get_storage_connector(f"{project}_onlinefeaturestore")
+        (teams.write.format("jdbc").options(**connector.spark_options())
+         .option("dbtable", f"`{db}`.`teams_{version}`").mode("overwrite").save())
+        source = {"query": f"SELECT * FROM `{db}`.`teams_{version}`"}
+    else:
+        try:
+            connector = store.get_storage_connector("raw_files")
+        except StorageConnectorNotFound:
+            connector = store.create_storage_connector(
+                "raw_files", "file", path=f"{store.settings.home_path}/raw",
+                description="the raw inputs of the demo")
+        teams.write.mode("overwrite").parquet(connector.location(f"teams_{version}"))
+        source = {"path": f"teams_{version}", "data_format": "parquet"}
+    fg = store.create_external_feature_group(
+        "raw_teams", connector, version=version, primary_key=["team_id"],
+        description="the raw teams, where they are kept", **source)
+    fg.save()
+    return fg
+
+
 def next_training_version(name: str) -> int:
     try:
         return featurestore.get_latest_training_dataset_version(name) + 1
@@ -119,8 +157,11 @@ def main() -> int:
     log.info("feature store %s_featurestore in %s", store.settings.project,
              store.settings.home_path)
 
+    raw = raw_data(spark)
+    raw_teams = raw_teams_group(store, raw["teams"])     # read through its connector from now on
+    raw["teams"] = raw_teams.read()
     written = {}
-    for name, (df, options) in features(raw_data(spark)).items():
+    for name, (df, options) in features(raw).items():
         version = next_version(name)
         builder = (Hops.createFeaturegroup(name).setDataframe(df)
                    .setPrimaryKey(options.get("primary_key", "team_id"))
@@ -211,6 +252,10 @@ def main() -> int:
         n = featurestore.get_featuregroup(name, featuregroup_version=group.version).count()
         print(f"  {name} v{group.version}: {n} rows, {len(group.features)} features, "
               f"key {', '.join(group.primary_key)}")
+    raw_rows = raw_teams.read().count()
+    print(f"raw input: external feature group {raw_teams.name} v{raw_teams.version}, "
+          f"{raw_rows} rows read through storage connector "
+          f"{raw_teams.storage_connector.name} ({raw_teams.query or raw_teams.path}), no copy")
     print(f"upsert into {att.name} v{att.version}: commit {commit.commit_id}, "
           f"{commit.rows_updated} row(s) updated, {commit.rows_inserted} inserted")
     print(f"team 3 average_attendance: {before.average_attendance} at commit 0 (time travel), "
@@ -239,7 +284,7 @@ def main() -> int:
     ok = (after.average_attendance == 12345.0 and before.average_attendance != 12345.0
           and vector["average_attendance"] == 12345.0 and report.consistent
           and found.count() == TEAMS and sum(split_rows.values()) == TEAMS * MATCHES
-          and from_the_future == 0 and refused.startswith("refused"))
+          and from_the_future == 0 and refused.startswith("refused") and raw_rows == TEAMS)
     print("demo " + ("finished" if ok else "FAILED: a check above does not hold"))
     return 0 if ok else 1
 

@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for i, (name, version) in enumerate(targets, 1):
         result = store.sync_online(name, version, full=args.full)
-        print(f"[{i}/{len(targets)}] {result.name} v{result.version}: {result.mode} sync to commit "
-              f"{result.to_commit} ({result.rows_written} rows written, {result.rows_deleted} "
-              "deleted)", flush=True)
+        to = "from its source" if result.to_commit is None else f"to commit {result.to_commit}"
+        print(f"[{i}/{len(targets)}] {result.name} v{result.version}: {result.mode} sync {to} "
+              f"({result.rows_written} rows written, {result.rows_deleted} deleted)", flush=True)
         if args.check:
             report = store.check_online(name, result.version)
             print(f"    online {'equals' if report.consistent else 'DIFFERS FROM'} offline: "

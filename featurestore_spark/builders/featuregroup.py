@@ -91,8 +91,63 @@ class JobSetter(SpecBuilder):
 
 
 @dataclass(frozen=True)
-class CreateFeaturegroup(StatisticsSetters, LabelSetters, JobSetter):
-    """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``"""
+class OnDemandSetters(SpecBuilder):
+    """``setOnDemand(True).setJdbcConnector(sc).setSqlQuery(query)`` (or a file connector with
+    ``setPath`` and ``setDataFormat``): an external group, read from its source (see
+    ``connectors.external``), instead of one written from a DataFrame."""
+    on_demand: bool = False
+    source: tuple[tuple[str, Any], ...] = ()      # storage_connector, query, path, ...
+
+    def _source(self, **changes: Any) -> Any:
+        return replace(self, source=tuple({**dict(self.source), **changes}.items()))
+
+    def setOnDemand(self, on_demand: bool = True) -> Any:
+        return replace(self, on_demand=on_demand)
+
+    def setStorageConnector(self, connector: Any) -> Any:
+        """A storage connector or its name."""
+        return self._source(storage_connector=connector)
+
+    setJdbcConnector = setStorageConnector
+
+    def setSqlQuery(self, query: str) -> Any:
+        return self._source(query=query)
+
+    def setPath(self, path: str) -> Any:
+        return self._source(path=path)
+
+    def setDataFormat(self, data_format: str) -> Any:
+        return self._source(data_format=data_format)
+
+    def setOptions(self, options: Mapping[str, str]) -> Any:
+        """Spark read options of the source (``{"header": "true"}`` for csv)."""
+        return self._source(options=dict(options))
+
+    def _write_external(self) -> FeatureGroup:
+        from ..connectors.external import ExternalSpec
+        s, source = self.spec, dict(self.source)
+        problems = [f"an on-demand feature group reads its source: {what} does not apply"
+                    for what, given in (("setDataframe", s.dataframe is not None),
+                                        ("setPartitionBy", bool(s.partition_by)),
+                                        ("setOffline(False)", not s.offline),
+                                        ("setExpectationSuite", s.expectation_suite is not None))
+                    if given]
+        if "storage_connector" not in source:
+            problems.append("give its storage connector: setJdbcConnector(sc) or "
+                            "setStorageConnector(sc)")
+        if problems:
+            raise InvalidInputError(f"cannot create feature group {s.name!r}", problems)
+        return self._fs().create_external(ExternalSpec(
+            s.name, source["storage_connector"], s.project, s.version, source.get("query"),
+            source.get("path", ""), source.get("data_format"), source.get("options", {}),
+            s.primary_key, s.event_time, s.description, s.online, s.statistics, s.dependencies))
+
+
+@dataclass(frozen=True)
+class CreateFeaturegroup(StatisticsSetters, LabelSetters, JobSetter, OnDemandSetters):
+    """``Hops.createFeaturegroup("teams").setDataframe(df).setPrimaryKey("team_id").write()``;
+    ``Hops.createFeaturegroup("sales").setOnDemand(True).setJdbcConnector(sc)
+    .setSqlQuery("SELECT ...").write()`` registers an external one."""
 
     def setDataframe(self, df: DataFrame) -> CreateFeaturegroup:
         return self._with(dataframe=df)
@@ -139,7 +194,7 @@ class CreateFeaturegroup(StatisticsSetters, LabelSetters, JobSetter):
     def write(self) -> FeatureGroup:
         """Create the feature group version; returns its metadata."""
         self._check_labels()
-        group = self._fs().create(self.spec)
+        group = self._write_external() if self.on_demand else self._fs().create(self.spec)
         self._label("fg", group.project, group.name, group.version)
         return group
 

@@ -13,6 +13,8 @@ when the connector is used, on the driver. Nothing prints them: ``describe()`` s
 reference. Every project also has the connectors Hopsworks creates for it, made from the settings
 (not stored): ``<project>_featurestore`` (its Delta warehouse), ``<project>_training_datasets``
 (the training datasets' folder) and, with a MySQL online store, ``<project>_onlinefeaturestore``.
+A training dataset can be written through an s3, hdfs or file connector (``training.sinks``): it
+records the connector's name, which then cannot be deleted while such a dataset exists.
 
 Examples
 --------
@@ -51,6 +53,7 @@ SECRETS = ("password", "secret_key")
 SECRET_OPTION = re.compile(r"(?i)password|secret|token|credential|^(url|user|driver)$")
 URL_SECRET = re.compile(r"(?i)(password|pwd)=|//[^/@:?]+:[^/@?]*@|/[^/@:?]+/[^/@?]+@")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+SINK = "storage_connector"       # a training dataset's source names the connector it went to
 
 
 class StorageConnectorNotFound(FeatureStoreError, LookupError):
@@ -118,6 +121,15 @@ class StorageConnector:
             if self.endpoint:
                 options.setdefault(prefix + "path.style.access", "true")
         return options
+
+    def hadoop_options(self) -> dict[str, str]:
+        """The Hadoop file system settings of :meth:`spark_options` (``fs.*``: s3a's per-bucket
+        endpoint and keys, secrets resolved now; never log them): what the files of a training
+        dataset written through this connector are reached with. Its other options (a CSV
+        header, say) are for its reads of outside data, not for a training dataset's format."""
+        if self.type == "jdbc":
+            return {}
+        return {k: v for k, v in self.spark_options().items() if k.startswith("fs.")}
 
     def _secret(self, which: str) -> str | None:
         env, path = getattr(self, f"{which}_env"), getattr(self, f"{which}_file")
@@ -310,4 +322,12 @@ class Connectors:
         if connector.builtin:
             raise InvalidInputError(f"cannot delete storage connector {name!r}", [
                 "it is one of the project's own connectors"])
+        # training datasets written through it record its name (training.sinks): reaching
+        # their files needs it
+        if (written := [f"{d.name} v{d.version}" for d in
+                        self.metadata.list_training_datasets(project)
+                        if d.source.get(SINK) == connector.name]):
+            raise InvalidInputError(f"cannot delete storage connector {name!r}", [
+                f"training datasets are written through it: {', '.join(written)} (delete "
+                "them first)"])
         self.metadata.delete_documents(project, KIND, name, 1)

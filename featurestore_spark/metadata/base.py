@@ -47,6 +47,13 @@ class FeatureGroup:
     online: bool = False               # has a table in the online store
     online_commit: int | None = None   # the last commit synced to it (None: never synced)
     dependencies: tuple[str, ...] = ()  # the paths or tables it was computed from
+    # an external (on-demand) group: where it is read from, JSON-able ({"connector", "query" |
+    # "path", "data_format", "options"}); None: a Delta feature group with commits
+    source: Mapping[str, Any] | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.source is not None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -130,9 +137,10 @@ class MetadataStore(ABC):
     """What the feature store keeps about feature groups. One implementation per backend."""
 
     @abstractmethod
-    def create_feature_group(self, group: FeatureGroup, first_commit: Commit,
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit | None,
                              documents: Sequence[Document] = ()) -> None:
-        """Register a new version with its first commit (and ``documents``), atomically.
+        """Register a new version with its first commit (None: an external group, which has
+        none) and ``documents``, atomically.
         Raises FeatureGroupExists when that name and version is registered."""
 
     @abstractmethod

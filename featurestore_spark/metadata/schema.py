@@ -39,6 +39,7 @@ feature_groups = Table(
     Column("online", Integer, nullable=False, server_default="0"),
     Column("online_commit", Integer),
     Column("dependencies", Long),                        # JSON list of paths or tables, or NULL
+    Column("source", Long),                              # JSON of an external group, or NULL
     UniqueConstraint("project", "name", "version"),
     sqlite_autoincrement=True,
 )

@@ -168,7 +168,7 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                                        f"in feature store {project}")
         return fg_id
 
-    def create_feature_group(self, group: FeatureGroup, first_commit: Commit,
+    def create_feature_group(self, group: FeatureGroup, first_commit: Commit | None,
                              documents: Sequence[Document] = ()) -> None:
         try:
             with self._transaction() as conn:
@@ -179,12 +179,14 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                     location=group.location, created_at=to_text(group.created_at),
                     creator=group.creator, online=int(group.online),
                     online_commit=group.online_commit,
-                    dependencies=json.dumps(group.dependencies) if group.dependencies else None
+                    dependencies=json.dumps(group.dependencies) if group.dependencies else None,
+                    source=None if group.source is None else json.dumps(group.source)
                     )).inserted_primary_key
                 assert key is not None
                 fg_id = key[0]
                 self._replace_features(conn, fg_id, group.features)
-                self._insert_commit(conn, fg_id, first_commit)
+                if first_commit is not None:
+                    self._insert_commit(conn, fg_id, first_commit)
                 for d in documents:
                     self._put_document(conn, d)
                 search_index.reindex(conn, group.project, "fg", group.name, group.version)
@@ -211,7 +213,8 @@ class SqlMetadataStore(LabelsSql, MetadataStore):
                 primary_key=pk_cols, partition_by=part_cols, event_time=r.event_time,
                 location=r.location, created_at=from_text(r.created_at), creator=r.creator,
                 online=bool(r.online), online_commit=r.online_commit,
-                dependencies=tuple(json.loads(r.dependencies)) if r.dependencies else ()))
+                dependencies=tuple(json.loads(r.dependencies)) if r.dependencies else (),
+                source=None if r.source is None else json.loads(r.source)))
         return groups
 
     def feature_group_versions(self, project: str, name: str) -> list[int]:

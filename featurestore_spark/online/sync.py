@@ -38,7 +38,7 @@ class SyncResult:
     version: int
     mode: str                  # full, incremental or none (already in sync)
     from_commit: int | None    # the last commit synced before
-    to_commit: int             # the commit the online table now reflects
+    to_commit: int | None      # the commit the online table now reflects (None: external)
     rows_written: int          # rows sent (a full sync without event time: duplicates of a
     rows_deleted: int          # key count each, though the table keeps one)
 
@@ -47,7 +47,7 @@ class SyncResult:
 class ConsistencyReport:
     name: str
     version: int
-    offline_commit: int
+    offline_commit: int | None  # None: an external group (its source now)
     online_commit: int | None
     offline_rows: int          # keys in the offline latest snapshot
     online_rows: int
@@ -171,8 +171,9 @@ class OnlineSync:
                                       online_schema(group))
         return spark_decode(raw, group)
 
-    def check(self, group: FeatureGroup) -> ConsistencyReport:
-        """Compare the online table with the offline latest snapshot, key by key."""
+    def check(self, group: FeatureGroup, rows: DataFrame | None = None) -> ConsistencyReport:
+        """Compare the online table with the offline latest snapshot (or ``rows``: an external
+        group's source now), key by key."""
         if not group.online:
             raise InvalidInputError(f"cannot check feature group {group.name!r}",
                                     [f"{group.name} v{group.version} is not online"], write=False)
@@ -180,7 +181,8 @@ class OnlineSync:
         commits = self.metadata.commits(group.project, group.name, group.version)
         schema = online_schema(group)
         keys = list(group.primary_key)
-        latest = checks.latest_per_key(self.offline.read(group), group.primary_key, group.event_time)
+        latest = checks.latest_per_key(self.offline.read(group) if rows is None else rows,
+                                       group.primary_key, group.event_time)
         offline = wire_frame(latest, schema.columns)
         online = wire_frame(self.read(group), schema.columns)
         values = [c.name for c in schema.values]
@@ -210,6 +212,7 @@ class OnlineSync:
                      "problem": "missing online" if r["in_on"] is None else
                      "extra online" if r["in_off"] is None else
                      "different: " + ", ".join(r["differs"])} for r in bad]
-        return ConsistencyReport(group.name, group.version, commits[-1].commit_id,
+        return ConsistencyReport(group.name, group.version,
+                                 commits[-1].commit_id if commits else None,
                                  group.online_commit, counts["off"], counts["on"], counts["missing"],
                                  counts["extra"], counts["diff"], examples)

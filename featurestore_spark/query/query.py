@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from ..context import Context
-    from ..offline.delta import DeltaEngine
 
 
 
@@ -372,6 +371,10 @@ class Query:
             chosen = {}
         else:
             chosen = {i: normal(point, "as of") for i in groups}
+        problems += [f"{self.parts[i].title} is an external feature group: it has no commits to "
+                     "travel to (name the groups to read as of a time: {name: time})"
+                     for i, v in chosen.items() if v is not None
+                     and cast(FeatureGroup, self.parts[i].group).external]
         self._fail("cannot time travel", problems)
         parts = [replace(p, as_of=chosen[i]) if i in chosen else p
                  for i, p in enumerate(self.parts)]
@@ -387,7 +390,7 @@ class Query:
         store = self._store()
         parts = []
         for p in self.parts:
-            if p.group is not None:
+            if p.group is not None and not p.group.external:     # external: read as it is now
                 g = p.group
                 if p.as_of is None:
                     commit = store.metadata.commits(g.project, g.name, g.version)[-1].commit_id
@@ -400,14 +403,13 @@ class Query:
     def commits(self) -> dict[str, int]:
         """The commit each feature group would be read at now: ``{name_version: commit}``."""
         return {table_name(p.group.name, p.group.version): cast(int, p.as_of)   # pinned: commit ids
-                for p in self.pinned().parts if p.group is not None}
+                for p in self.pinned().parts if p.group is not None and not p.group.external}
 
     # -- running -----------------------------------------------------------------------------------
     def _plan(self) -> Any:
         pinned = self.pinned()
         return make_plan(pinned.parts, pinned.joins, pinned.filters,
-                         [cast(int, p.as_of) if p.group is not None else None   # pinned: commit ids
-                          for p in pinned.parts])
+                         [cast("int | None", p.as_of) for p in pinned.parts])   # pinned: commit ids
 
     def read(self, dataframe_type: str = "spark") -> Any:
         """The rows: a Spark DataFrame (default; nothing is read until an action runs), or
@@ -415,20 +417,19 @@ class Query:
         if dataframe_type not in DATAFRAME_TYPES:
             self._fail("cannot read the query", [f"dataframe type {dataframe_type!r} is not one "
                                                  f"of {', '.join(DATAFRAME_TYPES)}"])
-        offline = self._store().offline if any(p.group for p in self.parts) else None
-
         def read(source: Source) -> DataFrame:
             if source.part.group is None:     # the labels part, which has them
                 return cast("DataFrame", source.part.labels)
-            # a feature group part: there is one, so offline is set; its commit is pinned
-            return cast("DeltaEngine", offline).read(source.part.group, source.commit)
+            return self._store().read(source.part.group, source.commit)   # pinned: its commit
 
         return convert(to_frame(self._plan(), read), dataframe_type)
 
     def to_sql(self, labels: str | None = None) -> str:
         """The query as Spark SQL, with every feature group at its commit (``VERSION AS OF``)
         and point-in-time joins as window functions (see :mod:`.pit`); ``labels`` names a
-        table or temporary view holding the labels of a query that starts from them."""
+        table or temporary view holding the labels of a query that starts from them. An
+        external feature group is read as the temporary view ``<project>_<name>_<version>``,
+        registered in this session now (the SQL runs in this session only)."""
         if self.root.group is None:
             import re
             if not isinstance(labels, str) or not re.fullmatch(r"\w+(\.\w+)?", labels):
@@ -440,6 +441,10 @@ class Query:
             g = source.part.group
             if g is None:     # the root: labels was checked to be a name above
                 return ".".join(quote(n) for n in cast(str, labels).split("."))
+            if g.external:    # a temporary view of this session, as the Hopsworks client does
+                view = f"{g.project}_{table_name(g.name, g.version)}"
+                self._store().read(g).createOrReplaceTempView(view)
+                return quote(view)
             return (f"{quote(database_name(g.project))}.{quote(table_name(g.name, g.version))} "
                     f"VERSION AS OF {int(cast(int, source.commit))}")   # pinned: a commit id
 

@@ -3,7 +3,8 @@ by Spark's executors, split randomly or by time, registered with their schema, s
 source, and made again from a recorded query with the same rows.
 
 ``spec`` is the request, ``splits`` the split plans, ``formats`` and ``tfrecord`` the writers and
-readers, ``lineage`` the recorded source, ``service`` the operations (``store.training``) and
+readers, ``lineage`` the recorded source, ``sinks`` where the files go (the feature store's
+folder or a storage connector), ``service`` the operations (``store.training``) and
 ``builders`` the ``Hops`` builders.
 """
 

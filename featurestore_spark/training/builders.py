@@ -5,6 +5,7 @@ Examples
 >>> (Hops.createTrainingDataset("matches").setDataframe(df).setDataFormat("parquet")
 ...      .setSplits({"train": 0.8, "test": 0.2}).setSeed(42).write())            # doctest: +SKIP
 >>> Hops.getTrainingDataset("matches").setSplit("train").setDataframeType("pandas").read()  # doctest: +SKIP
+>>> Hops.createTrainingDataset("matches").setDataframe(df).setSink("lake").write()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ..metadata import TrainingDataset
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from ..connectors import StorageConnector
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,19 @@ class CreateTrainingDataset(StatisticsSetters, LabelSetters):
         return self._with(event_time=column)
 
     def setPath(self, path: str) -> CreateTrainingDataset:
-        """Write to this (new) folder instead of the feature store's training dataset folder."""
+        """Write to this (new) folder instead of the feature store's training dataset folder;
+        with ``setSink``, the folder under the connector."""
         return self._with(path=path)
+
+    def setSink(self, connector: StorageConnector | str) -> CreateTrainingDataset:
+        """Write the files through this storage connector (s3, hdfs or file; the object or its
+        name), to ``<its path>/<name>_<version>`` or ``setPath``'s folder under it; the
+        metadata stays in the feature store."""
+        return self._with(storage_connector=connector)
+
+    def setStorageConnector(self, connector: StorageConnector | str) -> CreateTrainingDataset:
+        """Same as ``setSink``."""
+        return self.setSink(connector)
 
     def write(self) -> TrainingDataset:
         """Create the training dataset version; returns its metadata."""
@@ -112,6 +126,11 @@ class RecreateTrainingDataset(NamedBuilder):
     path: str | None = None
     labels: Any = None
     query_from_dict: Callable[[Mapping[str, Any]], Any] | None = None
+    storage_connector: StorageConnector | str | None = None
+
+    def setSink(self, connector: StorageConnector | str) -> RecreateTrainingDataset:
+        """Write through this storage connector instead of the one the version was written to."""
+        return replace(self, storage_connector=connector)
 
     def setNewVersion(self, version: int) -> RecreateTrainingDataset:
         return replace(self, new_version=version)
@@ -128,7 +147,8 @@ class RecreateTrainingDataset(NamedBuilder):
 
     def write(self) -> TrainingDataset:
         return self._fs().training.recreate(self.name, self.version, self.new_version, self.path,
-                                            self.project, self.labels, self.query_from_dict)
+                                            self.project, self.labels, self.query_from_dict,
+                                            self.storage_connector)
 
 
 @dataclass(frozen=True)

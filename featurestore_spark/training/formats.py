@@ -1,11 +1,13 @@
 """The data formats of training datasets: Spark's own writers and readers (parquet, orc, avro, csv,
 tsv) and TFRecords (:mod:`.tfrecord`). Every write is a Spark job whose executors write the files
-through the Hadoop FileSystem; a read is lazy, with the column types the metadata recorded."""
+through the Hadoop FileSystem; a read is lazy, with the column types the metadata recorded.
+``options`` are the Hadoop settings of a storage connector the files are under (its
+``hadoop_options()``), handed to that one write or read, never set session-wide."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..names import quote
 from . import tfrecord
@@ -55,20 +57,23 @@ def type_problems(data_format: str, features: Sequence[Feature]) -> list[str]:
     return problems
 
 
-def write(df: DataFrame, data_format: str, path: str, features: Sequence[Feature]) -> None:
+def write(df: DataFrame, data_format: str, path: str, features: Sequence[Feature],
+          options: Mapping[str, str] | None = None) -> None:
     """Write ``df`` under the new folder ``path`` (it fails if ``path`` exists)."""
     if data_format == "tfrecords":
-        tfrecord.write(df, path, features)
+        tfrecord.write(df, path, features, options)
         return
-    source, options = SPARK_FORMATS[data_format]
-    df.write.format(source).options(**options).mode("errorifexists").save(path)
+    source, format_options = SPARK_FORMATS[data_format]
+    (df.write.format(source).options(**{**(options or {}), **format_options})
+     .mode("errorifexists").save(path))
 
 
 def read(spark: SparkSession, data_format: str, paths: Sequence[str],
-         features: Sequence[Feature]) -> DataFrame:
+         features: Sequence[Feature], options: Mapping[str, str] | None = None) -> DataFrame:
     """The rows under ``paths`` (folders of one training dataset), with the recorded types."""
     if data_format == "tfrecords":
-        return tfrecord.read(spark, paths, features)
-    source, options = SPARK_FORMATS[data_format]
+        return tfrecord.read(spark, paths, features, options)
+    source, format_options = SPARK_FORMATS[data_format]
     schema = ", ".join(f"{quote(f.name)} {f.type}" for f in features)
-    return spark.read.format(source).options(**options).schema(schema).load(list(paths))
+    return (spark.read.format(source).options(**{**(options or {}), **format_options})
+            .schema(schema).load(list(paths)))

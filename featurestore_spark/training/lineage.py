@@ -87,7 +87,7 @@ def inputs(spark: SparkSession, df: DataFrame,
     except Exception as e:  # e.g. Spark Connect: no JVM plan to look at
         log.info("cannot inspect the plan of the training dataset's source: %s", e)
         return [], ["a plan that could not be inspected"]
-    by_path = ({paths.qualify(spark, g.location): g for g in groups()}
+    by_path = ({paths.qualify(spark, g.location): g for g in groups() if not g.external}
                if any(read for _, read in leaves) else {})
     reads: list[dict[str, Any]] = []
     others: list[str] = []

@@ -4,7 +4,8 @@ A training dataset version is files of one data format in a folder (one sub-fold
 registered in the metadata store with its columns, splits and source. Creation checks the whole
 request first (one error listing every problem, nothing written), writes the files from the
 executors, and registers the version last; if writing or registering fails, the folder is
-removed, so a failure leaves neither files nor a registered version.
+removed, so a failure leaves neither files nor a registered version. The folder is the feature
+store's, one of the user's, or under a storage connector (:mod:`.sinks`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..connectors import Connectors, StorageConnector
 from ..dataframes import as_spark, convert
 from ..errors import InvalidInputError, TrainingDatasetNotFound
 from ..metadata import Feature, TrainingDataset
 from ..names import name_problem
 from ..spec import DATAFRAME_TYPES
 from .. import paths
-from . import formats, lineage, splits
+from . import formats, lineage, sinks, splits
 from ..statistics.config import config_problems
 from .spec import TrainingDatasetSpec, version_problem
 
@@ -60,6 +62,7 @@ class TrainingDatasets:
     def __init__(self, ctx: Context, quality: Quality) -> None:
         self.store, self.quality = ctx, quality
         self.metadata = ctx.metadata
+        self.connectors = Connectors(ctx.metadata, ctx.settings)
 
     @property
     def spark(self) -> SparkSession:
@@ -141,13 +144,17 @@ class TrainingDatasets:
                 problems += formats.type_problems(data_format, features)
             problems += splits.frame_problems(df, split_plan)
             problems += config_problems(spec.statistics, df.schema)
-        location = (spec.path.rstrip("/") if isinstance(spec.path, str) and spec.path.strip()
-                    else self.location(project, spec.name, spec.version))
-        if not problems and paths.exists(self.spark, location):
-            problems.append(f"{location} exists already: remove it, or write the training "
-                            "dataset somewhere else (path) or as another version")
-        elif not problems and (reason := paths.folder_problem(self.spark, location)):
-            problems.append(f"{location} cannot be the training dataset's folder: {reason}")
+        sink, sink_problems = sinks.resolve(self.connectors, project, spec.storage_connector)
+        options, option_problems = sinks.options(sink)
+        problems += sink_problems + option_problems
+        if sink is not None:
+            location, location_problems = sinks.location(sink, spec.path, spec.name, spec.version)
+            problems += location_problems
+        else:
+            location = (spec.path.rstrip("/") if isinstance(spec.path, str) and spec.path.strip()
+                        else self.location(project, spec.name, spec.version))
+        if not problems:
+            problems += self._folder_problems(sink, location, options)
         if problems or df is None:
             raise InvalidInputError(f"cannot create training dataset {spec.name!r}", problems)
         reads, others = lineage.inputs(self.spark, df, self.metadata.list_feature_groups)
@@ -156,15 +163,16 @@ class TrainingDatasets:
             data_format=str(data_format), location=location, features=features,
             splits=_json(split_plan), source=_json({**lineage.record(
                 "query" if query is not None else "dataframe", query, reads, others),
-                **(more_source or {})}),
+                **sinks.record(sink), **(more_source or {})}),
             created_at=datetime.now(timezone.utc), creator=getpass.getuser())
         statistics = self.store.settings.statistics.on_write and spec.statistics.enabled
         # the splits and the statistics read one result: computed once (kept by the executors)
         kept = df.persist() if statistics or td.splits["kind"] != "none" else None
         try:
             with paths.storage_errors(self.spark, location,
-                                      f"cannot create training dataset {td.name} v{td.version}"):
-                self._write(td, df)
+                                      f"cannot create training dataset {td.name} v{td.version}",
+                                      options=options):
+                self._write(td, df, options)
             if statistics:
                 self.quality.training_statistics(td, df, spec.statistics)
         finally:
@@ -172,10 +180,30 @@ class TrainingDatasets:
                 kept.unpersist()
         return self.metadata.get_training_dataset(project, td.name, td.version)
 
-    def _write(self, td: TrainingDataset, df: DataFrame) -> None:
+    def _folder_problems(self, sink: StorageConnector | None, location: str,
+                         options: dict[str, str]
+                         ) -> builtins.list[str]:
+        """Why ``location`` cannot become the new dataset's folder (it exists, a file is in the
+        way, or its file system cannot be reached)."""
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+        try:
+            there = paths.exists(self.spark, location, options=options)
+        except (Py4JError, PySparkException) as e:
+            return [sinks.unreachable(sink, location, e)]
+        if there:
+            return [f"{location} exists already: remove it, or write the training dataset "
+                    "somewhere else (path) or as another version"]
+        if (reason := paths.folder_problem(self.spark, location, options=options)):
+            return [f"{location} cannot be the training dataset's folder: {reason}"]
+        return []
+
+    def _write(self, td: TrainingDataset, df: DataFrame,
+               options: dict[str, str] | None = None) -> None:
         """Write every split, then register; on any failure remove the folder (it did not exist
         before) and let the error through. A first write that finds the folder made meanwhile
-        (another writer of the same version) leaves it alone."""
+        (another writer of the same version) leaves it alone. ``options``: the Hadoop settings
+        of the storage connector the folder is under."""
         sc = self.spark.sparkContext
         log.info("creating training dataset %s version %d (%s) in %s", td.name, td.version,
                  td.data_format, td.location)
@@ -186,7 +214,7 @@ class TrainingDatasets:
                 sc.setJobDescription(f"featurestore: training dataset {td.name} v{td.version}"
                                      + (f" split {split}" if split else ""))
                 try:
-                    formats.write(rows, td.data_format, where, td.features)
+                    formats.write(rows, td.data_format, where, td.features, options=options)
                 except BaseException as e:
                     written = written or not _lost_race(e)    # did it write anything?
                     raise
@@ -198,7 +226,7 @@ class TrainingDatasets:
             log.warning("training dataset %s version %d failed: removing %s", td.name,
                         td.version, td.location)
             try:
-                paths.delete(self.spark, td.location)
+                paths.delete(self.spark, td.location, options=options)
             except Exception:  # keep the original error; say what is left behind
                 log.exception("could not remove %s after a failed write", td.location)
             raise
@@ -225,7 +253,8 @@ class TrainingDatasets:
                 f"dataframe type {dataframe_type!r} is not one of {', '.join(DATAFRAME_TYPES)}"],
                 write=False)
         td = self.get(name, version, project)
-        df = formats.read(self.spark, td.data_format, self._split_paths(td, split), td.features)
+        df = formats.read(self.spark, td.data_format, self._split_paths(td, split), td.features,
+                          options=sinks.recorded_options(self.connectors, td))
         return convert(df, dataframe_type)
 
     # -- again ------------------------------------------------------------------------------------
@@ -247,10 +276,15 @@ class TrainingDatasets:
     def recreate(self, name: str, version: int | None = None, new_version: int | None = None,
                  path: str | None = None, project: str | None = None,
                  labels: DataFrame | None = None,
-                 query_from_dict: lineage.QueryFromDict | None = None) -> TrainingDataset:
+                 query_from_dict: lineage.QueryFromDict | None = None,
+                 storage_connector: StorageConnector | str | None = None) -> TrainingDataset:
         """Write a version again as ``new_version`` (default: the next one): the same query at
-        the same commits, format and splits (same seed or ranges), so the same rows per split."""
+        the same commits, format and splits (same seed or ranges), so the same rows per split;
+        through the storage connector it was written to (or ``storage_connector``), ``path``
+        under it."""
         td = self.get(name, version, project)
+        if storage_connector is None:
+            storage_connector = sinks.recorded_name(td)
         query, df = self._rebuild(td, labels, query_from_dict)
         plan = td.splits
         split_spec = tuple((s["name"], s["fraction"] if plan["kind"] == "random"
@@ -259,13 +293,14 @@ class TrainingDatasets:
             td.name, query, td.project,
             self.latest_version(name, td.project) + 1 if new_version is None else new_version,
             td.description, td.data_format, split_spec, plan.get("seed"), plan.get("column"),
-            path)
+            path, storage_connector=storage_connector)
         return self._create(spec, (df, query, []), {"recreated_from": td.version})
 
     def delete(self, name: str, version: int, project: str | None = None) -> None:
         """Remove a version: its files, then its registration."""
         td = self.get(name, version, project)
-        paths.delete(self.spark, td.location)
+        paths.delete(self.spark, td.location,
+                     options=sinks.recorded_options(self.connectors, td))
         self.metadata.delete_training_dataset(td.project, td.name, td.version)
 
 

@@ -32,6 +32,9 @@ class TrainingDatasetSpec:
     event_time: str | None = None              # the column time splits split by
     path: str | None = None                    # None: <training path>/<project>/<name>_<version>
     statistics: StatisticsConfig = StatisticsConfig()   # computed on its rows when written
+    # a StorageConnector (s3, hdfs, file) or its name: the files go there, ``path`` being their
+    # folder under it (None: <connector's path>/<name>_<version>); see training.sinks
+    storage_connector: Any = None
 
     def __post_init__(self) -> None:            # feature names as stored: see names.feature
         object.__setattr__(self, "event_time", feature(self.event_time))
@@ -49,6 +52,10 @@ class TrainingDatasetSpec:
             problems.append(f"description must be a string, got {self.description!r}")
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             problems.append(f"path must be a folder path, got {self.path!r}")
+        if self.storage_connector is not None and not isinstance(
+                getattr(self.storage_connector, "name", self.storage_connector), str):
+            problems.append(f"the storage connector must be a StorageConnector or its name, got "
+                            f"{type(self.storage_connector).__name__}")
         if self.source is None:
             problems.append("give the rows: a Spark DataFrame (setDataframe) or a query (setQuery)")
         return problems

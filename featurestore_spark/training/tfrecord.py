@@ -32,8 +32,9 @@ from __future__ import annotations
 import logging
 import struct
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
+from .. import paths as hadoop
 from ..names import quote
 
 log = logging.getLogger(__name__)
@@ -339,8 +340,10 @@ def _specs(features: Sequence[Feature]) -> list[tuple[str, str, bool]]:
     return [(f.name, *(feature_kind(f.type) or (BYTES, False))) for f in features]
 
 
-def write(df: DataFrame, path: str, features: Sequence[Feature]) -> None:
-    """Write ``df`` as TFRecord files (one per partition) under the new folder ``path``.
+def write(df: DataFrame, path: str, features: Sequence[Feature],
+          options: Mapping[str, str] | None = None) -> None:
+    """Write ``df`` as TFRecord files (one per partition) under the new folder ``path``
+    (``options``: the Hadoop settings of the storage connector it is under).
 
     The executors encode Arrow batches of rows into Examples (``mapInArrow``, see
     :mod:`.tfexample`); the JVM turns each into a Hadoop ``BytesWritable`` and the TFRecord
@@ -356,12 +359,12 @@ def write(df: DataFrame, path: str, features: Sequence[Feature]) -> None:
         log.info("writing TFRecords through PySpark's RDD API (%s)", e)
         (records.rdd.map(lambda r: (bytes(r[0]), None))
          .saveAsNewAPIHadoopFile(path, OUTPUT_FORMAT, keyClass=BYTES_WRITABLE,
-                                 valueClass=NULL_WRITABLE))
+                                 valueClass=NULL_WRITABLE, conf=dict(options or {})))
         return
     jvm = df.sparkSession.sparkContext._jvm
     pairs.saveAsNewAPIHadoopFile(path, _jclass(jvm, BYTES_WRITABLE), _jclass(jvm, NULL_WRITABLE),
                                  _jclass(jvm, OUTPUT_FORMAT),
-                                 df.sparkSession.sparkContext._jsc.hadoopConfiguration())
+                                 hadoop.hadoop_conf(df.sparkSession, options))
 
 
 def _jclass(jvm: Any, name: str) -> Any:
@@ -382,8 +385,10 @@ def _writable_pairs(records: DataFrame) -> Any:
     return jvm.org.apache.spark.api.java.JavaPairRDD.fromRDD(writables, any_ref, any_ref)
 
 
-def read(spark: SparkSession, paths: Sequence[str], features: Sequence[Feature]) -> DataFrame:
-    """The rows of the TFRecord files under ``paths``, with the recorded column types.
+def read(spark: SparkSession, paths: Sequence[str], features: Sequence[Feature],
+         options: Mapping[str, str] | None = None) -> DataFrame:
+    """The rows of the TFRecord files under ``paths``, with the recorded column types
+    (``options``: the Hadoop settings of the storage connector they are under).
 
     The JVM reads the records (TFRecordFileInputFormat checks both CRCs) into a binary column;
     the executors decode Arrow batches of them (``mapInArrow``)."""
@@ -394,24 +399,26 @@ def read(spark: SparkSession, paths: Sequence[str], features: Sequence[Feature])
     specs = [(*spec, f.type in ("string", "array<string>"))
              for spec, f in zip(_specs(features), features)]
     try:
-        records = _record_frame(spark, paths)
+        records = _record_frame(spark, paths, options)
     except Exception as e:  # Spark's internals moved: the public (slower) path of PySpark
         log.info("reading TFRecords through PySpark's RDD API (%s)", e)
         rdd: RDD[tuple[bytes, Any]] = spark.sparkContext.newAPIHadoopFile(
-            ",".join(paths), INPUT_FORMAT, BYTES_WRITABLE, NULL_WRITABLE)
+            ",".join(paths), INPUT_FORMAT, BYTES_WRITABLE, NULL_WRITABLE,
+            conf=dict(options or {}))
         rows = rdd.mapPartitions(partial(_decode_partition, specs))
         return _convert(spark.createDataFrame(rows, wire_schema), features, _from_wire)
     decoded = records.mapInArrow(partial(_decode_batches, specs, wire_schema), wire_schema)
     return _convert(decoded, features, _from_wire)
 
 
-def _record_frame(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
+def _record_frame(spark: SparkSession, paths: Sequence[str],
+                  options: Mapping[str, str] | None = None) -> DataFrame:
     """A DataFrame of the records (``record`` binary) of the TFRecord files under ``paths``,
     made in the JVM with the converter PySpark's own ``newAPIHadoopFile`` uses."""
     from pyspark.sql import DataFrame
     sc = spark.sparkContext
     jvm: Any = sc._jvm   # py4j's JVMView; set while the session runs
-    conf = sc._jsc.hadoopConfiguration()
+    conf = hadoop.hadoop_conf(spark, options)
     pairs = sc._jsc.newAPIHadoopFile(",".join(paths), _jclass(jvm, INPUT_FORMAT),
                                      _jclass(jvm, BYTES_WRITABLE), _jclass(jvm, NULL_WRITABLE),
                                      conf)

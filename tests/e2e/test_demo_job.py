@@ -34,6 +34,8 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "demo finished" in run.stdout
     assert "attendances_features v1: 20 rows" in run.stdout
+    assert ("raw input: external feature group raw_teams v1, 20 rows read through storage "
+            "connector raw_files (teams_1), no copy") in run.stdout
     assert "attendances_features v1 online vs offline: consistent (20 keys online" in run.stdout
     assert (home / "warehouse" / "football_featurestore.db" / "teams_features_1" / "_delta_log").is_dir()
     assert (home / "online" / "football.db").is_file()
@@ -60,8 +62,9 @@ def test_demo_pipeline_under_spark_submit(tmp_path):
     assert cli.returncode == 0, cli.stderr
     listed = json.loads(cli.stdout)
     assert sorted(g["name"] for g in listed) == ["attendances_features", "players_features",
-                                                 "season_scores_features", "team_form_features",
-                                                 "teams_features"]
+                                                 "raw_teams", "season_scores_features",
+                                                 "team_form_features", "teams_features"]
+    assert [g["external"] for g in listed if g["name"] == "raw_teams"] == [True]
 
 
 HIVE_WRITER = """

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from featurestore_spark.names import database_name
+
+from ..conftest import ROOT, read_env_file
 
 
 def snapshot(store, name: str, version: int = 1) -> dict:
@@ -54,3 +57,38 @@ def make_registry(spark, home, project):
                                      description="churn model features")
     view.create_training_data(data_format="parquet")
     return store
+
+
+class Lake(NamedTuple):
+    """An s3 connector ``lake`` on a bucket of the test's own, and a boto3 client of it."""
+    connector: Any
+    client: Any
+    bucket: str
+    secret: str
+    settings: dict[str, str]
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def make_lake(store, monkeypatch, suffix: str, path: str, secret_env: str) -> Lake:
+    """An s3 connector ``lake`` (keys from ``secret_env``, set here) under ``path`` of a bucket of
+    the test's own (``<project>-<suffix>``: Hadoop keeps one file system per bucket and process,
+    and the shared bucket's name is also the test MySQL's password), on the moto server."""
+    s3 = read_env_file(ROOT / ".cache" / "s3.env")
+    assert s3, "no test S3 server: run `make s3` (make test starts it)"
+    import boto3
+    secret = s3["FEATURESTORE_TEST_S3_SECRET_KEY"]
+    monkeypatch.setenv(secret_env, secret)
+    client = boto3.client("s3", endpoint_url=s3["FEATURESTORE_TEST_S3_ENDPOINT"],
+                          aws_access_key_id=s3["FEATURESTORE_TEST_S3_ACCESS_KEY"],
+                          aws_secret_access_key=secret,
+                          region_name=s3["FEATURESTORE_TEST_S3_REGION"])
+    bucket = store.settings.project.replace("_", "-")[:55] + "-" + suffix
+    client.create_bucket(Bucket=bucket)
+    connector = store.create_storage_connector(
+        "lake", "s3", bucket=bucket, path=path, endpoint=s3["FEATURESTORE_TEST_S3_ENDPOINT"],
+        region=s3["FEATURESTORE_TEST_S3_REGION"],
+        access_key=s3["FEATURESTORE_TEST_S3_ACCESS_KEY"], secret_key_env=secret_env)
+    return Lake(connector, client, bucket, secret, s3)

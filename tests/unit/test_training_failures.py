@@ -38,10 +38,10 @@ def test_a_failure_in_a_later_split_removes_the_earlier_ones(store, monkeypatch)
     written = []
     real_write = formats.write
 
-    def second_fails(rows, data_format, path, features):
+    def second_fails(rows, data_format, path, features, options=None):
         if written:
             raise OSError("disk full")
-        real_write(rows, data_format, path, features)
+        real_write(rows, data_format, path, features, options)
         written.append(path)
     monkeypatch.setattr(formats, "write", second_fails)
     before = state(store)
@@ -75,7 +75,7 @@ def test_losing_a_race_for_the_folder_leaves_the_winners_files(store, monkeypatc
     location = Path(store.training.location(store.settings.project, "td", 1))
     location.mkdir(parents=True)
     (location / "part-0-of-the-other-writer").write_text("theirs")
-    monkeypatch.setattr(paths, "exists", lambda spark, path: False)   # it came after the check
+    monkeypatch.setattr(paths, "exists", lambda spark, path, options=None: False)   # it came after the check
     with pytest.raises(Exception, match="PATH_ALREADY_EXISTS|FileAlreadyExistsException"):
         featurestore.create_training_dataset(store.spark.range(3), "td", data_format=data_format)
     assert (location / "part-0-of-the-other-writer").read_text() == "theirs"

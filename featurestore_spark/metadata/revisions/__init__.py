@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, inspect
 from sqlalchemy.dialects import mysql
 
-HEAD = "0007"        # the latest revision: change it with every revision appended
+HEAD = "0008"        # the latest revision: change it with every revision appended
 
 KEY = String(255).with_variant(mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"),
                                "mysql", "mariadb")
