@@ -9,6 +9,11 @@ JARS_OK  := $(JARS_DIR)/.resolved
 # s3a:// (hadoop-aws and the AWS SDK modules it uses, ~9 MB): the tests' object storage
 JARS_S3_DIR := .cache/jars-s3
 JARS_S3_OK  := $(JARS_S3_DIR)/.resolved
+# Spark's Kafka source (spark-sql-kafka-0-10, kafka-clients): streaming jobs and tests
+JARS_KAFKA_DIR := .cache/jars-kafka
+JARS_KAFKA_OK  := $(JARS_KAFKA_DIR)/.resolved
+# Apache Kafka's broker (KRaft mode) for the streaming tests and benchmarks
+KAFKA_JARS_OK  := .cache/kafka/jars/.resolved
 # spark-submit's launcher looks for pyspark with the first python3 on PATH: make it the venv's.
 SPARK_SUBMIT = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(PY)" \
 	$(VENV)/bin/spark-submit --properties-file conf/spark-defaults.conf \
@@ -25,9 +30,9 @@ MYSQL_PASSWORD ?= featurestore-test
 MYSQL_ENV = MYSQL_HOST="$(MYSQL_HOST)" MYSQL_PORT="$(MYSQL_PORT)" MYSQL_USER="$(MYSQL_USER)" \
 	MYSQL_PASSWORD="$(MYSQL_PASSWORD)"
 
-.PHONY: setup mysql s3 chromium dist demo test bench lint clean
+.PHONY: setup mysql s3 kafka chromium dist demo test bench lint clean
 
-setup: $(STAMP) $(JARS_OK) $(JARS_S3_OK)
+setup: $(STAMP) $(JARS_OK) $(JARS_S3_OK) $(JARS_KAFKA_OK)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +57,22 @@ $(JARS_S3_OK): conf/jars/s3/pom.xml
 	  || { echo "could not resolve the s3a JARs of conf/jars/s3/pom.xml (org.apache.hadoop:hadoop-aws:3.4.2, software.amazon.awssdk:s3 and s3-transfer-manager 2.29.52) from Maven Central" >&2; exit 1; }
 	touch $@
 
+$(JARS_KAFKA_OK): conf/kafka/spark/pom.xml
+	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch Spark's Kafka JARs: apt-get install maven" >&2; exit 1; }
+	rm -rf $(JARS_KAFKA_DIR)
+	mvn --batch-mode --quiet -f conf/kafka/spark/pom.xml dependency:copy-dependencies \
+	    -DoutputDirectory=$(CURDIR)/$(JARS_KAFKA_DIR) -DincludeScope=runtime \
+	  || { echo "could not resolve the JARs of conf/kafka/spark/pom.xml (org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1) from Maven Central" >&2; exit 1; }
+	touch $@
+
+$(KAFKA_JARS_OK): conf/kafka/pom.xml
+	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch Kafka's broker: apt-get install maven" >&2; exit 1; }
+	rm -rf .cache/kafka/jars
+	mvn --batch-mode --quiet -f conf/kafka/pom.xml dependency:copy-dependencies \
+	    -DoutputDirectory=$(CURDIR)/.cache/kafka/jars -DincludeScope=runtime \
+	  || { echo "could not resolve the JARs of conf/kafka/pom.xml (org.apache.kafka:kafka_2.13:4.1.1) from Maven Central" >&2; exit 1; }
+	touch $@
+
 # The package as a zip for spark-submit --py-files (PySpark ships .zip files to executors, not
 # wheels): see "On a cluster" in the README.
 dist: $(STAMP)
@@ -71,6 +92,11 @@ mysql:
 s3: $(STAMP)
 	@conf/s3/server.sh ensure
 
+# A single-node Kafka broker (KRaft) on 127.0.0.1:9192 for the streaming tests: reused when one
+# answers there, else started from .cache/kafka (conf/kafka/server.sh; `conf/kafka/server.sh stop`).
+kafka: $(KAFKA_JARS_OK)
+	@conf/kafka/server.sh ensure
+
 # Debian's chromium and chromium-driver for the registry's browser test (installed once).
 chromium:
 	@conf/chromium/ensure.sh
@@ -79,7 +105,7 @@ chromium:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
 # The 30 slowest tests are listed at the end (make test must stay under 25 minutes on CI).
 # A fatal error of the test process (see tests/conftest.py) ends the output with its thread.
-test: setup lint mysql s3 chromium
+test: setup lint mysql s3 kafka chromium
 	@$(PY) -m pytest -q --durations=30 tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
 	  echo "--- the test process died: the thread that crashed (.cache/pytest-fatal.log):"; \
 	  grep -m1 "^Fatal Python error" .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \

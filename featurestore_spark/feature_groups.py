@@ -202,6 +202,9 @@ class FeatureGroupWrites:
         if spec.offline and reconcile(self.ctx.offline, self.ctx.metadata, group):   # see its module
             group = self.ctx.metadata.get_feature_group(project, group.name, group.version)
         online = (group.online or not spec.offline) if spec.online is None else spec.online
+        if spec.txn is not None and spec.offline and (
+                done := self.ctx.offline.txn_commit(group, spec.mode, spec.txn)) is not None:
+            return self._committed_before(group, done, spec, online)
         df = spec.dataframe
         assert df is not None      # spec.problems() found a DataFrame: it raised above otherwise
         schema, features = checks.schema_problems(group, df, spec.evolve_schema)
@@ -280,6 +283,25 @@ class FeatureGroupWrites:
         self.quality.after_commit(evolved, commit.commit_id, spec.statistics)
         return commit
 
+    def _committed_before(self, group: FeatureGroup, done: WriteResult, spec: InsertSpec,
+                          online: bool) -> Commit:
+        """A stream's micro-batch that an earlier attempt committed to Delta (a query killed
+        before or after registering it): not written again; registered when it is not (its
+        writer is this stream, replaying it), and the online table brought up to it."""
+        txn = cast("tuple[str, int]", spec.txn)
+        registered = {c.commit_id: c for c in self.ctx.metadata.commits(
+            group.project, group.name, group.version)}
+        commit = registered.get(done.version)
+        if commit is None:
+            commit = _commit(done, spec.mode, self.ctx.job(spec.job_name))
+            self.ctx.metadata.add_commit(group, commit)
+        log.info("micro-batch %d of %s was committed before (Delta commit %d): not written again",
+                 txn[1], txn[0], done.version)
+        if online:
+            self.ctx.online.sync(self.ctx.metadata.get_feature_group(group.project, group.name,
+                                                                     group.version))
+        return commit
+
     def _write_online_only(self, group: FeatureGroup, df: DataFrame, spec: InsertSpec, what: str,
                            problems: list[str]) -> None:
         """An insert with offline=False: straight into the online table (overwrite replaces it;
@@ -307,7 +329,7 @@ class FeatureGroupWrites:
         retries = self.ctx.settings.offline.write_retries
         for attempt in range(retries + 1):
             try:
-                return self.ctx.offline.write(group, df, spec.mode, spec.evolve_schema)
+                return self.ctx.offline.write(group, df, spec.mode, spec.evolve_schema, spec.txn)
             except CONFLICTS as e:
                 if attempt == retries:
                     raise ConcurrentWriteError(

@@ -234,6 +234,33 @@ class FeatureGroup(Labelled):
             validate=bool((validation_options or {}).get("run_validation", True)),
             job_name=job_name))
 
+    def insert_stream(self, features: Any, query_name: str | None = None,
+                      output_mode: str = "update", await_termination: bool = False,
+                      timeout: float | None = None, checkpoint_dir: str | None = None,
+                      write_options: Mapping[str, Any] | None = None, trigger: Any = None,
+                      operation: str = "upsert", statistics_every: int = 1,
+                      job_name: str | None = None) -> Any:
+        """Write the streaming DataFrame ``features`` into this feature group, each micro-batch
+        an upsert (or ``operation="insert"``: an append) offline and online, exactly once
+        (``streaming.sink``); returns Spark's StreamingQuery (``await_termination``: after
+        waiting for it, ``timeout`` seconds at most). ``trigger``: ``{"processingTime": "10
+        seconds"}``, ``{"availableNow": True}``...; ``statistics_every``: statistics of every
+        Nth micro-batch's commit (0: none). The group must exist."""
+        from .streaming import StreamSpec
+        problems = [] if operation in OPERATIONS else [
+            f"operation {operation!r} is not one of {', '.join(OPERATIONS)}"]
+        problems += _option_problems(write_options, ("wait_for_job",), "write option")
+        if problems:
+            raise InvalidInputError(f"cannot stream into feature group {self._name!r}", problems)
+        group = self._meta()
+        query = self._store.insert_stream(StreamSpec(
+            group.name, features, group.project, group.version, OPERATIONS[operation],
+            query_name, checkpoint_dir, trigger, output_mode,
+            statistics_every=statistics_every, job_name=job_name))
+        if await_termination:
+            query.awaitTermination(None if timeout is None else int(timeout))
+        return query
+
     def _create(self, features: Any, storage: str | None, write_options: Mapping[str, Any] | None,
                 validation_options: Mapping[str, Any] | None, upsert: bool,
                 job_name: str | None) -> Commit | None:

@@ -107,6 +107,7 @@ class InsertSpec:
     statistics: StatisticsConfig | None = None  # None: the feature group's settings
     validate: bool = True                      # False: this write skips the suite (no report)
     job_name: str | None = None                # None: the Spark application's name and id
+    txn: tuple[str, int] | None = None         # a stream's (id, micro-batch): written once only
 
     def problems(self) -> list[str]:
         problems = identity_problems(self.name, self.project, self.version, optional_version=True)

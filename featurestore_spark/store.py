@@ -20,12 +20,14 @@ from .quality import Quality
 from .query import Query
 from .reads import Reads
 from .spec import CreateSpec, InsertSpec, ReadSpec
+from .streaming import StreamSpec, Streams
 from .training import TrainingDatasets
 
 if TYPE_CHECKING:
     from datetime import date, datetime
 
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
 
     from .connectors.external import ExternalSpec
     from .consistency import CheckReport
@@ -164,6 +166,21 @@ class Store:
                                 query_from_dict: Any = None) -> DataFrame:
         """The rows a training dataset was made from, read again at its recorded commits."""
         return self.training.source(name, version, project, labels, query_from_dict)
+
+    # -- streaming (featurestore_spark.streaming) ---------------------------------------------------
+    @cached_property
+    def streams(self) -> Streams:
+        """Streaming writes into feature groups (``streaming.Streams``)."""
+        return Streams(self.ctx, self.writes)
+
+    def insert_stream(self, spec: StreamSpec) -> StreamingQuery:
+        """Start a Structured Streaming query writing each micro-batch into a feature group,
+        exactly once (``streaming.sink``); returns it."""
+        return self.streams.start(spec)
+
+    def stop_streams(self, timeout: float = 60.0) -> int:
+        """Stop this store's streaming queries between micro-batches; how many were stopped."""
+        return self.streams.stop(timeout)
 
     # -- online -----------------------------------------------------------------------------------
     def sync_online(self, name: str, version: int | None = None, project: str | None = None,

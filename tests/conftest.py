@@ -86,8 +86,10 @@ def settings_env(home: Path, project: str = "tests", test_conf: bool = True) -> 
         "FEATURESTORE_HOME": str(home),
         "FEATURESTORE_PROJECT": project,
         "FEATURESTORE_SPARK_MASTER": "local[2]",
-        # with the s3a JARs: storage connectors read and write s3a:// (tests/unit/test_connectors)
-        "FEATURESTORE_SPARK_JARS_DIR": f"{ROOT / '.cache' / 'jars'},{ROOT / '.cache' / 'jars-s3'}",
+        # with the s3a JARs (storage connectors read and write s3a://) and Spark's Kafka source
+        # (tests/unit/test_streaming)
+        "FEATURESTORE_SPARK_JARS_DIR": ",".join(str(ROOT / ".cache" / d)
+                                                for d in ("jars", "jars-s3", "jars-kafka")),
         "FEATURESTORE_SPARK_DEFAULTS_FILE": str(spark_defaults_for_tests() if test_conf else
                                                 ROOT / "conf" / "spark-defaults.conf"),
         "FEATURESTORE_SPARK_LOG4J_FILE": str(ROOT / "conf" / "log4j2.properties"),

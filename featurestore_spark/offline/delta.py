@@ -38,6 +38,8 @@ CONFLICTS = (ConcurrentAppendException, ConcurrentDeleteDeleteException,
              MetadataChangedException, ProtocolChangedException)
 
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# Delta's idempotent writes: a (application, version) pair committed once per table
+_TXN_APP, _TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 DELETING = "_featurestore_deleting"  # a file in a feature group's folder: a delete under way
 TAG = "featurestore_spark:"          # the userMetadata of every commit this package makes
 _HISTORY = ("version", "unix_millis(timestamp) AS ms", "operation", "operationMetrics",
@@ -130,18 +132,33 @@ class DeltaEngine:
 
     # -- writes -----------------------------------------------------------------------------------
     @contextmanager
-    def _tagged(self, description: str, mode: str) -> Iterator[str]:
+    def _tagged(self, description: str, mode: str, txn: tuple[str, int] | None = None,
+                df: DataFrame | None = None) -> Iterator[str]:
         """Tag the next Delta commit with its mode and a unique id (to find it in the history
         among concurrent writers' commits, and to tell our commits from others later: see
-        ``commits_after``) and name the Spark jobs for the UI."""
-        tag = f"{TAG}{mode}:{uuid.uuid4()}"
+        ``commits_after``) and name the Spark jobs for the UI.
+
+        With ``txn`` (an application id and a version: a stream and its micro-batch), the write
+        is idempotent: Delta skips it when that application committed that version (or a later
+        one) to the table already, and the id is the transaction's, so that the commit of the
+        first attempt is found again (``_result``). The settings go to the session of ``df`` too
+        when it has another one (a streaming micro-batch's: its writer commits in that one)."""
+        tag = f"{TAG}{mode}:{uuid.uuid4() if txn is None else f'{txn[0]}-{txn[1]}'}"
         sc = self.spark.sparkContext
-        self.spark.conf.set(_USER_METADATA, tag)
+        settings = {_USER_METADATA: tag, **({_TXN_APP: txn[0], _TXN_VERSION: str(txn[1])}
+                                           if txn is not None else {})}
+        sessions = [self.spark] + ([df.sparkSession] if df is not None
+                                   and df.sparkSession is not self.spark else [])
+        for session in sessions:
+            for key, value in settings.items():
+                session.conf.set(key, value)
         sc.setJobDescription(description)
         try:
             yield tag
         finally:
-            self.spark.conf.unset(_USER_METADATA)
+            for session in sessions:
+                for key in settings:
+                    session.conf.unset(key)
             sc.setJobDescription(None)  # type: ignore[arg-type]
 
     def _result(self, group: FeatureGroup, tag: str) -> WriteResult:
@@ -158,6 +175,14 @@ class DeltaEngine:
             raise FeatureStoreError(f"the Delta commit of {group.name} version {group.version} was "
                                     f"not found in the table's last 50 commits{hint}")
         return _write_result(history[0])
+
+    def txn_commit(self, group: FeatureGroup, mode: str, txn: tuple[str, int]) -> WriteResult | None:
+        """The commit a write with ``txn`` made already (see ``_tagged``), among the table's last
+        50; None when there is none."""
+        tag = f"{TAG}{mode}:{txn[0]}-{txn[1]}"
+        found = (DeltaTable.forPath(self.spark, group.location).history(50)
+                 .where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY).collect())
+        return _write_result(found[0]) if found else None
 
     def commits_after(self, group: FeatureGroup, version: int) -> list[DeltaCommit]:
         """The commits of the table's Delta log after ``version``, oldest first."""
@@ -197,13 +222,15 @@ class DeltaEngine:
             writer.saveAsTable(qualified_name(group))
         return self._result(group, tag)
 
-    def write(self, group: FeatureGroup, df: DataFrame, mode: str, evolve: bool) -> WriteResult:
+    def write(self, group: FeatureGroup, df: DataFrame, mode: str, evolve: bool,
+              txn: tuple[str, int] | None = None) -> WriteResult:
         """Append, overwrite or upsert (MERGE on the primary key) ``df``, already validated and
-        with one row per key for an upsert."""
+        with one row per key for an upsert; with ``txn`` once only (see ``_tagged``): a repeated
+        write returns the first one's commit."""
         cols = list(group.feature_names) + [c for c in df.columns if c not in group.feature_names]
         df = df.select(*map(quote, cols))
         with self._tagged(f"featurestore: {mode} into {group.name} v{group.version}",
-                          mode) as tag, \
+                          mode, txn, df) as tag, \
                 paths.storage_errors(self.spark, group.location,
                                      f"cannot {mode} into {group.name} v{group.version}"):
             if mode == "upsert":

@@ -1,0 +1,175 @@
+"""A feature group as the sink of a Structured Streaming query, exactly once.
+
+Each micro-batch goes through the batch write pipeline (``FeatureGroupWrites.insert``: checks,
+validation with the group's suite, one Delta commit, its registration, the online table brought
+up to that commit, statistics) as one upsert or append, made idempotent with Delta's transaction
+identifiers: the stream's id (from its checkpoint folder) and the micro-batch's id. A query killed
+at any point and restarted from its checkpoint replays the micro-batch it had not finished:
+
+- killed before its Delta commit: the replay writes it;
+- killed after it, before its registration: the replay's write is skipped by Delta (that stream
+  committed that batch) and the first attempt's commit, found by its tag, is registered;
+- killed after its registration: the same, and the registration is found as it is.
+
+The online table follows the registered commits (the sync applies Delta's change feed, the
+latest row per key), so every event is applied once offline and the latest per key online.
+
+A batch that fails its checks or a STRICT suite stops the query with that error (nothing of the
+batch written); the query's exception carries it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .. import paths
+from ..config import hadoop_location
+from ..errors import FeatureGroupNotFound, InvalidInputError
+from ..spec import InsertSpec, identity_problems, job_problems
+from ..statistics.config import StatisticsConfig
+from .recovery import finish_pending
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.streaming import StreamingQuery
+
+    from ..context import Context
+    from ..feature_groups import FeatureGroupWrites
+
+log = logging.getLogger(__name__)
+MODES = ("upsert", "append")
+TRIGGERS = ("processingTime", "once", "availableNow", "continuous")
+OUTPUT_MODES = ("append", "update", "complete")
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A streaming write into a feature group version (``fg.insert_stream``)."""
+    name: str
+    dataframe: Any                               # a streaming Spark DataFrame
+    project: str | None = None
+    version: int | None = None                   # None: the latest version
+    mode: str = "upsert"                         # upsert (on the primary key) or append
+    query_name: str | None = None
+    checkpoint_dir: str | None = None            # None: <home>/streams/<project>/<name>_<v>/<query>
+    trigger: Mapping[str, Any] | None = None     # {"processingTime": "10 seconds"}, ...
+    output_mode: str = "update"                  # of a streaming aggregation
+    online: bool | None = None                   # None: online when the group is online
+    statistics_every: int = 1                    # statistics of every Nth batch's commit; 0: none
+    validate: bool = True
+    job_name: str | None = None
+
+    def problems(self) -> list[str]:
+        problems = identity_problems(self.name, self.project, self.version, optional_version=True)
+        problems += job_problems(self.job_name)
+        if not getattr(self.dataframe, "isStreaming", False):
+            problems.append(f"a streaming Spark DataFrame is required (spark.readStream...), got "
+                            f"{type(self.dataframe).__name__}"
+                            + (" that is not streaming: use insert() for a batch"
+                               if hasattr(self.dataframe, "isStreaming") else ""))
+        if self.mode not in MODES:
+            problems.append(f"operation {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.output_mode not in OUTPUT_MODES:
+            problems.append(f"output mode {self.output_mode!r} is not one of "
+                            f"{', '.join(OUTPUT_MODES)}")
+        if self.trigger is not None and (not isinstance(self.trigger, Mapping) or len(self.trigger) != 1
+                                         or next(iter(self.trigger)) not in TRIGGERS):
+            problems.append(f"trigger must be one of {{'processingTime': '10 seconds'}}, "
+                            f"{{'availableNow': True}}, {{'once': True}}, got {self.trigger!r}")
+        if self.trigger is not None and "continuous" in self.trigger:
+            problems.append("a continuous trigger has no micro-batches to commit: use "
+                            "processingTime")
+        if (isinstance(self.statistics_every, bool) or not isinstance(self.statistics_every, int)
+                or self.statistics_every < 0):
+            problems.append(f"statistics_every must be an integer >= 0, got "
+                            f"{self.statistics_every!r}")
+        if self.query_name is not None and (not isinstance(self.query_name, str)
+                                            or not self.query_name.replace("_", "").isalnum()):
+            problems.append(f"query name must be letters, digits and _, got {self.query_name!r}")
+        return problems
+
+
+def stream_id(checkpoint: str) -> str:
+    """The id of a stream's Delta transactions: one per checkpoint folder, as Spark's query id
+    (the same after a restart from that checkpoint)."""
+    return "stream" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
+
+
+class Streams:
+    """The streaming writes of one store; ``stop`` ends them at a micro-batch boundary."""
+
+    def __init__(self, ctx: Context, writes: FeatureGroupWrites) -> None:
+        self.ctx, self.writes = ctx, writes
+        self._queries: list[StreamingQuery] = []
+        self._lock = threading.Lock()
+
+    def checkpoint(self, project: str, name: str, version: int, query_name: str | None) -> str:
+        base = hadoop_location("streams", self.ctx.settings.home_path)
+        return paths.join(base, f"{project}/{name}_{version}/{query_name or 'default'}")
+
+    def start(self, spec: StreamSpec) -> StreamingQuery:
+        """Start the query (see the module's docstring); returns Spark's StreamingQuery."""
+        what = f"cannot stream into feature group {spec.name!r}"
+        problems = spec.problems()
+        project = spec.project or self.ctx.settings.project
+        group = None
+        if not problems:
+            try:
+                group = self.ctx.metadata.get_feature_group(project, spec.name, spec.version)
+            except FeatureGroupNotFound as e:
+                problems.append(f"{e}: create it first (a stream writes into a feature group)")
+        if group is not None and group.external:
+            problems.append(f"{group.name} v{group.version} is an external feature group: its "
+                            "rows are its source's")
+        if problems or group is None:
+            raise InvalidInputError(what, problems)
+        checkpoint = spec.checkpoint_dir or self.checkpoint(project, group.name, group.version,
+                                                            spec.query_name)
+        app = stream_id(checkpoint)
+        every = spec.statistics_every
+        off = StatisticsConfig(enabled=False)
+
+        def write_batch(batch: DataFrame, batch_id: int) -> None:
+            batch = batch.persist()       # the checks, the validation and the write read it
+            try:
+                self.writes.insert(InsertSpec(
+                    group.name, batch, project, group.version, spec.mode, online=spec.online,
+                    statistics=None if every and batch_id % every == 0 else off,
+                    validate=spec.validate, job_name=spec.job_name or f"stream {app}",
+                    txn=(app, batch_id)))
+            finally:
+                batch.unpersist()
+
+        def writer(trigger: Mapping[str, Any] | None) -> Any:
+            w = (spec.dataframe.writeStream.foreachBatch(write_batch)
+                 .outputMode(spec.output_mode).option("checkpointLocation", checkpoint))
+            if spec.query_name:
+                w = w.queryName(spec.query_name)
+            return w.trigger(**dict(trigger)) if trigger else w
+
+        finish_pending(self.ctx.spark, checkpoint, lambda: writer({"once": True}).start())
+        query = writer(spec.trigger).start()
+        log.info("streaming into %s v%d (%s, checkpoint %s)", group.name, group.version,
+                 spec.mode, checkpoint)
+        with self._lock:
+            self._queries.append(query)
+        return query
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """Stop this store's running queries, each between two micro-batches (waiting up to
+        ``timeout`` seconds for the batch under way); returns how many were stopped."""
+        with self._lock:
+            running = [q for q in self._queries if q.isActive]
+            self._queries = []
+        for query in running:
+            deadline = time.monotonic() + timeout
+            while query.status.get("isTriggerActive") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            query.stop()
+            log.info("stopped stream %s", query.name or query.id)
+        return len(running)

@@ -1,0 +1,130 @@
+"""Streaming ingestion (issue 17) against the project's Kafka broker: micro-batches written into
+feature groups offline and online as upserts or appends, exactly once through a SIGKILL between a
+Delta commit and its registration, refused by a STRICT suite with nothing of the batch written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from featurestore_spark.errors import InvalidInputError
+
+from ..conftest import ROOT, read_env_file, settings_env
+from .helpers import rows
+from .stream_writer import EVENT, events, produce
+
+HERE = Path(__file__).parent
+T0 = datetime(2025, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def kafka() -> str:
+    """The bootstrap address of the test broker (`make kafka`, part of `make test`)."""
+    env = read_env_file(ROOT / ".cache" / "kafka.env")
+    assert env, "no test Kafka broker: run `make kafka` (make test starts it)"
+    return env["FEATURESTORE_TEST_KAFKA_BOOTSTRAP"]
+
+
+def topic() -> str:
+    return f"fs-test-{uuid.uuid4().hex[:12]}"
+
+
+def card_events(n: int, cards: int = 5) -> list[tuple]:
+    """(card_id, tx_id, ts, amount): tx_id increasing in time, cards round robin."""
+    return [(1 + i % cards, i, T0 + timedelta(minutes=i), float(i % 7)) for i in range(n)]
+
+
+def latest(events_: list[tuple]) -> list[tuple]:
+    frame = pd.DataFrame(events_, columns=["card_id", "tx_id", "ts", "amount"])
+    last = frame.sort_values("ts").groupby("card_id").tail(1).sort_values("card_id")
+    return [tuple(r) for r in last.itertuples(index=False)]
+
+
+def test_a_kafka_stream_upserts_each_micro_batch_offline_and_online(store, kafka, tmp_path):
+    first = card_events(1)
+    fg = store.get_or_create_feature_group("card_last", primary_key=["card_id"], event_time="ts",
+                                           online_enabled=True)
+    fg.insert(store.spark.createDataFrame(first, EVENT))
+    name = topic()
+    sent = card_events(40)[1:]
+    produce(store.spark, kafka, name, sent)
+    with pytest.raises(InvalidInputError, match="a streaming Spark DataFrame is required"):
+        fg.insert_stream(store.spark.createDataFrame(first, EVENT))
+    query = fg.insert_stream(events(store.spark, kafka, name, 15), query_name="card_last_q",
+                             trigger={"availableNow": True}, statistics_every=0)
+    query.awaitTermination(300)
+    assert query.exception() is None
+    commits = store.commits("card_last")
+    assert len(commits) >= 1 + 3 and {c.operation for c in commits[1:]} == {"upsert"}
+    assert all(c.job.startswith("stream stream") for c in commits[1:])
+    assert sorted(rows(fg.read())) == latest(first + sent)
+    assert sorted(rows(fg.read(online=True))) == latest(first + sent)
+    # the checkpoint is a folder of the feature group under the home
+    assert (Path(store.settings.home_path) / "streams" / store.settings.project / "card_last_1"
+            / "card_last_q" / "commits").is_dir()
+    assert store.stop_streams() == 0                       # it had ended (availableNow)
+
+
+def test_a_strict_suite_stops_the_stream_and_writes_nothing_of_the_batch(store, kafka):
+    fg = store.get_or_create_feature_group("card_checked", primary_key=["card_id"],
+                                           event_time="ts", online_enabled=True)
+    fg.insert(store.spark.createDataFrame(card_events(3), EVENT))
+    fg.save_expectation_suite({"name": "amounts", "expectations": [
+        {"type": "expect_column_values_to_be_between",
+         "kwargs": {"column": "amount", "min_value": 0}}]}, "STRICT")
+    name = topic()
+    produce(store.spark, kafka, name, [(1, 100, T0 + timedelta(days=1), -5.0)])
+    query = fg.insert_stream(events(store.spark, kafka, name, 10),
+                             trigger={"availableNow": True})
+    with pytest.raises(Exception) as stopped:
+        query.awaitTermination(300)
+    assert "expect_column_values_to_be_between" in str(stopped.value)
+    assert [c.commit_id for c in store.commits("card_checked")] == [0]
+    assert sorted(rows(fg.read(online=True))) == latest(card_events(3))
+
+
+def test_a_stream_killed_between_commit_and_registration_applies_every_event_once(
+        store, kafka, fs_home, tmp_path):
+    """A real streaming process, SIGKILLed between a micro-batch's Delta commit and its
+    registration, then restarted from its checkpoint: every event once offline (appends, no
+    duplicate, none missing), the latest per card online."""
+    first = card_events(1)
+    fg = store.get_or_create_feature_group("card_tx", primary_key=["card_id"], event_time="ts",
+                                           online_enabled=True)
+    fg.insert(store.spark.createDataFrame(first, EVENT))
+    name, checkpoint = topic(), str(tmp_path / "checkpoint")
+    sent = card_events(50)[1:]
+    produce(store.spark, kafka, name, sent)
+    env = {**os.environ, **settings_env(fs_home, store.settings.project),
+           "FEATURESTORE_SPARK_MASTER": "local[1]", "PYTHONPATH": str(ROOT),
+           "FEATURESTORE_TEST_KAFKA_BOOTSTRAP": kafka}
+    writer = subprocess.Popen([sys.executable, str(HERE / "stream_writer.py"), name, checkpoint,
+                               "10", "2"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=(tmp_path / "writer.log").open("w"), text=True)
+    try:
+        line = writer.stdout.readline()
+        assert line, (tmp_path / "writer.log").read_text()[-3000:]
+        assert json.loads(line) == {"committed": True}
+    finally:
+        writer.kill()                                     # SIGKILL: nothing of it runs
+        writer.wait(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
+    assert len(store.commits("card_tx")) == 1 + 2         # the third batch is not registered
+    again = subprocess.run([sys.executable, str(HERE / "stream_writer.py"), name, checkpoint,
+                            "10"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == {"done": True}
+    stored = rows(fg.read())
+    assert sorted(stored) == sorted(first + sent)          # every event once: none twice or lost
+    assert len(store.commits("card_tx")) == 1 + 5          # one commit per micro-batch
+    assert sorted(rows(fg.read(online=True))) == latest(first + sent)
+    assert store.check_online("card_tx").consistent
