@@ -41,7 +41,7 @@ def cmd_describe_view(meta: MetadataStore, project: str, args: argparse.Namespac
     fv = get(_store(args, spark=False), args.name, args.version, project)
     trainings = meta.documents(project, FV_TRAINING, fv.name, fv.version)
     out: dict[str, Any] = {"name": fv.name, "version": fv.version, "description": fv.description,
-           "query": fv.query.to_sql(), "features": fv.features, "labels": fv.labels,
+           "query": fv.query.to_sql(register=False), "features": fv.features, "labels": fv.labels,
            "inference_helper_columns": fv.inference_helper_columns,
            "transformations": [{**b.to_dict(), "outputs": b.outputs(
                trainings[-1].body["statistics"][i] if trainings else {"categories": []})}

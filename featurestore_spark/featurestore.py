@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, cast
 
 from .builders.quality import statistics_config
+from .errors import InvalidInputError
 from .hops import Hops
 from .metadata import Commit, FeatureGroup, TrainingDataset
 from .statistics.config import StatisticsConfig
@@ -417,6 +418,11 @@ def update_featuregroup_stats(featuregroup: str, featurestore: str | None = None
     config = statistics_config(statistics or store.quality.config(group), **_hops_settings(locals()))
     if config != store.quality.config(group):
         store.quality.set_config(group, config)
+    if group.external and commit is not None:
+        raise InvalidInputError(f"cannot compute the statistics of {featuregroup!r} at commit "
+                                f"{commit}", [f"{group.name} v{group.version} is an external "
+                                              "feature group: it has no commits (leave commit out:"
+                                              " its source now, as a new run)"], write=False)
     if commit is None and not group.external:     # external: of its source now, as a new run
         commit = store.metadata.commits(group.project, group.name, group.version)[-1].commit_id
     return store.quality.compute(group, commit)

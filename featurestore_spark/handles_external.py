@@ -81,6 +81,13 @@ class ExternalFeatureGroup(FeatureGroup):
         group = self._store.create_external(spec)
         self._version, self._spec, self._statistics = group.version, None, None
 
+    def update_statistics_config(self) -> ExternalFeatureGroup:
+        if self._spec is not None and self._statistics is not None:   # kept for save()
+            self._spec, self._statistics = replace(self._spec, statistics=self._statistics), None
+            return self
+        super().update_statistics_config()
+        return self
+
     def insert(self, *args: Any, **kwargs: Any) -> Commit | None:
         raise no_commits(self._meta(), f"cannot insert into {self._name!r}")
 

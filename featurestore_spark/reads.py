@@ -111,5 +111,12 @@ class Reads:
             catalog.setCurrentDatabase(previous)
 
     def table_name(self, name: str, version: int | None = None, project: str | None = None) -> str:
-        """The catalog name to use with ``spark.table`` or SQL."""
-        return qualified_name(self.ctx.feature_group(name, version, project)).replace("`", "")
+        """The catalog name to use with ``spark.table`` or SQL (an external group has none: read
+        it, or ``to_sql`` a query of it, which names its temporary view)."""
+        group = self.ctx.feature_group(name, version, project)
+        if group.external:
+            raise InvalidInputError(f"{name!r} has no catalog table", [
+                f"{group.name} v{group.version} is an external feature group, read from its "
+                "source: read() it, or query it (its to_sql() registers a temporary view)"],
+                write=False)
+        return qualified_name(group).replace("`", "")

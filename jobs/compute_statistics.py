@@ -63,15 +63,14 @@ def _targets(store: fs.FeatureStore, args: argparse.Namespace) -> list[tuple[str
     problems = []
     if args.all:
         latest = {g.name: g for g in store.feature_groups()}        # listed by version
-        found += [("fg", g, store.commits(g.name, g.version)[-1].commit_id)
-                  for g in latest.values()]
+        found += [("fg", g, _latest(store, g)) for g in latest.values()]
         if not latest:
             log.warning("no feature groups in project %s", store.settings.project)
     for name in args.names:
         try:
             group = store.feature_group(name, args.version)
             commit = (store.commit_as_of(group, args.commit) if args.commit is not None
-                      else store.commits(group.name, group.version)[-1].commit_id)
+                      else _latest(store, group))
             found.append(("fg", group, commit))
         except FeatureStoreError as e:
             problems.append(" ".join(str(e).split()))
@@ -88,11 +87,19 @@ def _targets(store: fs.FeatureStore, args: argparse.Namespace) -> list[tuple[str
     return found
 
 
+def _latest(store: fs.FeatureStore, group: Any) -> int | None:
+    """The latest commit of a group (None for an external one: its source now, a new run)."""
+    return None if group.external else store.commits(group.name, group.version)[-1].commit_id
+
+
 def _compare_problems(store: fs.FeatureStore, group: Any, computed: int | None,
                       commits: list[int]) -> list[str]:
     """Why ``--compare OLD NEW`` cannot be shown for ``group`` (checked before any statistics
     are computed): a commit it does not have, or one without statistics that this run does not
     compute."""
+    if group.external:
+        return [f"--compare: {group.name} v{group.version} is an external feature group: its "
+                "statistics runs compare with compare_featuregroup_statistics"]
     ids = [c.commit_id for c in store.commits(group.name, group.version)]
     problems = []
     for commit in commits:
@@ -124,7 +131,8 @@ def _compute(store: fs.FeatureStore, kind: str, item: Any, commit: int | None
     """Compute and keep one item's statistics: its label, the statistics, its plot folder."""
     if kind == "fg":
         stats = store.quality.compute(item, commit)
-        return f"{item.name} v{item.version} commit {commit}", stats, f"{item.name}_v{item.version}"
+        which = f"run {stats['commit']} of its source" if item.external else f"commit {commit}"
+        return f"{item.name} v{item.version} {which}", stats, f"{item.name}_v{item.version}"
     rows = store.training.read(item.name, item.version, project=item.project)
     stats = store.quality.training_statistics(item, rows, _training_config(store, item),
                                               on_demand=True)

@@ -2,12 +2,13 @@
 
 It generates a small deterministic raw dataset with Spark (teams, players, match attendances,
 season scores; the teams registered as an external feature group, read where they are kept),
-computes five feature groups and writes them, upserts a correction, reads the
-older commit back by time travel, serves feature vectors from the online store, joins features
-with ``get_features``, and writes a training dataset of match outcomes whose features are joined
-point in time (each match sees the team's form as it was before kick-off). It prints a summary. Run it with ``make demo`` (spark-submit)
-or ``python jobs/demo_pipeline.py``; the feature store lands in ``$FEATURESTORE_HOME``
-(``.featurestore/`` by default). Re-running creates new versions of the feature groups.
+computes five feature groups and writes them, upserts a correction, reads the older commit back
+by time travel, serves feature vectors from the online store, joins features with
+``get_features``, and writes a training dataset of match outcomes whose features are joined point
+in time (each match sees the team's form as it was before kick-off). It prints a summary. Run it
+with ``make demo`` (spark-submit) or ``python jobs/demo_pipeline.py``; the feature store lands in
+``$FEATURESTORE_HOME`` (``.featurestore/`` by default). Re-running creates new versions of the
+feature groups.
 """
 
 from __future__ import annotations

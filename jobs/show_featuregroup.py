@@ -23,10 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()   # INFO progress lines; libraries quiet (FEATURESTORE_LOG_LEVEL)
     store = fs.connect()
-    table = store.table_name(args.name, args.version)
-    print(f"{table}: {store.spark.sql(f'SELECT COUNT(*) AS n FROM {table}').first().n} rows")
     as_of = int(args.as_of) if args.as_of and args.as_of.isdigit() else args.as_of
     df = featurestore.get_featuregroup(args.name, featuregroup_version=args.version, as_of=as_of)
+    group = store.feature_group(args.name, args.version)
+    where = ("external, read from its source" if group.external
+             else store.table_name(args.name, args.version))
+    print(f"{where}: {df.count()} rows")
     df.show(args.rows, truncate=False)
     return 0
 

@@ -164,14 +164,15 @@ class StorageConnector:
              options: Mapping[str, str] | None = None) -> DataFrame:
         """Rows through this connector (on ``spark``, default the active session): a JDBC
         ``query`` or ``table``, or the files of ``path`` (under the connector) in ``data_format``
-        (``delta`` included); ``options`` add to the connector's own."""
+        (``delta`` included); ``options`` add to the connector's own (which win: an option
+        cannot point the connector's credentials at another place)."""
         from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
         from pyspark.sql import SparkSession
 
         from ..online.sql import jdbc_reason
         spark = spark or SparkSession.active()
-        reader = spark.read.options(**{**self.spark_options(), **(options or {})})
+        reader = spark.read.options(**{**(options or {}), **self.spark_options()})
         if self.type == "jdbc" and (query is None) == (table is None):
             raise InvalidInputError(f"cannot read through {self.name!r}", [
                 "a JDBC read takes a query or a table"], write=False)
@@ -324,10 +325,13 @@ class Connectors:
                 "it is one of the project's own connectors"])
         # training datasets written through it record its name (training.sinks): reaching
         # their files needs it
-        if (written := [f"{d.name} v{d.version}" for d in
-                        self.metadata.list_training_datasets(project)
-                        if d.source.get(SINK) == connector.name]):
+        written = [f"training dataset {d.name} v{d.version}" for d in
+                   self.metadata.list_training_datasets(project)
+                   if d.source.get(SINK) == connector.name]
+        read = [f"external feature group {g.name} v{g.version}" for g in
+                self.metadata.list_feature_groups(project)
+                if (g.source or {}).get("connector") == connector.name]
+        if written or read:
             raise InvalidInputError(f"cannot delete storage connector {name!r}", [
-                f"training datasets are written through it: {', '.join(written)} (delete "
-                "them first)"])
+                f"{', '.join(written + read)} reach their data through it: delete them first"])
         self.metadata.delete_documents(project, KIND, name, 1)

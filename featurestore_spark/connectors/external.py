@@ -19,7 +19,7 @@ from ..metadata import FeatureGroup
 from ..names import feature, features, quote
 from ..spec import dependency_problems, identity_problems
 from ..statistics.config import StatisticsConfig
-from . import Connectors, StorageConnector
+from . import SECRET_OPTION, Connectors, StorageConnector
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -59,6 +59,11 @@ class ExternalSpec:
         if not isinstance(self.options, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in self.options.items()):
             problems.append("options must be a dict of strings")
+        elif (kept := sorted(k for k in self.options
+                             if SECRET_OPTION.search(k) or k.lower().startswith("fs."))):
+            problems.append(f"options {', '.join(map(repr, kept))} would keep a secret in clear "
+                            "or change where the connector's credentials go: set them on the "
+                            "connector (secrets by *_env or *_file)")
         if not isinstance(self.description, str):
             problems.append(f"description must be a string, got {self.description!r}")
         return problems

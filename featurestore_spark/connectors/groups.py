@@ -109,6 +109,7 @@ class ExternalGroups:
         from ..offline import checks
         from ..online.schema import key_value_problems
         what = f"cannot load external feature group {group.name!r} v{group.version} online"
+        self.ctx.online.check_schema(group, what)        # types an online table can hold
         df = self.read(group)
         if (problems := key_value_problems(df, group.primary_key, nulls=True)):
             raise InvalidInputError(what, problems + ["nothing was loaded online"], write=False)

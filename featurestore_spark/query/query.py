@@ -424,12 +424,13 @@ class Query:
 
         return convert(to_frame(self._plan(), read), dataframe_type)
 
-    def to_sql(self, labels: str | None = None) -> str:
+    def to_sql(self, labels: str | None = None, register: bool = True) -> str:
         """The query as Spark SQL, with every feature group at its commit (``VERSION AS OF``)
         and point-in-time joins as window functions (see :mod:`.pit`); ``labels`` names a
         table or temporary view holding the labels of a query that starts from them. An
         external feature group is read as the temporary view ``<project>_<name>_<version>``,
-        registered in this session now (the SQL runs in this session only)."""
+        registered in this session now (the SQL runs in this session only; ``register=False``
+        only names it: the SQL to show, without reading the group's source)."""
         if self.root.group is None:
             import re
             if not isinstance(labels, str) or not re.fullmatch(r"\w+(\.\w+)?", labels):
@@ -443,7 +444,8 @@ class Query:
                 return ".".join(quote(n) for n in cast(str, labels).split("."))
             if g.external:    # a temporary view of this session, as the Hopsworks client does
                 view = f"{g.project}_{table_name(g.name, g.version)}"
-                self._store().read(g).createOrReplaceTempView(view)
+                if register:
+                    self._store().read(g).createOrReplaceTempView(view)
                 return quote(view)
             return (f"{quote(database_name(g.project))}.{quote(table_name(g.name, g.version))} "
                     f"VERSION AS OF {int(cast(int, source.commit))}")   # pinned: a commit id

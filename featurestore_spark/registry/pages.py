@@ -94,7 +94,7 @@ def _sql(store: FeatureStore, recorded: dict[str, Any], with_spark: bool) -> str
     if with_spark:
         store.ctx.spark                                         # noqa: B018  (started now)
     try:
-        return Query.from_dict(recorded, store).to_sql()
+        return Query.from_dict(recorded, store).to_sql(register=False)
     except PySparkRuntimeError as e:
         if "SESSION_OR_CONTEXT_NOT_EXISTS" not in str(e):
             raise

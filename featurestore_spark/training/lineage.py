@@ -148,6 +148,12 @@ def rebuild(td: TrainingDataset, spark: SparkSession, groups: Callable[[], list[
             f"training dataset {td.name} v{td.version} cannot be made again with the same rows: "
             f"its query now reads {_describe(reads)}, but it was made from {_describe(recorded)} "
             "(a query that was not pinned to commits, or a commit that is no longer readable)")
+    external = [f"{p.group.name} v{p.group.version}" for p in getattr(query, "parts", ())
+                if getattr(p.group, "external", False)]
+    if external:
+        log.warning("training dataset %s v%d reads external feature group(s) %s from their "
+                    "sources as they are now (they have no commits): its rows are the same only "
+                    "where those sources did not change", td.name, td.version, ", ".join(external))
     return query, df
 
 

@@ -48,7 +48,7 @@ def card_db(mysql_settings, store, monkeypatch):
 
 
 def test_a_jdbc_external_group_joins_point_in_time_goes_online_and_refuses_time_travel(
-        store, card_db, monkeypatch, mysql_settings):
+        store, card_db, monkeypatch, mysql_settings, caplog):
     fg = store.create_external_feature_group(
         "card_spend", "cards", query="SELECT card_id, ts, amount FROM transactions",
         primary_key=["card_id"], event_time="ts", description="card spend, from the bank db")
@@ -125,22 +125,32 @@ def test_a_jdbc_external_group_joins_point_in_time_goes_online_and_refuses_time_
     card_db.execute("ALTER TABLE transactions MODIFY amount VARCHAR(20), ADD COLUMN shop INT")
     with pytest.raises(InvalidInputError, match="column 'amount' is string now, it was double"):
         store.query("card_spend").read()
+    # what only shows a query names the group's view without reading the changed source
+    assert "card_spend_1" in store.get_feature_view("spend_view").query.to_sql(register=False)
     with pytest.raises(InvalidInputError) as changed:
         store.get_feature_group("card_all").read()
     message = str(changed.value)
     assert "column 'amount' is string now, it was double" in message
     assert "column 'shop' (int) is new" in message
 
-    # a wrong password: a clear error, the secret not in it, nothing registered
+    # a wrong password: a clear error, the secret not in it nor in the log, nothing registered
     monkeypatch.setenv(SECRET_ENV, "not-the-password-7")
     with pytest.raises(FeatureStoreError) as denied:
         store.create_external_feature_group("other_spend", "cards",
                                             query="SELECT * FROM transactions").save()
-    assert "Access denied" in str(denied.value) and "not-the-password-7" not in str(denied.value)
+    assert "Access denied" in str(denied.value)
+    assert "not-the-password-7" not in str(denied.value) + caplog.text
+    # (what the error goes through: a server that echoes it would be redacted)
+    assert store.get_storage_connector("cards").redact("pw not-the-password-7!") == "pw ***!"
     with pytest.raises(FeatureGroupNotFound):
         store.get_feature_group("other_spend")
 
-    # a delete removes the registration and the online table, never the source
+    # its connector stays while it reads through it; a delete removes the registration and the
+    # online table, never the source
+    with pytest.raises(InvalidInputError, match="external feature group card_spend v1 reach"):
+        store.delete_storage_connector("cards")
+    with pytest.raises(InvalidInputError, match="is an external feature group, read from its"):
+        store.table_name("card_spend")
     got.delete()
     with pytest.raises(FeatureGroupNotFound):
         store.get_feature_group("card_spend")
@@ -164,7 +174,10 @@ def test_file_external_groups_on_every_face(store, tmp_path, monkeypatch, fs_hom
         "teams_csv", store.get_storage_connector("raw_files"), data_format="csv",
         path="teams_csv", options={"header": "true", "inferSchema": "true"},
         primary_key="team_id")
+    csv.statistics_config = {"histograms": False}
+    csv.update_statistics_config()            # kept for save(), as on a feature group's handle
     csv.save()
+    assert csv.statistics_config.feature_histograms is False
     assert sorted(rows(csv.read())) == [(1, "ajax", 50.0), (2, "psv", 35.0)]
     # a join with a feature group that has commits (a Delta one)
     ratings = store.spark.createDataFrame([(1, 7.5), (2, 6.0)], "team_id int, rating double")
@@ -183,6 +196,10 @@ def test_file_external_groups_on_every_face(store, tmp_path, monkeypatch, fs_hom
         store.create_external_feature_group("bad_ext", "raw_files", data_format="xls",
                                             path="../etc").save()
     assert "data_format must be one of" in str(bad.value) and "no URI, no .." in str(bad.value)
+    with pytest.raises(InvalidInputError, match="options 'fs.s3a.endpoint', 'password' would"):
+        store.create_external_feature_group("bad_ext", "raw_files", path="teams_parquet",
+                                            data_format="parquet", options={
+                                                "password": "x", "fs.s3a.endpoint": "http://x"})
     with pytest.raises(InvalidInputError, match="no storage connector 'nowhere'"):
         store.create_external_feature_group("bad_ext", "nowhere", query="SELECT 1").save()
     with pytest.raises(InvalidInputError, match="primary key column 'nope' is not a column"):
@@ -216,6 +233,15 @@ def test_an_s3_external_group_and_an_unreachable_endpoint(store, monkeypatch):
                                              event_time="day", online_enabled=True)
     fg.save()                                    # online_enabled: loaded online at once
     assert sorted(rows(fg.read())) == sorted(rows(clicks))
+    labels = pd.DataFrame({"user_id": [1, 1, 2], "at": [T0 + timedelta(hours=1),
+                                                       T0 + timedelta(days=2), T0 - timedelta(1)]})
+    joined = store.query_labels(store.spark.createDataFrame(labels), event_time="at") \
+        .join(fg.select(["clicks"])).read("pandas").sort_values(["user_id", "at"])
+    expected = pd.merge_asof(labels.sort_values("at"),
+                             clicks.toPandas().astype({"user_id": "int64"}).sort_values("day"),
+                             left_on="at", right_on="day", by="user_id")
+    assert joined["clicks"].fillna(-1).tolist() == \
+        expected.sort_values(["user_id", "at"])["clicks"].fillna(-1).tolist() == [3, 5, -1]
     assert sorted(rows(fg.read(online=True))) == [(1, T0 + timedelta(days=1), 5), (2, T0, 1)]
     assert fg.compute_statistics()["row_count"] == 3
     # an unreachable endpoint: a clear error naming the place, nothing registered
