@@ -26,7 +26,7 @@ from .cli_views import add_parsers as add_view_parsers
 from .config import Settings, load_settings
 from .errors import CommitNotFound, FeatureStoreError, InvalidInputError
 from .logs import setup_logging
-from .metadata import Commit, FeatureGroup, MetadataStore, open_metadata_store
+from .metadata import FG_FRESHNESS, Commit, FeatureGroup, MetadataStore, open_metadata_store
 from .metadata.base import Subject
 from .names import database_name, table_name
 from .quality import Quality
@@ -82,6 +82,8 @@ def _describe(meta: MetadataStore, g: FeatureGroup) -> dict[str, Any]:
     return {**dataclasses.asdict(g), "table": None if g.external else
             f"{database_name(g.project)}.{table_name(g.name, g.version)}",
             "versions": versions, "keywords": meta.keywords(subject), "tags": meta.tags(subject),
+            "freshness": [{"commit": d.number, **d.body} for d in meta.documents(
+                g.project, FG_FRESHNESS, g.name, g.version)][-10:],
             "commits": [dataclasses.asdict(c) for c in meta.commits(g.project, g.name, g.version)]}
 
 
@@ -100,6 +102,7 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
              ("online", "no" if not g.online else "yes, loaded from its source" if g.external
               else f"yes, synced to commit {g.online_commit}"),
              ("computed from", ", ".join(g.dependencies)),
+             *([("freshness", _freshness(info["freshness"][-1]))] if info["freshness"] else []),
              ("keywords", ", ".join(info["keywords"])),
              ("tags", ", ".join(f"{k}={json.dumps(v)}" for k, v in info["tags"].items()))]
     features = table(["feature", "type", "key", "partition", "description"],
@@ -109,6 +112,13 @@ def cmd_describe(meta: MetadataStore, project: str, args: argparse.Namespace) ->
     head = "\n".join(f"{k + ':':<16}{v}" for k, v in facts)
     history = "an external feature group: no commits" if g.external else _history(commits)
     return f"{g.name} version {g.version}\n{head}\n\n{features}\n\n{history}"
+
+
+def _freshness(last: Mapping[str, Any]) -> str:
+    """A streamed micro-batch's lag from event to readable, in one line."""
+    return (f"p50 {last['p50_ms'] / 1000:.1f} s, p99 {last['p99_ms'] / 1000:.1f} s from event to "
+            f"readable {last['readable']} (commit {last['commit']}, {last['rows']} rows, "
+            f"stream batch {last['batch']})")
 
 
 def _source(source: Any) -> str:

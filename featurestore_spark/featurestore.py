@@ -115,6 +115,22 @@ def insert_into_featuregroup(df: DataFrame, featuregroup: str, featurestore: str
     return _on(b, featurestore, featuregroup_version).write()
 
 
+def insert_into_featuregroup_stream(df: DataFrame, featuregroup: str,
+                                    featurestore: str | None = None,
+                                    featuregroup_version: int | None = None, mode: str = "upsert",
+                                    query_name: str | None = None,
+                                    checkpoint_dir: str | None = None, trigger: Any = None,
+                                    statistics_every: int = 1) -> Any:
+    """Start writing the streaming DataFrame ``df`` into a feature group, each micro-batch an
+    ``upsert`` (or ``append``) offline and online, exactly once; returns Spark's StreamingQuery
+    (see ``FeatureGroup.insert_stream``)."""
+    from .builders.featuregroup import project_of
+    from .streaming import StreamSpec
+    return default_store().insert_stream(StreamSpec(
+        featuregroup, df, project_of(featurestore), featuregroup_version, mode, query_name,
+        checkpoint_dir, trigger, statistics_every=statistics_every))
+
+
 def create_on_demand_featuregroup(sql_query: str, featuregroup: str, jdbc_connector_name: str,
                                   featurestore: str | None = None, description: str = "",
                                   featuregroup_version: int = 1,

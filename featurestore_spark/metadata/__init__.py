@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .base import (FG_REPORT, FG_SETTINGS, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Commit,
+from .base import (FG_FRESHNESS, FG_REPORT, FG_SETTINGS, FG_STATISTICS, FG_SUITE, TD_STATISTICS, Commit,
                    Document, Feature, FeatureGroup, MetadataStore, TrainingDataset)
 
 
@@ -17,6 +17,6 @@ def open_metadata_store(settings: Settings) -> MetadataStore:
     return SqliteMetadataStore(settings.metadata_path, settings.metadata.lock_timeout_seconds)
 
 
-__all__ = ["FG_REPORT", "FG_SETTINGS", "FG_STATISTICS", "FG_SUITE", "TD_STATISTICS", "Commit",
+__all__ = ["FG_FRESHNESS", "FG_REPORT", "FG_SETTINGS", "FG_STATISTICS", "FG_SUITE", "TD_STATISTICS", "Commit",
            "Document", "Feature", "FeatureGroup", "MetadataStore", "TrainingDataset",
            "open_metadata_store"]

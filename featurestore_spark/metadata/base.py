@@ -130,6 +130,7 @@ class Hit:
 
 FG_SETTINGS, FG_STATISTICS, FG_SUITE, FG_REPORT, TD_STATISTICS = (
     "fg.settings", "fg.statistics", "fg.suite", "fg.report", "td.statistics")
+FG_FRESHNESS = "fg.freshness"      # a streamed micro-batch's lag from event to readable (per commit)
 FEATURE_VIEW, FV_TRAINING, TRANSFORMATION = "fv", "fv.td", "tf"
 
 

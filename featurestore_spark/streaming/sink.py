@@ -14,6 +14,10 @@ at any point and restarted from its checkpoint replays the micro-batch it had no
 The online table follows the registered commits (the sync applies Delta's change feed, the
 latest row per key), so every event is applied once offline and the latest per key online.
 
+Freshness: for a group with an event time, each micro-batch's commit keeps (``fg.freshness``)
+the p50 and p99 of the time from an event to the moment its row was readable (online for an
+online group), which ``featurestore describe`` shows.
+
 A batch that fails its checks or a STRICT suite stops the query with that error (nothing of the
 batch written); the query's exception carries it.
 """
@@ -25,11 +29,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from .. import paths
 from ..config import hadoop_location
 from ..errors import FeatureGroupNotFound, InvalidInputError
+from ..metadata import FG_FRESHNESS, Document, FeatureGroup
+from ..names import quote
 from ..spec import InsertSpec, identity_problems, job_problems
 from ..statistics.config import StatisticsConfig
 from .recovery import finish_pending
@@ -137,11 +144,13 @@ class Streams:
         def write_batch(batch: DataFrame, batch_id: int) -> None:
             batch = batch.persist()       # the checks, the validation and the write read it
             try:
-                self.writes.insert(InsertSpec(
+                commit = self.writes.insert(InsertSpec(
                     group.name, batch, project, group.version, spec.mode, online=spec.online,
                     statistics=None if every and batch_id % every == 0 else off,
                     validate=spec.validate, job_name=spec.job_name or f"stream {app}",
                     txn=(app, batch_id)))
+                if commit is not None and group.event_time:
+                    self._record_freshness(group, batch, commit.commit_id, app, batch_id)
             finally:
                 batch.unpersist()
 
@@ -159,6 +168,29 @@ class Streams:
         with self._lock:
             self._queries.append(query)
         return query
+
+    def _record_freshness(self, group: FeatureGroup, batch: DataFrame, commit: int, app: str,
+                          batch_id: int) -> None:
+        """Keep with the commit how long its events took to become readable (online when the
+        group is, else offline): p50 and p99 of now - event time, in milliseconds."""
+        from pyspark.sql import functions as F
+        event = F.col(quote(cast(str, group.event_time)))
+        kind = batch.schema[cast(str, group.event_time)].dataType.typeName()
+        if kind not in ("timestamp", "timestamp_ntz", "date"):
+            return                        # an integer event time has no unit to measure in
+        now = datetime.now(timezone.utc)
+        micros = F.unix_micros(event.cast("timestamp"))
+        row = batch.agg(F.percentile_approx((F.lit(int(now.timestamp() * 1e6)) - micros) / 1000,
+                                            [0.5, 0.99]).alias("lag"),
+                        F.count("*").alias("rows")).first()
+        if row is None or row["lag"] is None:
+            return
+        self.ctx.metadata.put_document(Document(
+            group.project, FG_FRESHNESS, group.name, group.version, commit,
+            {"stream": app, "batch": batch_id, "rows": row["rows"],
+             "readable": "online" if group.online else "offline",
+             "p50_ms": float(row["lag"][0]), "p99_ms": float(row["lag"][1]),
+             "measured_at": now.isoformat()}, now))
 
     def stop(self, timeout: float = 60.0) -> int:
         """Stop this store's running queries, each between two micro-batches (waiting up to
