@@ -256,18 +256,26 @@ class FeatureGroupWrites:
         evolved = group.with_features(features)
         before = self.ctx.offline.latest_version(group)
         result = self._write_with_retries(group, df, spec)
+        if spec.txn is not None and result.version <= before:   # Delta skipped it: done before
+            return self._committed_before(group, result, spec, online)
         try:
             commit = _commit(result, spec.mode, self.ctx.job(spec.job_name))
             self.ctx.metadata.add_commit(evolved, commit, [] if report is None else [
                 self.quality.report_document(group, commit.commit_id, report, suite_version)])
         except MetadataStoreError as e:
+            if spec.txn is not None:    # a stream's batch: its replay registers the commit
+                raise MetadataStoreError(
+                    f"micro-batch {spec.txn[1]} of {spec.txn[0]} into {group.name} "
+                    f"v{group.version}: its Delta commit {result.version} could not be "
+                    f"registered ({e}); the query's restart registers it") from None
             self.undo_commit(group, before, result.version)
             raise MetadataStoreError(
                 f"{spec.mode} into {group.name} v{group.version} was undone: its Delta commit "
                 f"{result.version} could not be registered ({e}); the next write or "
                 "`featurestore check --repair` registers the commit and its undo") from None
         except BaseException:
-            self.undo_commit(group, before, result.version)
+            if spec.txn is None:        # a stream's batch is registered by its replay
+                self.undo_commit(group, before, result.version)
             raise
         log.info("%s into %s v%d: commit %d (+%d ~%d -%d rows)", spec.mode, group.name,
                  group.version, commit.commit_id, commit.rows_inserted, commit.rows_updated,

@@ -76,6 +76,19 @@ def modified(spark: SparkSession, path: str) -> int | None:
     return int(latest)
 
 
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """The text of the file ``path`` (UTF-8), or None when there is none."""
+    p, fs = _path_and_fs(spark, path)
+    if not fs.exists(p):
+        return None
+    jvm: Any = spark.sparkContext._jvm
+    stream = fs.open(p)
+    try:
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode()
+    finally:
+        stream.close()
+
+
 def touch(spark: SparkSession, path: str) -> None:
     """Create (or truncate) the empty file ``path``."""
     p, fs = _path_and_fs(spark, path)

@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     store = fs.connect()
+    signal.signal(signal.SIGTERM, lambda *_: store.stop_streams())
     query = start(store, args.bootstrap, args.topic, args.format, args.available_now,
                   args.checkpoint)
-    signal.signal(signal.SIGTERM, lambda *_: store.stop_streams())
     try:
         while query.isActive:               # short waits: a signal is handled between them
             query.awaitTermination(1)

@@ -8,6 +8,7 @@ records, never builders, and never collects feature data to the driver.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ CONFLICTS = (ConcurrentAppendException, ConcurrentDeleteDeleteException,
              MetadataChangedException, ProtocolChangedException)
 
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# the commit tag and the transaction are session settings: writes of one process's threads (a
+# stream's micro-batches run in a callback thread) take turns setting them
+_WRITING = threading.RLock()
 # Delta's idempotent writes: a (application, version) pair committed once per table
 _TXN_APP, _TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 DELETING = "_featurestore_deleting"  # a file in a feature group's folder: a delete under way
@@ -149,17 +153,18 @@ class DeltaEngine:
                                            if txn is not None else {})}
         sessions = [self.spark] + ([df.sparkSession] if df is not None
                                    and df.sparkSession is not self.spark else [])
-        for session in sessions:
-            for key, value in settings.items():
-                session.conf.set(key, value)
-        sc.setJobDescription(description)
-        try:
-            yield tag
-        finally:
+        with _WRITING:          # session-wide settings: one tagged write at a time per process
             for session in sessions:
-                for key in settings:
-                    session.conf.unset(key)
-            sc.setJobDescription(None)  # type: ignore[arg-type]
+                for key, value in settings.items():
+                    session.conf.set(key, value)
+            sc.setJobDescription(description)
+            try:
+                yield tag
+            finally:
+                for session in sessions:
+                    for key in settings:
+                        session.conf.unset(key)
+                sc.setJobDescription(None)  # type: ignore[arg-type]
 
     def _result(self, group: FeatureGroup, tag: str) -> WriteResult:
         history = (DeltaTable.forPath(self.spark, group.location).history(50)
@@ -234,7 +239,7 @@ class DeltaEngine:
                 paths.storage_errors(self.spark, group.location,
                                      f"cannot {mode} into {group.name} v{group.version}"):
             if mode == "upsert":
-                merge = self._upsert(group, df, cols)
+                merge = self._upsert(group, df, cols, newer_only=txn is not None)
                 if evolve:
                     merge = merge.withSchemaEvolution()
                 merge.execute()
@@ -248,13 +253,16 @@ class DeltaEngine:
                                  deleted)
         return result
 
-    def _upsert(self, group: FeatureGroup, df: DataFrame, cols: list[str]) -> Any:
+    def _upsert(self, group: FeatureGroup, df: DataFrame, cols: list[str],
+                newer_only: bool = False) -> Any:
         """The MERGE of an upsert: each key of ``df`` ends with its one row of ``df``.
 
         With an event time the table may hold several rows of a key (appends keep a history):
         the latest stored row of the key is updated and the others are deleted, so that the key
         is not left with copies of one row at one event time (a tie). ``__fs_keep``, the latest
-        stored event time of each key of ``df``, picks that row."""
+        stored event time of each key of ``df``, picks that row. ``newer_only`` (a stream's
+        micro-batch): a row older than the key's latest stored one changes nothing (a late
+        event never replaces a newer one; an equal event time, an updated window, does)."""
         table = DeltaTable.forPath(self.spark, group.location)
         on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in group.primary_key)
         if not group.event_time:
@@ -266,9 +274,10 @@ class DeltaEngine:
         latest = stored.groupBy(*map(quote, keys)).agg(F.max(ts).alias("__fs_keep"))
         source = df.join(latest, keys, "left")
         values: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in cols}
+        newer = f" AND (s.__fs_keep IS NULL OR s.{ts} >= s.__fs_keep)" if newer_only else ""
         return (table.alias("t").merge(source.alias("s"), on)
-                .whenMatchedUpdate(condition=f"t.{ts} <=> s.__fs_keep", set=values)
-                .whenMatchedDelete()
+                .whenMatchedUpdate(condition=f"t.{ts} <=> s.__fs_keep{newer}", set=values)
+                .whenMatchedDelete(condition=newer[5:] or None)
                 .whenNotMatchedInsert(values=values))
 
     def restore(self, group: FeatureGroup, version: int) -> None:

@@ -6,16 +6,19 @@ Fixed upstream after 4.1.1, the newest spark-sql-kafka that Maven Central serves
 The replayed batch is written and committed before that report fails, so a query restarted with a
 micro-batch planned but not committed (what a killed query leaves) runs that batch first in a
 query of its own, lets that one known failure through, and then the query asked for starts. This
-reads Spark's checkpoint layout (``offsets/<batch>``, ``commits/<batch>``): the streaming tests
-fail if an upgrade changes it while the bug is still there.
+reads Spark's checkpoint layout (``metadata``, ``offsets/<batch>``, ``commits/<batch>``), as the
+sink does for its query's id and a batch's offsets: the streaming tests fail if an upgrade
+changes it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Callable
 
 from .. import paths
+from ..errors import FeatureStoreError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -23,6 +26,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KNOWN = 'because the return value of "scala.Option.get()" is null'
+
+
+def query_id(spark: SparkSession, checkpoint: str) -> str:
+    """Spark's id of the query whose checkpoint this is (``metadata``: ``{"id": ...}``, written
+    when it first starts): the same after a restart, a new one for a new checkpoint."""
+    text = paths.read_text(spark, paths.join(checkpoint, "metadata"))
+    if not text:
+        raise FeatureStoreError(f"the streaming checkpoint {checkpoint} has no metadata file")
+    return str(json.loads(text.splitlines()[0])["id"])
+
+
+def offsets(spark: SparkSession, checkpoint: str, batch: int) -> str:
+    """The source offsets a micro-batch reads (its ``offsets/<batch>`` file's last line)."""
+    text = paths.read_text(spark, paths.join(checkpoint, f"offsets/{batch}")) or ""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "unknown"
 
 
 def _batches(spark: SparkSession, folder: str) -> set[int]:

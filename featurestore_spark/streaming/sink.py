@@ -6,6 +6,8 @@ up to that commit, statistics) as one upsert or append, made idempotent with Del
 identifiers: the stream's id (from its checkpoint folder) and the micro-batch's id. A query killed
 at any point and restarted from its checkpoint replays the micro-batch it had not finished:
 
+(The stream's id comes from Spark's query id, kept in the checkpoint.)
+
 - killed before its Delta commit: the replay writes it;
 - killed after it, before its registration: the replay's write is skipped by Delta (that stream
   committed that batch) and the first attempt's commit, found by its tag, is registered;
@@ -39,7 +41,7 @@ from ..metadata import FG_FRESHNESS, Document, FeatureGroup
 from ..names import quote
 from ..spec import InsertSpec, identity_problems, job_problems
 from ..statistics.config import StatisticsConfig
-from .recovery import finish_pending
+from .recovery import finish_pending, offsets, query_id
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -101,10 +103,10 @@ class StreamSpec:
         return problems
 
 
-def stream_id(checkpoint: str) -> str:
-    """The id of a stream's Delta transactions: one per checkpoint folder, as Spark's query id
-    (the same after a restart from that checkpoint)."""
-    return "stream" + hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
+def stream_id(query: str) -> str:
+    """The id of a stream's Delta transactions, from Spark's query id (kept in its checkpoint:
+    the same after a restart; a new checkpoint is a new stream, whose batches count from 0)."""
+    return "stream" + hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
 class Streams:
@@ -137,11 +139,14 @@ class Streams:
             raise InvalidInputError(what, problems)
         checkpoint = spec.checkpoint_dir or self.checkpoint(project, group.name, group.version,
                                                             spec.query_name)
-        app = stream_id(checkpoint)
         every = spec.statistics_every
         off = StatisticsConfig(enabled=False)
+        ids: dict[str, str] = {}
 
         def write_batch(batch: DataFrame, batch_id: int) -> None:
+            if "app" not in ids:          # the checkpoint's metadata exists once the query runs
+                ids["app"] = stream_id(query_id(self.ctx.spark, checkpoint))
+            app = ids["app"]
             batch = batch.persist()       # the checks, the validation and the write read it
             try:
                 commit = self.writes.insert(InsertSpec(
@@ -151,6 +156,11 @@ class Streams:
                     txn=(app, batch_id)))
                 if commit is not None and group.event_time:
                     self._record_freshness(group, batch, commit.commit_id, app, batch_id)
+            except Exception as e:        # which batch, which offsets: in the query's error
+                e.add_note(f"micro-batch {batch_id} of the stream into {group.name} "
+                           f"v{group.version} was not written; it reads Kafka offsets "
+                           f"{offsets(self.ctx.spark, checkpoint, batch_id)}")
+                raise
             finally:
                 batch.unpersist()
 

@@ -72,6 +72,17 @@ def test_a_kafka_stream_upserts_each_micro_batch_offline_and_online(store, kafka
     assert (Path(store.settings.home_path) / "streams" / store.settings.project / "card_last_1"
             / "card_last_q" / "commits").is_dir()
     assert store.stop_streams() == 0                       # it had ended (availableNow)
+    # later, on the same checkpoint: a late event of card 2 (older than its stored row) changes
+    # nothing offline or online; a newer one of card 3 replaces its row
+    late = [(2, 900, T0 - timedelta(days=1), 99.0), (3, 901, T0 + timedelta(days=1), 1.0)]
+    produce(store.spark, kafka, name, late)
+    again = fg.insert_stream(events(store.spark, kafka, name, 15), query_name="card_last_q",
+                             trigger={"availableNow": True}, statistics_every=0)
+    again.awaitTermination(300)
+    assert again.exception() is None
+    want = [r for r in latest(first + sent) if r[0] != 3] + [late[1]]
+    assert sorted(rows(fg.read())) == sorted(want)
+    assert sorted(rows(fg.read(online=True))) == sorted(want)
 
 
 def test_a_strict_suite_stops_the_stream_and_writes_nothing_of_the_batch(store, kafka):
@@ -88,6 +99,8 @@ def test_a_strict_suite_stops_the_stream_and_writes_nothing_of_the_batch(store, 
     with pytest.raises(Exception) as stopped:
         query.awaitTermination(300)
     assert "expect_column_values_to_be_between" in str(stopped.value)
+    assert "micro-batch 0 of the stream into card_checked v1 was not written; it reads Kafka " \
+        f"offsets {{\"{name}\"" in str(stopped.value)
     assert [c.commit_id for c in store.commits("card_checked")] == [0]
     assert sorted(rows(fg.read(online=True))) == latest(card_events(3))
 
