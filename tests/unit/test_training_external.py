@@ -68,8 +68,8 @@ def test_a_training_dataset_on_s3_reads_back_is_made_again_and_deleted(store, la
         assert rows(featurestore.get_training_dataset("matches", training_dataset_version=2,
                                                       split=split)) == expected
     # the connector is needed by them: kept while they are
-    with pytest.raises(InvalidInputError, match="training datasets are written through it: "
-                       "matches v1, matches v2"):
+    with pytest.raises(InvalidInputError, match="training dataset matches v1, training dataset "
+                       "matches v2 reach their data through it"):
         store.delete_storage_connector("lake")
     assert lake.secret not in metadata_text(store)
     # the bucket's settings went with each call, never onto the session's Hadoop configuration
