@@ -207,7 +207,7 @@ class Store:
                      project: str | None = None) -> ConsistencyReport:
         """Compare an online table with the offline latest snapshot (``OnlineSync.check``)."""
         group = self.feature_group(name, version, project)
-        return self.online.check(group, self.external.read(group) if group.external else None)
+        return self.online.check(group, self.ctx.read(group) if group.external else None)
 
     # -- feature vectors (online.vectors; no Spark) ---------------------------------------------------
     def feature_vector_server(self, features: list[str], project: str | None = None,

@@ -17,8 +17,6 @@ from . import Connectors, StorageConnector, StorageConnectorNotFound, external
 from .external import ExternalSpec
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
     from ..context import Context
 
 log = logging.getLogger(__name__)
@@ -33,9 +31,6 @@ class ExternalGroups:
     @property
     def connectors(self) -> Connectors:
         return Connectors(self.ctx.metadata, self.ctx.settings)
-
-    def read(self, group: FeatureGroup) -> DataFrame:
-        return external.read(self.ctx.spark, self.connectors, group)
 
     def create(self, spec: ExternalSpec) -> FeatureGroup:
         """Register an external group: its source is read (the schema only, and a check of its
@@ -110,7 +105,7 @@ class ExternalGroups:
         from ..online.schema import key_value_problems
         what = f"cannot load external feature group {group.name!r} v{group.version} online"
         self.ctx.online.check_schema(group, what)        # types an online table can hold
-        df = self.read(group)
+        df = self.ctx.read(group)
         if (problems := key_value_problems(df, group.primary_key, nulls=True)):
             raise InvalidInputError(what, problems + ["nothing was loaded online"], write=False)
         if group.event_time:
