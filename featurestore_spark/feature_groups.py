@@ -427,8 +427,13 @@ class FeatureGroupWrites:
 
     def _drop_offline(self, group: FeatureGroup) -> None:
         """The last step of a delete, after the registration is gone: the catalog entry and the
-        files (the marker last)."""
+        files (the marker last), with the group's streams folder (``streaming.sink``)."""
+        from .streaming.sink import group_folder
+        streams = group_folder(self.ctx.settings.home_path, group.project, group.name,
+                               group.version)
         try:
+            if self.ctx.path_exists(streams):
+                paths.delete(self.ctx.spark, streams)
             self.ctx.offline.drop(group, last=DELETING)
         except Exception as e:
             raise IncompleteDeleteError(

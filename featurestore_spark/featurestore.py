@@ -120,7 +120,9 @@ def insert_into_featuregroup_stream(df: DataFrame, featuregroup: str,
                                     featuregroup_version: int | None = None, mode: str = "upsert",
                                     query_name: str | None = None,
                                     checkpoint_dir: str | None = None, trigger: Any = None,
-                                    statistics_every: int = 1) -> Any:
+                                    statistics_every: int = 1, output_mode: str = "update",
+                                    online: bool | None = None, dead_letter: bool = False,
+                                    job_name: str | None = None) -> Any:
     """Start writing the streaming DataFrame ``df`` into a feature group, each micro-batch an
     ``upsert`` (or ``append``) offline and online, exactly once; returns Spark's StreamingQuery
     (see ``FeatureGroup.insert_stream``)."""
@@ -128,7 +130,8 @@ def insert_into_featuregroup_stream(df: DataFrame, featuregroup: str,
     from .streaming import StreamSpec
     return default_store().insert_stream(StreamSpec(
         featuregroup, df, project_of(featurestore), featuregroup_version, mode, query_name,
-        checkpoint_dir, trigger, statistics_every=statistics_every))
+        checkpoint_dir, trigger, output_mode, online, statistics_every, job_name=job_name,
+        dead_letter=dead_letter))
 
 
 def create_on_demand_featuregroup(sql_query: str, featuregroup: str, jdbc_connector_name: str,

@@ -239,13 +239,15 @@ class FeatureGroup(Labelled):
                       timeout: float | None = None, checkpoint_dir: str | None = None,
                       write_options: Mapping[str, Any] | None = None, trigger: Any = None,
                       operation: str = "upsert", statistics_every: int = 1,
-                      job_name: str | None = None) -> Any:
+                      job_name: str | None = None, dead_letter: bool = False) -> Any:
         """Write the streaming DataFrame ``features`` into this feature group, each micro-batch
         an upsert (or ``operation="insert"``: an append) offline and online, exactly once
         (``streaming.sink``); returns Spark's StreamingQuery (``await_termination``: after
         waiting for it, ``timeout`` seconds at most). ``trigger``: ``{"processingTime": "10
         seconds"}``, ``{"availableNow": True}``...; ``statistics_every``: statistics of every
-        Nth micro-batch's commit (0: none). The group must exist."""
+        Nth micro-batch's commit (0: none); ``dead_letter``: bad events (a missing key or event
+        time, a record in Spark's ``_corrupt_record`` column) go to the group's dead-letter table
+        (``dead_letter()``) instead of stopping the query. The group must exist."""
         from .streaming import StreamSpec
         problems = [] if operation in OPERATIONS else [
             f"operation {operation!r} is not one of {', '.join(OPERATIONS)}"]
@@ -256,10 +258,16 @@ class FeatureGroup(Labelled):
         query = self._store.insert_stream(StreamSpec(
             group.name, features, group.project, group.version, OPERATIONS[operation],
             query_name, checkpoint_dir, trigger, output_mode,
-            statistics_every=statistics_every, job_name=job_name))
+            statistics_every=statistics_every, job_name=job_name, dead_letter=dead_letter))
         if await_termination:
             query.awaitTermination(None if timeout is None else int(timeout))
         return query
+
+    def dead_letter(self) -> Any:
+        """The bad events streams kept for this group (``insert_stream(dead_letter=True)``), as a
+        Spark DataFrame: reason, event, raw, topic, partition, offset, stream, batch_id,
+        batch_offsets, failed_at."""
+        return self._store.streams.dead_letter(self._meta())
 
     def _create(self, features: Any, storage: str | None, write_options: Mapping[str, Any] | None,
                 validation_options: Mapping[str, Any] | None, upsert: bool,

@@ -15,8 +15,10 @@ from .builders import (CheckOnlineFeaturegroup, CreateFeaturegroup, GetFeatureVe
                        GetFeaturegroupChanges, GetFeaturegroupCommits, GetFeatures,
                        GetLatestFeaturegroupVersion, InsertIntoFeaturegroup, QueryFeaturestore)
 from .builders.connectors import CreateStorageConnector, GetStorageConnector
+from .builders.streaming import InsertIntoFeaturegroupStream
 from .builders.views import CreateFeatureView, GetFeatureView
 from .spec import CreateSpec, InsertSpec, ReadSpec
+from .streaming import StreamSpec
 from .views import FeatureViewSpec
 from .training.builders import (CreateTrainingDataset, DeleteTrainingDataset,
                                 GetLatestTrainingDatasetVersion, GetTrainingDataset,
@@ -33,6 +35,10 @@ class Hops:
     @staticmethod
     def insertIntoFeaturegroup(name: str) -> InsertIntoFeaturegroup:
         return InsertIntoFeaturegroup(spec=InsertSpec(name))
+
+    @staticmethod
+    def insertIntoFeaturegroupStream(name: str) -> InsertIntoFeaturegroupStream:
+        return InsertIntoFeaturegroupStream(spec=StreamSpec(name, None))
 
     @staticmethod
     def getFeaturegroup(name: str) -> GetFeaturegroup:

@@ -280,6 +280,14 @@ class DeltaEngine:
                 .whenMatchedDelete(condition=newer[5:] or None)
                 .whenNotMatchedInsert(values=values))
 
+    def append_to(self, location: str, df: DataFrame, txn: tuple[str, int],
+                  description: str) -> None:
+        """Append ``df`` to the Delta table at ``location`` (made by the first append), once per
+        ``txn`` (a stream's dead-letter rows of a micro-batch: see ``_tagged``)."""
+        with self._tagged(f"featurestore: {description}", "dead_letter", txn, df), \
+                paths.storage_errors(self.spark, location, f"cannot write {description}"):
+            df.write.format("delta").mode("append").save(location)
+
     def restore(self, group: FeatureGroup, version: int) -> None:
         """Put the table back to ``version`` (undo a commit the metadata store did not record);
         the RESTORE commit is tagged ``undo``."""

@@ -21,7 +21,9 @@ the p50 and p99 of the time from an event to the moment its row was readable (on
 online group), which ``featurestore describe`` shows.
 
 A batch that fails its checks or a STRICT suite stops the query with that error (nothing of the
-batch written); the query's exception carries it.
+batch written); the query's exception carries it. Bad events (a missing key or event time, a
+record that does not parse: ``dead_letter``) stop it too, naming their offsets, or with
+``dead_letter=True`` go to the group's dead-letter table while the rest is written.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from .. import paths
@@ -41,6 +44,7 @@ from ..metadata import FG_FRESHNESS, Document, FeatureGroup
 from ..names import quote
 from ..spec import InsertSpec, identity_problems, job_problems
 from ..statistics.config import StatisticsConfig
+from . import dead_letter as dl
 from .recovery import finish_pending, offsets, query_id
 
 if TYPE_CHECKING:
@@ -72,6 +76,7 @@ class StreamSpec:
     statistics_every: int = 1                    # statistics of every Nth batch's commit; 0: none
     validate: bool = True
     job_name: str | None = None
+    dead_letter: bool = False                    # bad events to the dead-letter table, not errors
 
     def problems(self) -> list[str]:
         problems = identity_problems(self.name, self.project, self.version, optional_version=True)
@@ -97,10 +102,18 @@ class StreamSpec:
                 or self.statistics_every < 0):
             problems.append(f"statistics_every must be an integer >= 0, got "
                             f"{self.statistics_every!r}")
+        if not isinstance(self.dead_letter, bool):
+            problems.append(f"dead_letter must be True or False, got {self.dead_letter!r}")
         if self.query_name is not None and (not isinstance(self.query_name, str)
                                             or not self.query_name.replace("_", "").isalnum()):
             problems.append(f"query name must be letters, digits and _, got {self.query_name!r}")
         return problems
+
+
+def group_folder(home: Path, project: str, name: str, version: int) -> str:
+    """The streams' folder of a feature group version: default checkpoints and the dead-letter
+    table (removed with the group)."""
+    return paths.join(hadoop_location("streams", home), f"{project}/{name}_{version}")
 
 
 def stream_id(query: str) -> str:
@@ -117,9 +130,19 @@ class Streams:
         self._queries: list[StreamingQuery] = []
         self._lock = threading.Lock()
 
+    def folder(self, project: str, name: str, version: int) -> str:
+        return group_folder(self.ctx.settings.home_path, project, name, version)
+
     def checkpoint(self, project: str, name: str, version: int, query_name: str | None) -> str:
-        base = hadoop_location("streams", self.ctx.settings.home_path)
-        return paths.join(base, f"{project}/{name}_{version}/{query_name or 'default'}")
+        return paths.join(self.folder(project, name, version), query_name or "default")
+
+    def dead_letter(self, group: FeatureGroup) -> DataFrame:
+        """The group's dead-letter table (``dead_letter``): empty when no stream put a bad event
+        there."""
+        location = paths.join(self.folder(group.project, group.name, group.version), dl.FOLDER)
+        if not self.ctx.path_exists(location):
+            return self.ctx.spark.createDataFrame([], dl.SCHEMA)
+        return self.ctx.spark.read.format("delta").load(location)
 
     def start(self, spec: StreamSpec) -> StreamingQuery:
         """Start the query (see the module's docstring); returns Spark's StreamingQuery."""
@@ -140,6 +163,8 @@ class Streams:
         checkpoint = spec.checkpoint_dir or self.checkpoint(project, group.name, group.version,
                                                             spec.query_name)
         every = spec.statistics_every
+        dead = paths.join(self.folder(project, group.name, group.version), dl.FOLDER)
+        required = [*group.primary_key, *([group.event_time] if group.event_time else [])]
         off = StatisticsConfig(enabled=False)
         ids: dict[str, str] = {}
 
@@ -149,13 +174,16 @@ class Streams:
             app = ids["app"]
             batch = batch.persist()       # the checks, the validation and the write read it
             try:
+                good = self._without_bad_events(batch, batch_id, app, group, required, spec,
+                                                dead, lambda: offsets(self.ctx.spark, checkpoint,
+                                                                      batch_id))
                 commit = self.writes.insert(InsertSpec(
-                    group.name, batch, project, group.version, spec.mode, online=spec.online,
+                    group.name, good, project, group.version, spec.mode, online=spec.online,
                     statistics=None if every and batch_id % every == 0 else off,
                     validate=spec.validate, job_name=spec.job_name or f"stream {app}",
                     txn=(app, batch_id)))
                 if commit is not None and group.event_time:
-                    self._record_freshness(group, batch, commit.commit_id, app, batch_id)
+                    self._record_freshness(group, good, commit.commit_id, app, batch_id)
             except Exception as e:        # which batch, which offsets: in the query's error
                 e.add_note(f"micro-batch {batch_id} of the stream into {group.name} "
                            f"v{group.version} was not written; it reads Kafka offsets "
@@ -178,6 +206,31 @@ class Streams:
         with self._lock:
             self._queries.append(query)
         return query
+
+    def _without_bad_events(self, batch: DataFrame, batch_id: int, app: str,
+                            group: FeatureGroup, required: list[str], spec: StreamSpec,
+                            dead: str, batch_offsets: Any) -> DataFrame:
+        """The micro-batch's good events, without the columns not written (``dead_letter``);
+        its bad ones go to the dead-letter table at ``dead`` (``spec.dead_letter``) or stop the
+        query naming them."""
+        cols = dl.columns(batch.sparkSession, batch.columns, group.feature_names, required)
+        marked = batch.withColumn("__reason", dl.reason(cols))
+        bad = marked.where("__reason IS NOT NULL")
+        count = bad.count() if cols.required or cols.corrupt else 0
+        if count and not spec.dead_letter:
+            raise InvalidInputError(
+                f"micro-batch {batch_id} of the stream into {group.name} v{group.version} has "
+                f"{count} bad event(s)", dl.examples(bad, cols) + [
+                    "insert_stream(..., dead_letter=True) keeps bad events in the group's "
+                    "dead-letter table and writes the others"])
+        if count:
+            self.ctx.offline.append_to(
+                dead, dl.rows(bad, cols, app, batch_id, batch_offsets()), (app, batch_id),
+                f"dead letters of micro-batch {batch_id} into {group.name} v{group.version}")
+            log.warning("micro-batch %d into %s v%d: %d bad event(s) kept in its dead-letter "
+                        "table (fg.dead_letter())", batch_id, group.name, group.version, count)
+            return marked.where("__reason IS NULL").drop("__reason", *cols.extra)
+        return batch.drop(*cols.extra)
 
     def _record_freshness(self, group: FeatureGroup, batch: DataFrame, commit: int, app: str,
                           batch_id: int) -> None:

@@ -173,3 +173,77 @@ def test_the_stream_ingest_job_keeps_each_cards_last_hour_online(store, kafka, t
                                          1)
     assert described and all(d.body["p99_ms"] >= d.body["p50_ms"] > 0 for d in described)
     assert {d.body["readable"] for d in described} == {"online"}
+
+
+def _raw_events(spark, bootstrap: str, name: str, per_batch: int = 100):
+    """``name``'s events parsed with Spark's corrupt-record column, Kafka's coordinates kept."""
+    from pyspark.sql import functions as F
+    raw = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", bootstrap)
+           .option("subscribe", name).option("startingOffsets", "earliest")
+           .option("maxOffsetsPerTrigger", per_batch).load())
+    parsed = F.from_json(F.col("value").cast("string"), EVENT + ", _corrupt_record STRING")
+    return raw.select("topic", "partition", "offset", parsed.alias("e")).select(
+        "topic", "partition", "offset", "e.*")
+
+
+def test_bad_events_stop_the_stream_or_go_to_the_dead_letter_table(store, kafka):
+    """A key of the wrong type, a missing key, no JSON, a feature of the wrong type: without
+    dead_letter the query stops naming each one's offset, nothing written; with it (the Hops
+    builder) the good events are written offline and online and the bad ones kept once, with
+    their reasons and offsets, also when a batch is written again; a delete removes them."""
+    from featurestore_spark import Hops
+    fg = store.get_or_create_feature_group("card_dlq", primary_key=["card_id"], event_time="ts",
+                                           online_enabled=True)
+    fg.insert(store.spark.createDataFrame(card_events(2), EVENT))
+    name = topic()
+    good = [(3, 10, T0 + timedelta(hours=1), 5.0), (1, 11, T0 + timedelta(hours=2), 6.0)]
+    bad = ['{"card_id": "x", "tx_id": 12, "ts": "2025-01-01T03:00:00", "amount": 1.0}',
+           '{"tx_id": 13, "ts": "2025-01-01T04:00:00", "amount": 1.0}',
+           'not json',
+           '{"card_id": 4, "tx_id": 14, "ts": "2025-01-01T05:00:00", "amount": "abc"}']
+    values = [json.dumps({"card_id": c, "tx_id": t, "ts": ts.isoformat(), "amount": a})
+              for c, t, ts, a in good] + bad
+    (store.spark.createDataFrame([(v,) for v in values], "value STRING").coalesce(1)
+     .write.format("kafka").option("kafka.bootstrap.servers", kafka).option("topic", name).save())
+    at = {r.value: f"{name}/{r.partition}/{r.offset}" for r in store.spark.read.format("kafka")
+          .option("kafka.bootstrap.servers", kafka).option("subscribe", name).load()
+          .selectExpr("CAST(value AS STRING) AS value", "partition", "offset").collect()}
+
+    stopped = fg.insert_stream(_raw_events(store.spark, kafka, name), query_name="strict",
+                               trigger={"availableNow": True})
+    with pytest.raises(Exception) as error:
+        stopped.awaitTermination(300)
+    message = str(error.value)
+    assert "micro-batch 0 of the stream into card_dlq v1 has 4 bad event(s)" in message
+    assert f"'card_id' is missing; it does not parse (a value of the wrong type, or not JSON) " \
+        f"at offset {at[bad[0]]}" in message
+    assert f"'card_id' is missing at offset {at[bad[1]]}" in message
+    assert f"at offset {at[bad[3]]}: {bad[3]}" in message
+    assert [c.commit_id for c in store.commits("card_dlq")] == [0]
+    assert fg.dead_letter().count() == 0
+
+    query = (Hops.insertIntoFeaturegroupStream("card_dlq").setStore(store)
+             .setDataframe(_raw_events(store.spark, kafka, name)).setQueryName("lenient")
+             .setTrigger(availableNow=True).setDeadLetter().setStatisticsEvery(0).write())
+    query.awaitTermination(300)
+    assert query.exception() is None
+    assert sorted(rows(fg.read())) == latest(card_events(2) + good)
+    assert sorted(rows(fg.read(online=True))) == latest(card_events(2) + good)
+    dead = fg.dead_letter()
+    sent_at = {offset: value for value, offset in at.items()}
+    kept = {sent_at[f"{r.topic}/{r.partition}/{r.offset}"]: r for r in dead.collect()}
+    assert set(kept) == set(bad) and dead.count() == 4
+    assert kept[bad[3]].raw == bad[3] and json.loads(kept[bad[3]].event)["card_id"] == 4
+    assert kept["not json"].reason == ("'card_id' is missing; 'ts' is missing; it does not "
+                                       "parse (a value of the wrong type, or not JSON)")
+    assert kept[bad[1]].reason == "'card_id' is missing" and kept[bad[1]].raw is None
+    assert json.loads(kept[bad[1]].event)["tx_id"] == 13
+    assert {(r.batch_id, r.stream[:6]) for r in kept.values()} == {(0, "stream")}
+    assert name in kept[bad[0]].batch_offsets
+    # the batch's dead letters written again with its transaction (a replay): kept once
+    from featurestore_spark.streaming.sink import group_folder
+    folder = group_folder(store.settings.home_path, store.settings.project, "card_dlq", 1)
+    store.offline.append_to(f"{folder}/dead-letter", dead, (kept[bad[0]].stream, 0), "a replay")
+    assert fg.dead_letter().count() == 4
+    fg.delete()
+    assert not Path(folder).exists()
