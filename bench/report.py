@@ -29,6 +29,13 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def publish(text: str, keep: bool) -> None:
+    """Print a run's section, and append it to bench/RESULTS.md when ``keep``."""
+    print("\n" + text)
+    if keep:
+        record(text)
+
+
 def record(text: str) -> None:
     """Append a run's section to bench/RESULTS.md."""
     if not RESULTS.exists():
@@ -79,6 +86,22 @@ def settings_env(home: Path, project: str, transport: str) -> dict[str, str]:
     elif not env.get("FEATURESTORE_MYSQL_UNIX_SOCKET"):
         raise RuntimeError("no FEATURESTORE_MYSQL_UNIX_SOCKET: the server is not the local one")
     return env
+
+
+def drop_online(fs, project: str) -> None:
+    """Drop the project's online database (a benchmark starts and ends without it)."""
+    with fs.online.backend.connection(project) as conn:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{project}_online`")
+
+
+def finish(fs, project: str, home: Path) -> None:
+    """Leave nothing behind: the online database, the session, the feature store's home."""
+    import shutil
+    drop_online(fs, project)
+    spark = fs.spark
+    fs.close()
+    spark.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 # -- latency ----------------------------------------------------------------------------------------

@@ -68,8 +68,7 @@ def main() -> None:
     spark = get_spark(settings)
     spark.sparkContext.setLogLevel("ERROR")
     fs = FeatureStore.connect(settings, spark)
-    with fs.online.backend.connection(PROJECT) as conn:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{PROJECT}_online`")
+    rp.drop_online(fs, PROJECT)
     tf = fs.get_transformation_function
     off = {"enabled": False}
 
@@ -159,14 +158,8 @@ def main() -> None:
         f"- train_test_split with 5 transformations <= {SPLIT_TARGET}x without: "
         f"{rp.verdict(split_ratio <= SPLIT_TARGET)} ({split_ratio:.2f}x)",
     ])
-    print("\n" + text)
-    if record:
-        rp.record(text)
-    with fs.online.backend.connection(PROJECT) as conn:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{PROJECT}_online`")
-    fs.close()
-    spark.stop()
-    shutil.rmtree(home, ignore_errors=True)
+    rp.publish(text, bool(record))
+    rp.finish(fs, PROJECT, home)
 
 
 if __name__ == "__main__":

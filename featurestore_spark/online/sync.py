@@ -122,7 +122,8 @@ class OnlineSync:
         if not group.online:
             group = replace(group, online=True, online_commit=None)
         self.check_schema(group, f"cannot sync feature group {group.name!r} online")
-        commits = [c.commit_id for c in self.metadata.commits(group.project, group.name, group.version)]
+        registered = self.metadata.commits(group.project, group.name, group.version)
+        commits = [c.commit_id for c in registered]
         target, last = commits[-1], group.online_commit
         table = table_name(group.name, group.version)
         columns = self.backend.columns_of(group.project, table)
@@ -153,9 +154,15 @@ class OnlineSync:
             rows = checks.latest_per_key(snapshot.join(changed, keys, "left_semi"),
                                          group.primary_key, group.event_time)
             written = self.write(group, rows, conditional=False)
-            gone = changed.join(snapshot.select(*map(quote, keys)), keys, "left_anti")
-            deleted = self.backend.write_frame(gone, group.project, table, online_schema(group),
-                                               batch_size=self.batch_size, delete=True)
+            deleted = 0
+            # appends and upserts that deleted no row (what a stream makes) remove no key: no
+            # job to look for keys gone (other commits, e.g. made outside, may remove any)
+            if any(c.operation not in ("append", "upsert") or c.rows_deleted
+                   for c in registered if last < c.commit_id <= target):
+                gone = changed.join(snapshot.select(*map(quote, keys)), keys, "left_anti")
+                deleted = self.backend.write_frame(gone, group.project, table,
+                                                   online_schema(group),
+                                                   batch_size=self.batch_size, delete=True)
             mode = "incremental"
         self.metadata.set_online(group, True, target)
         return SyncResult(group.name, group.version, mode, last, target, written, deleted)

@@ -1,10 +1,12 @@
 """Kafka events for the streaming tests, and a separate process that streams them into feature
-group ``card_tx`` (an append per micro-batch; keyed by card, with an event time) until a batch
+group GROUP (default ``card_tx``: an append per micro-batch; keyed by card, with an event time) until a batch
 finds nothing new, stops it (``stop_streams``) and prints ``{"done": true}``.
 
-``python stream_writer.py TOPIC CHECKPOINT PER_BATCH [STALL]``: with STALL (a number n), the n-th
-micro-batch that writes (0 first) stops between its Delta commit and the commit's registration
-(prints ``{"committed": true}`` and sleeps) for test_streaming to SIGKILL it there."""
+``python stream_writer.py TOPIC CHECKPOINT PER_BATCH N:POINT|- [GROUP]``: the N-th micro-batch that writes
+(0 first) stops at POINT, prints ``{"stalled": POINT}`` and sleeps, for test_streaming to SIGKILL
+it there. POINT: ``write`` (before its Delta commit), ``commit`` (between the Delta commit and its
+registration), ``online`` (registered, the online table not brought up to it, the micro-batch
+not committed in the checkpoint)."""
 
 from __future__ import annotations
 
@@ -36,22 +38,25 @@ def events(spark: Any, bootstrap: str, topic: str, per_batch: int) -> Any:
     return raw.select(F.from_json(F.col("value").cast("string"), EVENT).alias("e")).select("e.*")
 
 
-def main(topic: str, checkpoint: str, per_batch: int, stall: int | None) -> None:
+def main(topic: str, checkpoint: str, per_batch: int, stall: str, group: str) -> None:
     import featurestore_spark as fs
 
     store = fs.connect()
-    if stall is not None:
-        calls = itertools.count()
-        register = store.metadata.add_commit
+    if stall != "-":
+        nth, point = stall.split(":") if ":" in stall else (stall, "commit")
+        owner, method = {"write": (store.ctx.offline, "write"),
+                         "commit": (store.metadata, "add_commit"),
+                         "online": (store.ctx.online, "sync")}[point]
+        calls, real = itertools.count(), getattr(owner, method)
 
         def stalled(*args: Any, **kwargs: Any) -> Any:
-            if next(calls) == stall:
-                print(json.dumps({"committed": True}), flush=True)
+            if next(calls) == int(nth):
+                print(json.dumps({"stalled": point}), flush=True)
                 time.sleep(600)
-            return register(*args, **kwargs)
-        store.metadata.add_commit = stalled             # type: ignore[method-assign]
+            return real(*args, **kwargs)
+        setattr(owner, method, stalled)
     bootstrap = os.environ["FEATURESTORE_TEST_KAFKA_BOOTSTRAP"]
-    query = store.get_feature_group("card_tx").insert_stream(
+    query = store.get_feature_group(group).insert_stream(
         events(store.spark, bootstrap, topic, per_batch), operation="insert",
         checkpoint_dir=checkpoint, trigger={"processingTime": "1 second"}, statistics_every=0)
     while query.isActive:               # until a batch finds nothing new, then a stop between two
@@ -65,4 +70,5 @@ def main(topic: str, checkpoint: str, per_batch: int, stall: int | None) -> None
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if sys.argv[4:] else None)
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), (sys.argv[4:] or ["-"])[0],
+         (sys.argv[5:] or ["card_tx"])[0])

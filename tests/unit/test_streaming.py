@@ -105,14 +105,16 @@ def test_a_strict_suite_stops_the_stream_and_writes_nothing_of_the_batch(store, 
     assert sorted(rows(fg.read(online=True))) == latest(card_events(3))
 
 
-def test_a_stream_killed_between_commit_and_registration_applies_every_event_once(
-        store, kafka, fs_home, tmp_path):
-    """A real streaming process, SIGKILLed between a micro-batch's Delta commit and its
-    registration, then restarted from its checkpoint: every event once offline (appends, no
-    duplicate, none missing), the latest per card online."""
+@pytest.mark.parametrize("point, registered", [("write", 1), ("commit", 1), ("online", 2)])
+def test_a_stream_killed_in_a_micro_batch_applies_every_event_once(
+        store, kafka, fs_home, tmp_path, point, registered):
+    """A real streaming process, SIGKILLed in its second micro-batch (before its Delta commit,
+    between that commit and its registration, or registered but not yet online nor committed
+    in the checkpoint), then restarted from its checkpoint: every event once offline (appends,
+    no duplicate, none missing), the latest per card online."""
     first = card_events(1)
-    fg = store.get_or_create_feature_group("card_tx", primary_key=["card_id"], event_time="ts",
-                                           online_enabled=True)
+    fg = store.get_or_create_feature_group(f"card_tx_{point}", primary_key=["card_id"],
+                                           event_time="ts", online_enabled=True)
     fg.insert(store.spark.createDataFrame(first, EVENT))
     name, checkpoint = topic(), str(tmp_path / "checkpoint")
     sent = card_events(30)[1:]
@@ -121,26 +123,26 @@ def test_a_stream_killed_between_commit_and_registration_applies_every_event_onc
            "FEATURESTORE_SPARK_MASTER": "local[1]", "PYTHONPATH": str(ROOT),
            "FEATURESTORE_TEST_KAFKA_BOOTSTRAP": kafka}
     writer = subprocess.Popen([sys.executable, str(HERE / "stream_writer.py"), name, checkpoint,
-                               "10", "1"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               "10", f"1:{point}", fg.name], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=(tmp_path / "writer.log").open("w"), text=True)
     try:
         line = writer.stdout.readline()
         assert line, (tmp_path / "writer.log").read_text()[-3000:]
-        assert json.loads(line) == {"committed": True}
+        assert json.loads(line) == {"stalled": point}
     finally:
         writer.kill()                                     # SIGKILL: nothing of it runs
         writer.wait(timeout=60)
     assert writer.returncode == -signal.SIGKILL
-    assert len(store.commits("card_tx")) == 1 + 1         # the second batch is not registered
+    assert len(store.commits(fg.name)) == 1 + registered
     again = subprocess.run([sys.executable, str(HERE / "stream_writer.py"), name, checkpoint,
-                            "10"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+                            "10", "-", fg.name], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout.strip().splitlines()[-1]) == {"done": True}
     stored = rows(fg.read())
     assert sorted(stored) == sorted(first + sent)          # every event once: none twice or lost
-    assert len(store.commits("card_tx")) == 1 + 3          # one commit per micro-batch
+    assert len(store.commits(fg.name)) == 1 + 3            # one commit per micro-batch
     assert sorted(rows(fg.read(online=True))) == latest(first + sent)
-    assert store.check_online("card_tx").consistent
+    assert store.check_online(fg.name).consistent
 
 
 def _job(name: str):
