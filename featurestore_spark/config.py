@@ -144,6 +144,11 @@ class Settings:
         home."""
         return hadoop_location(self.training.path, self.home_path)
 
+    def streams_path(self, project: str, name: str, version: int) -> str:
+        """A feature group version's streams folder (``streaming``): its default checkpoints and
+        its dead-letter table, removed with the group."""
+        return hadoop_location("streams", self.home_path).rstrip("/") + f"/{project}/{name}_{version}"
+
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 

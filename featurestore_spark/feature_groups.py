@@ -203,7 +203,8 @@ class FeatureGroupWrites:
             group = self.ctx.metadata.get_feature_group(project, group.name, group.version)
         online = (group.online or not spec.offline) if spec.online is None else spec.online
         if spec.txn is not None and spec.offline and (
-                done := self.ctx.offline.txn_commit(group, spec.mode, spec.txn)) is not None:
+                done := self.ctx.offline.txn_commit(group, spec.mode, spec.txn,
+                                                    everywhere=spec.replayed)) is not None:
             return self._committed_before(group, done, spec, online)
         df = spec.dataframe
         assert df is not None      # spec.problems() found a DataFrame: it raised above otherwise
@@ -428,9 +429,7 @@ class FeatureGroupWrites:
     def _drop_offline(self, group: FeatureGroup) -> None:
         """The last step of a delete, after the registration is gone: the catalog entry and the
         files (the marker last), with the group's streams folder (``streaming.sink``)."""
-        from .streaming.sink import group_folder
-        streams = group_folder(self.ctx.settings.home_path, group.project, group.name,
-                               group.version)
+        streams = self.ctx.settings.streams_path(group.project, group.name, group.version)
         try:
             if self.ctx.path_exists(streams):
                 paths.delete(self.ctx.spark, streams)

@@ -108,6 +108,8 @@ class InsertSpec:
     validate: bool = True                      # False: this write skips the suite (no report)
     job_name: str | None = None                # None: the Spark application's name and id
     txn: tuple[str, int] | None = None         # a stream's (id, micro-batch): written once only
+    replayed: bool = False                     # a batch a stopped query may have committed:
+                                               # its commit is looked for in the whole history
 
     def problems(self) -> list[str]:
         problems = identity_problems(self.name, self.project, self.version, optional_version=True)

@@ -46,6 +46,7 @@ _WRITING = threading.RLock()
 _TXN_APP, _TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 DELETING = "_featurestore_deleting"  # a file in a feature group's folder: a delete under way
 TAG = "featurestore_spark:"          # the userMetadata of every commit this package makes
+RECENT = 50                          # commits searched for a write's own tag
 _HISTORY = ("version", "unix_millis(timestamp) AS ms", "operation", "operationMetrics",
             "userMetadata", "userName")
 
@@ -166,9 +167,15 @@ class DeltaEngine:
                         session.conf.unset(key)
                 sc.setJobDescription(None)  # type: ignore[arg-type]
 
-    def _result(self, group: FeatureGroup, tag: str) -> WriteResult:
-        history = (DeltaTable.forPath(self.spark, group.location).history(50)
-                   .where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY).collect())
+    def _result(self, group: FeatureGroup, tag: str, everywhere: bool = False) -> WriteResult:
+        """The commit tagged ``tag`` among the table's last RECENT (``everywhere``: then in its whole
+        history: a stream's batch replayed after many other commits, which Delta skipped)."""
+        table = DeltaTable.forPath(self.spark, group.location)
+        history = (table.history(RECENT).where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
+                   .collect())
+        if not history and everywhere:
+            history = (table.history().where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
+                       .collect())
         if not history:
             hint = ""
             if (not on_one_machine(cast(str, self.spark.sparkContext.master))   # set once it runs
@@ -178,15 +185,20 @@ class DeltaEngine:
                         "their files to their own disks. Put the warehouse on a file system "
                         "every worker shares (hdfs://, s3a://, abfss://)")
             raise FeatureStoreError(f"the Delta commit of {group.name} version {group.version} was "
-                                    f"not found in the table's last 50 commits{hint}")
+                                    f"not found in the table's last {RECENT} commits{hint}")
         return _write_result(history[0])
 
-    def txn_commit(self, group: FeatureGroup, mode: str, txn: tuple[str, int]) -> WriteResult | None:
+    def txn_commit(self, group: FeatureGroup, mode: str, txn: tuple[str, int],
+                   everywhere: bool = False) -> WriteResult | None:
         """The commit a write with ``txn`` made already (see ``_tagged``), among the table's last
-        50; None when there is none."""
+        RECENT (``everywhere``: then in its whole history); None when there is none."""
         tag = f"{TAG}{mode}:{txn[0]}-{txn[1]}"
-        found = (DeltaTable.forPath(self.spark, group.location).history(50)
-                 .where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY).collect())
+        table = DeltaTable.forPath(self.spark, group.location)
+        found = (table.history(RECENT).where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
+                 .collect())
+        if not found and everywhere:
+            found = (table.history().where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
+                     .collect())
         return _write_result(found[0]) if found else None
 
     def commits_after(self, group: FeatureGroup, version: int) -> list[DeltaCommit]:
@@ -247,7 +259,7 @@ class DeltaEngine:
                 deleted = self.read(group).count() if mode == "overwrite" else 0
                 (df.write.format("delta").mode(mode).option("mergeSchema", str(evolve).lower())
                  .save(group.location))
-        result = self._result(group, tag)
+        result = self._result(group, tag, everywhere=txn is not None)
         if mode == "overwrite":
             result = WriteResult(result.version, result.committed_at, result.rows_inserted, 0,
                                  deleted)

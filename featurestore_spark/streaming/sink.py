@@ -34,18 +34,16 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from .. import paths
-from ..config import hadoop_location
 from ..errors import FeatureGroupNotFound, InvalidInputError
 from ..metadata import FG_FRESHNESS, Document, FeatureGroup
 from ..names import quote
 from ..spec import InsertSpec, identity_problems, job_problems
 from ..statistics.config import StatisticsConfig
 from . import dead_letter as dl
-from .recovery import finish_pending, offsets, query_id
+from .recovery import finish_pending, offsets, pending_batch, query_id
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -110,12 +108,6 @@ class StreamSpec:
         return problems
 
 
-def group_folder(home: Path, project: str, name: str, version: int) -> str:
-    """The streams' folder of a feature group version: default checkpoints and the dead-letter
-    table (removed with the group)."""
-    return paths.join(hadoop_location("streams", home), f"{project}/{name}_{version}")
-
-
 def stream_id(query: str) -> str:
     """The id of a stream's Delta transactions, from Spark's query id (kept in its checkpoint:
     the same after a restart; a new checkpoint is a new stream, whose batches count from 0)."""
@@ -131,7 +123,7 @@ class Streams:
         self._lock = threading.Lock()
 
     def folder(self, project: str, name: str, version: int) -> str:
-        return group_folder(self.ctx.settings.home_path, project, name, version)
+        return self.ctx.settings.streams_path(project, name, version)
 
     def checkpoint(self, project: str, name: str, version: int, query_name: str | None) -> str:
         return paths.join(self.folder(project, name, version), query_name or "default")
@@ -163,6 +155,7 @@ class Streams:
         checkpoint = spec.checkpoint_dir or self.checkpoint(project, group.name, group.version,
                                                             spec.query_name)
         every = spec.statistics_every
+        pending = pending_batch(self.ctx.spark, checkpoint)   # a stopped query's unfinished one
         dead = paths.join(self.folder(project, group.name, group.version), dl.FOLDER)
         required = [*group.primary_key, *([group.event_time] if group.event_time else [])]
         off = StatisticsConfig(enabled=False)
@@ -181,7 +174,7 @@ class Streams:
                     group.name, good, project, group.version, spec.mode, online=spec.online,
                     statistics=None if every and batch_id % every == 0 else off,
                     validate=spec.validate, job_name=spec.job_name or f"stream {app}",
-                    txn=(app, batch_id)))
+                    txn=(app, batch_id), replayed=batch_id == pending))
                 if commit is not None and group.event_time:
                     self._record_freshness(group, good, commit.commit_id, app, batch_id)
             except Exception as e:        # which batch, which offsets: in the query's error

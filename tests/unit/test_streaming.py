@@ -243,9 +243,31 @@ def test_bad_events_stop_the_stream_or_go_to_the_dead_letter_table(store, kafka)
     assert {(r.batch_id, r.stream[:6]) for r in kept.values()} == {(0, "stream")}
     assert name in kept[bad[0]].batch_offsets
     # the batch's dead letters written again with its transaction (a replay): kept once
-    from featurestore_spark.streaming.sink import group_folder
-    folder = group_folder(store.settings.home_path, store.settings.project, "card_dlq", 1)
+    folder = store.settings.streams_path(store.settings.project, "card_dlq", 1)
     store.offline.append_to(f"{folder}/dead-letter", dead, (kept[bad[0]].stream, 0), "a replay")
     assert fg.dead_letter().count() == 4
     fg.delete()
     assert not Path(folder).exists()
+
+
+def test_a_batch_replayed_after_many_other_commits_is_found_not_written_again(store,
+                                                                               monkeypatch):
+    """A stream's batch replayed after a stop (the pending batch of its checkpoint) that was
+    committed before more commits of other writers than the recent history searched: its commit
+    is found in the whole history, not written again (an append would tie with itself)."""
+    from featurestore_spark.offline import delta
+    from featurestore_spark.spec import InsertSpec
+    fg = store.get_or_create_feature_group("card_replayed", primary_key=["card_id"],
+                                           event_time="ts")
+    fg.insert(store.spark.createDataFrame(card_events(2), EVENT))
+    batch = store.spark.createDataFrame(card_events(4)[2:3], EVENT)
+    first = store.writes.insert(InsertSpec("card_replayed", batch, mode="append",
+                                           txn=("streamtest", 0)))
+    for event in card_events(6)[3:5]:                   # two later commits of another writer
+        fg.insert(store.spark.createDataFrame([event], EVENT), operation="insert")
+    monkeypatch.setattr(delta, "RECENT", 2)             # the batch's commit is older than that
+    again = store.writes.insert(InsertSpec("card_replayed", batch, mode="append",
+                                           txn=("streamtest", 0), replayed=True))
+    assert again is not None and first is not None and again.commit_id == first.commit_id
+    assert len(store.commits("card_replayed")) == 4
+    assert sorted(rows(fg.read())) == sorted(card_events(5))
