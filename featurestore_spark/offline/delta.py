@@ -167,16 +167,21 @@ class DeltaEngine:
                         session.conf.unset(key)
                 sc.setJobDescription(None)  # type: ignore[arg-type]
 
-    def _result(self, group: FeatureGroup, tag: str, everywhere: bool = False) -> WriteResult:
-        """The commit tagged ``tag`` among the table's last RECENT (``everywhere``: then in its whole
-        history: a stream's batch replayed after many other commits, which Delta skipped)."""
+    def _tagged_commit(self, group: FeatureGroup, tag: str, everywhere: bool) -> WriteResult | None:
+        """The commit tagged ``tag`` among the table's last RECENT (``everywhere``: then in its
+        whole history: a stream's batch replayed after many other commits); None if none."""
         table = DeltaTable.forPath(self.spark, group.location)
-        history = (table.history(RECENT).where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
-                   .collect())
-        if not history and everywhere:
-            history = (table.history().where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
-                       .collect())
-        if not history:
+        for limit in (RECENT, None) if everywhere else (RECENT,):   # history() reads it at once
+            history = table.history() if limit is None else table.history(limit)
+            found = history.where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY).collect()
+            if found:
+                return _write_result(found[0])
+        return None
+
+    def _result(self, group: FeatureGroup, tag: str, everywhere: bool = False) -> WriteResult:
+        """The commit of a write just made (``_tagged_commit``), or a clear error."""
+        result = self._tagged_commit(group, tag, everywhere)
+        if result is None:
             hint = ""
             if (not on_one_machine(cast(str, self.spark.sparkContext.master))   # set once it runs
                     and group.location.startswith(("/", "file:"))):
@@ -186,20 +191,13 @@ class DeltaEngine:
                         "every worker shares (hdfs://, s3a://, abfss://)")
             raise FeatureStoreError(f"the Delta commit of {group.name} version {group.version} was "
                                     f"not found in the table's last {RECENT} commits{hint}")
-        return _write_result(history[0])
+        return result
 
     def txn_commit(self, group: FeatureGroup, mode: str, txn: tuple[str, int],
                    everywhere: bool = False) -> WriteResult | None:
         """The commit a write with ``txn`` made already (see ``_tagged``), among the table's last
         RECENT (``everywhere``: then in its whole history); None when there is none."""
-        tag = f"{TAG}{mode}:{txn[0]}-{txn[1]}"
-        table = DeltaTable.forPath(self.spark, group.location)
-        found = (table.history(RECENT).where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
-                 .collect())
-        if not found and everywhere:
-            found = (table.history().where(f"userMetadata = '{tag}'").selectExpr(*_HISTORY)
-                     .collect())
-        return _write_result(found[0]) if found else None
+        return self._tagged_commit(group, f"{TAG}{mode}:{txn[0]}-{txn[1]}", everywhere)
 
     def commits_after(self, group: FeatureGroup, version: int) -> list[DeltaCommit]:
         """The commits of the table's Delta log after ``version``, oldest first."""
