@@ -221,6 +221,11 @@ def test_correlations_match_pandas(frame, data, stats, method):
     assert np.array_equal(np.isnan(got), np.isnan(expected))     # None for the constant column
     assert np.allclose(np.nan_to_num(got), np.nan_to_num(expected), atol=1e-6)
     assert corr["matrix"][NUMERIC.index("const")] == [None] * len(NUMERIC)
+    if method == "spearman":                                     # scipy's, ties averaged
+        from scipy.stats import spearmanr
+        varying = [i for i, c in enumerate(NUMERIC) if c != "const"]
+        reference = spearmanr(rows.iloc[:, varying].to_numpy()).statistic
+        assert np.allclose(got[np.ix_(varying, varying)], reference, atol=1e-12)
 
 
 def test_clusters(stats, data):
