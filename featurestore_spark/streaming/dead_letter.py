@@ -44,11 +44,6 @@ class Columns:
         """Columns that are not written to the group."""
         return self.kafka + ((self.corrupt,) if self.corrupt else ())
 
-    @property
-    def checked(self) -> bool:
-        """Whether there is anything to tell apart beyond the insert's own checks."""
-        return bool(self.extra)
-
 
 def columns(spark: SparkSession, df_columns: Sequence[str], features: Sequence[str],
             required: Sequence[str]) -> Columns:

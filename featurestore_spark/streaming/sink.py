@@ -128,10 +128,13 @@ class Streams:
     def checkpoint(self, project: str, name: str, version: int, query_name: str | None) -> str:
         return paths.join(self.folder(project, name, version), query_name or "default")
 
+    def dead_letter_location(self, group: FeatureGroup) -> str:
+        return paths.join(self.folder(group.project, group.name, group.version), dl.FOLDER)
+
     def dead_letter(self, group: FeatureGroup) -> DataFrame:
         """The group's dead-letter table (``dead_letter``): empty when no stream put a bad event
         there."""
-        location = paths.join(self.folder(group.project, group.name, group.version), dl.FOLDER)
+        location = self.dead_letter_location(group)
         if not self.ctx.path_exists(location):
             return self.ctx.spark.createDataFrame([], dl.SCHEMA)
         return self.ctx.spark.read.format("delta").load(location)
@@ -156,7 +159,7 @@ class Streams:
                                                             spec.query_name)
         every = spec.statistics_every
         pending = pending_batch(self.ctx.spark, checkpoint)   # a stopped query's unfinished one
-        dead = paths.join(self.folder(project, group.name, group.version), dl.FOLDER)
+        dead = self.dead_letter_location(group)
         required = [*group.primary_key, *([group.event_time] if group.event_time else [])]
         off = StatisticsConfig(enabled=False)
         ids: dict[str, str] = {}
@@ -209,7 +212,7 @@ class Streams:
         cols = dl.columns(batch.sparkSession, batch.columns, group.feature_names, required)
         marked = batch.withColumn("__reason", dl.reason(cols))
         bad = marked.where("__reason IS NOT NULL")
-        count = bad.count() if cols.required or cols.corrupt else 0
+        count = bad.count()
         if count and not spec.dead_letter:
             raise InvalidInputError(
                 f"micro-batch {batch_id} of the stream into {group.name} v{group.version} has "
