@@ -49,6 +49,8 @@ FEATURES = ("a", "b", "c")          # doubles per feature group: a1, b1, c1, a2,
 FORMATS = ("tfrecords", "parquet", "csv", "tsv", "avro", "orc")
 REFERENCE = "spark parquet"          # df.write.parquet, the reference of the formats
 PIT_TARGET = 2.0
+TF_WRITE_TARGET = 0.8               # x Spark's parquet writer (issue 18)
+TF_READ_TARGET = 500_000            # rows/s (issue 18)
 FG_EPOCH = "2026-01-01 00:00:00"     # feature rows: within 30 days after this
 LABEL_EPOCH = "2026-03-01 00:00:00"  # labels: within 30 days after this (later than any feature)
 SPAN = 30 * 86400
@@ -268,10 +270,22 @@ def main() -> None:
                 writes[what].append((seconds, du_mib(path)))
             say(f"{f'round {r}' if r else 'warm-up'} {what}: {seconds:.1f} s "
                 f"({rows / seconds:,.0f} rows/s)")
+    reads: dict[str, list[float]] = {k: [] for k in (REFERENCE, *FORMATS)}
+    for r in range(rounds + 1):                 # round 0: the untimed warm-up
+        for what in (order if r % 2 == 1 else order[::-1]):
+            df = (spark.read.parquet(str(out / f"round{rounds}")) if what == REFERENCE else
+                  featurestore.get_training_dataset(f"td_{what}",
+                                                    training_dataset_version=rounds + 1))
+            seconds = timed(lambda: noop(df))
+            if r:
+                reads[what].append(seconds)
+            say(f"{f'round {r}' if r else 'warm-up'} read {what}: {seconds:.1f} s "
+                f"({rows / seconds:,.0f} rows/s)")
     info["load average after"] = load_average()
     elapsed = time.perf_counter() - rp.STARTED
 
-    text = render(rows, info, setup, shapes, checked, warm, runs, writes, rounds, elapsed)
+    text = render(rows, info, setup, shapes, checked, warm, runs, writes, reads, rounds,
+                  elapsed)
     print()
     print(text)
     if record:
@@ -281,7 +295,8 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def render(rows, info, setup, shapes, checked, warm, runs, writes, rounds, elapsed) -> str:
+def render(rows, info, setup, shapes, checked, warm, runs, writes, reads, rounds,
+           elapsed) -> str:
     out = rp.heading(f"query benchmark (bench/query_bench.py), {rows:,} rows", info)
     out.append(
         f"Point-in-time join: {rows:,} label rows (id, ts, label; a parquet file) joined with "
@@ -321,20 +336,32 @@ def render(rows, info, setup, shapes, checked, warm, runs, writes, rounds, elaps
         "`featurestore.create_training_dataset(df, name, data_format=...)` (no splits; the time "
         "includes its checks, lineage and registration), beside `df.write.parquet(path)` of the "
         f"same DataFrame; an untimed warm-up round, then {rounds} round(s), the order reversed "
-        "every other round. rows/s over all timed rounds; MiB on disk of one version.")
+        "every other round. rows/s over all timed rounds; MiB on disk of one version. Reads: "
+        "`featurestore.get_training_dataset(name)` of the last version (every column to the "
+        "`noop` sink), beside `spark.read.parquet` of the last plain file, in rounds the same way.")
     out.append("")
     fmt_rows = []
+    read_ref = rows * len(reads[REFERENCE]) / sum(reads[REFERENCE])
+    rates = {}
     for what, done in writes.items():
         seconds = [s for s, _ in done]
         rate = rows * len(seconds) / sum(seconds)
+        read_rate = rows * len(reads[what]) / sum(reads[what])
+        rates[what] = (rate / ref_rate, read_rate)
         fmt_rows.append((what, " / ".join(f"{s:.1f}" for s in seconds), rate, rate / ref_rate,
-                         done[-1][1]))
-    out.append(rp.table(["format", "seconds per round", "rows/s", "x spark parquet",
-                         "MiB"], fmt_rows))
+                         done[-1][1], " / ".join(f"{s:.1f}" for s in reads[what]), read_rate,
+                         read_rate / read_ref))
+    out.append(rp.table(["format", "write s per round", "write rows/s", "x spark parquet",
+                         "MiB", "read s per round", "read rows/s", "x spark parquet"], fmt_rows))
+    tf_write, tf_read = rates["tfrecords"]
     out += ["", "Targets:", "",
             f"- point-in-time join <= {PIT_TARGET}x the equi-join of the same tables: "
             f"{rp.verdict(ratio <= PIT_TARGET)} ({ratio:.2f}x the total time; medians "
             f"{median:.2f}x; single runs {min(pit) / max(equi):.2f}x-{max(pit) / min(equi):.2f}x)",
+            f"- tfrecords written at >= {TF_WRITE_TARGET}x the rows/s of Spark's parquet writer: "
+            f"{rp.verdict(tf_write >= TF_WRITE_TARGET)} ({tf_write:.2f}x)",
+            f"- tfrecords read at >= {TF_READ_TARGET:,} rows/s into Spark: "
+            f"{rp.verdict(tf_read >= TF_READ_TARGET)} ({tf_read:,.0f} rows/s)",
             "", "Setup (untimed): " + ", ".join(f"{k} {v:.0f} s" for k, v in setup.items())
             + f"; whole run {elapsed / 60:.1f} min."]
     return "\n".join(out)

@@ -43,6 +43,12 @@ def hadoop_conf(spark: SparkSession, options: Mapping[str, str] | None = None) -
     return copy
 
 
+def settings(spark: SparkSession, prefix: str) -> dict[str, str]:
+    """The session's Hadoop settings whose keys start with ``prefix`` (``fs.s3a.``, say)."""
+    props = spark.sparkContext._jsc.hadoopConfiguration().getPropsWithPrefix(prefix)
+    return {prefix + str(k): str(props.get(k)) for k in props.keySet().toArray()}
+
+
 def _path_and_fs(spark: SparkSession, path: str,
                  options: Mapping[str, str] | None = None) -> tuple[Any, Any]:
     jvm: Any = spark.sparkContext._jvm   # py4j's JVMView; set while the session runs

@@ -14,7 +14,7 @@ import pytest
 
 from featurestore_spark import InvalidInputError, featurestore
 from featurestore_spark.training import tensorflow_feature_spec
-from featurestore_spark.training.tfrecord import encoder
+from featurestore_spark.training.tfexample import encoder
 
 from .helpers import rows
 
@@ -141,14 +141,13 @@ def test_examples_decode_independently():
     assert example(enc([None] * 6 + [0])) == {"k" * 300: ("int64", [0])}    # nulls left out
 
 
-def test_batches_encode_as_rows_do():
+def test_batches_encode_as_rows_do(monkeypatch):
     """The executors' vectorized encoding of Arrow batches gives the bytes of the row encoder."""
     import random
 
     import pyarrow as pa
 
-    from featurestore_spark.training.tfexample import encode_batch
-    from featurestore_spark.training.tfrecord import _Column
+    from featurestore_spark.training.tfexample import Column, encode_batch
     specs = [("i", "int64", False), ("f", "float32", False), ("s", "string", False),
              ("b", "string", False), ("l", "int64", True), ("k" * 130, "int64", False)]
     types = [pa.int64(), pa.float32(), pa.string(), pa.binary(), pa.list_(pa.int64()), pa.int64()]
@@ -163,9 +162,13 @@ def test_batches_encode_as_rows_do():
              rng.choice([None, [], [1, -2, 1 << 40]]), number()) for _ in range(300)]
     batch = pa.RecordBatch.from_arrays([pa.array(c, t) for c, t in zip(zip(*rows), types)],
                                        [name for name, *_ in specs])
-    columns = [_Column(*spec) for spec in specs]
+    columns = [Column(*spec) for spec in specs]
     encode = encoder(specs)
     assert encode_batch(batch, columns).to_pylist() == [encode(r) for r in rows]
+    from featurestore_spark.training import tfexample
+    for wide in (0, 10 ** 9):         # long values copied run by run, or every piece as a matrix
+        monkeypatch.setattr(tfexample, "WIDE", wide)
+        assert encode_batch(batch, columns).to_pylist() == [encode(r) for r in rows]
     assert encode_batch(batch.slice(100, 50), columns).to_pylist() == [encode(r) for r in rows[100:150]]
     assert encode_batch(batch.slice(0, 0), columns).to_pylist() == []
     assert example(encode(rows[0]))  # and they decode
@@ -223,21 +226,21 @@ def test_tfrecord_files_hold_the_rows_as_tf_examples(store):
         assert g.ws == (None if w[8] is None else [f32(v) for v in w[8]])
 
 
-def test_the_public_rdd_path_writes_and_reads_the_same(store, monkeypatch):
-    """Writes and reads go through Spark's JVM converters, or PySpark's RDD API without them."""
-    from featurestore_spark.training import tfrecord
+def test_a_path_pyarrow_cannot_reach_is_written_through_the_rdd_api(store, monkeypatch, caplog):
+    """The data source writes through pyarrow.fs; a path it cannot reach goes through PySpark's
+    public RDD API and the TFRecord Hadoop OutputFormat: the same records, with a warning."""
+    from featurestore_spark.training import tfrecord_files
     df = store.spark.createDataFrame(ROWS, SCHEMA)
     fast = featurestore.create_training_dataset(df, "fast")
-    assert tfrecord._record_frame(store.spark, [fast.location]).count() == len(ROWS)
-    assert tfrecord._writable_pairs(store.spark.createDataFrame(
-        [(b"x", None)], "record binary, nothing binary")).count() == 1
+    assert (Path(fast.location) / "_SUCCESS").exists()
+    assert all(p.name.endswith(".tfrecord") for p in Path(fast.location).glob("part-*"))
     fast_rows = rows(featurestore.get_training_dataset("fast"))
 
-    def moved(*args):
-        raise RuntimeError("no such class")      # as if Spark's internals had moved
-    monkeypatch.setattr(tfrecord, "_writable_pairs", moved)
-    monkeypatch.setattr(tfrecord, "_record_frame", moved)
+    def unreachable(path, options):
+        raise ValueError("pyarrow cannot reach it")
+    monkeypatch.setattr(tfrecord_files, "filesystem", unreachable)
     slow = featurestore.create_training_dataset(df, "slow")
+    assert "through PySpark's RDD API, far slower" in caplog.text
     assert sorted(read_folder(Path(slow.location))) == sorted(read_folder(Path(fast.location)))
     assert rows(featurestore.get_training_dataset("slow")) == fast_rows
 
@@ -252,9 +255,7 @@ def test_a_corrupt_record_is_detected_by_both_readers(store):
     part.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="CRC"):
         read_records(part)
-    # without the local file system's own checksum beside it, the record's CRCs catch it
-    (part.parent / f".{part.name}.crc").unlink()
-    with pytest.raises(Exception, match="crc32 checking failed"):
+    with pytest.raises(Exception, match="fails its (length|data)'s CRC32C check"):
         featurestore.get_training_dataset("small").collect()
 
 
@@ -282,3 +283,140 @@ def test_tf_record_schema_of_another_format_is_an_error(store):
     featurestore.create_training_dataset(store.spark.range(3), "pq", data_format="parquet")
     with pytest.raises(InvalidInputError, match="stored as parquet"):
         featurestore.get_training_dataset_tf_record_schema("pq")
+
+
+# -- other readers and writers: TensorFlow's golden bytes, the tfrecord package ----------------------
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "tfrecords"
+GOLDEN_SCHEMA = ("id bigint, score float, name binary, tags array<binary>, xs array<bigint>, "
+                 "ws array<float>")
+
+
+def golden_rows() -> list[tuple]:
+    import json
+    data = json.loads((GOLDEN / "golden.json").read_text())
+    kinds = [kind for _, kind, _ in data["columns"]]
+    return [tuple(bytes.fromhex(v) if kind == "string" and isinstance(v, str) else
+                  [bytes.fromhex(x) for x in v] if kind == "string" and v is not None else
+                  (f32(v) if kind == "float32" and v is not None and not isinstance(v, list)
+                   else v)
+                  for v, kind in zip(row, kinds)) for row in data["rows"]]
+
+
+def test_our_files_hold_the_bytes_tensorflow_writes(store):
+    """golden.tfrecord was written by TensorFlow's TFRecordWriter (make_golden.py): the same
+    rows written by the executors give records of the same map entries, byte for byte (TensorFlow
+    orders a map's entries by its hash, we by the columns), framed with the same CRCs."""
+    df = store.spark.createDataFrame(golden_rows(), GOLDEN_SCHEMA).coalesce(1)
+    td = featurestore.create_training_dataset(df, "golden")
+    (part,) = Path(td.location).glob("part-*")
+
+    def entries(record: bytes) -> list[bytes]:
+        (features,) = wire(record)
+        return sorted(e for _, _, e in wire(features[2]))
+    ours, theirs = read_records(part), read_records(GOLDEN / "golden.tfrecord")
+    assert len(ours) == len(theirs) == len(golden_rows())
+    assert [entries(r) for r in ours] == [entries(r) for r in theirs]
+    assert sorted(map(len, ours)) == sorted(map(len, theirs))
+
+
+def test_tensorflows_file_reads_back(store, tmp_path):
+    from featurestore_spark.metadata import Feature
+    from featurestore_spark.training import tfrecord
+    folder = tmp_path / "from_tensorflow"
+    folder.mkdir()
+    (folder / "golden.tfrecord").write_bytes((GOLDEN / "golden.tfrecord").read_bytes())
+    features = [Feature(*c.split()) for c in GOLDEN_SCHEMA.split(", ")]
+    got = tfrecord.read(store.spark, [str(folder)], features).collect()
+    assert [tuple(bytes(v) if isinstance(v, bytearray) else
+                  [bytes(x) for x in v] if isinstance(v, list) and v and isinstance(v[0], bytearray)
+                  else v for v in r) for r in got] == golden_rows()
+
+
+def test_the_tfrecord_package_reads_our_files(store):
+    """An independent reader: the tfrecord package's framing and protobuf's own parser."""
+    from tfrecord.example_pb2 import Example
+    from tfrecord.reader import tfrecord_iterator
+    df = store.spark.createDataFrame(ROWS, SCHEMA).repartition(2)
+    td = featurestore.create_training_dataset(df, "parsed")
+    parsed = []
+    for part in sorted(Path(td.location).glob("part-*")):
+        for record in tfrecord_iterator(str(part)):
+            features = Example.FromString(bytes(record)).features.feature
+            parsed.append({k: ({"int64_list": "int64", "float_list": "float",
+                                "bytes_list": "bytes"}[f.WhichOneof("kind")],
+                               list(getattr(f, f.WhichOneof("kind")).value))
+                           for k, f in sorted(features.items())})
+    assert sorted(map(str, parsed)) == sorted(str(dict(sorted(expected_example(r).items())))
+                                              for r in ROWS)
+
+
+def test_a_layout_the_fast_decoder_does_not_read_is_decoded_record_by_record(store, tmp_path,
+                                                                             caplog):
+    """Features in another order are read fast; an unpacked int64 list (valid protobuf, which
+    TensorFlow does not write) sends the batch to the reference decoder, with one warning."""
+    import numpy as np
+
+    from featurestore_spark.training import tfexample_decode as dec
+    from featurestore_spark.training.tfexample import encoder, varint
+    from featurestore_spark.training.tfrecord_files import frame
+
+    def entry(name: str, feature: bytes) -> bytes:
+        key = b"\x0a" + varint(len(name)) + name.encode()
+        return b"\x0a" + varint(len(key) + 2 + len(feature)) + key + b"\x12" + \
+            varint(len(feature)) + feature
+
+    unpacked = b"\x1a" + varint(4) + b"\x08\x05\x08\x7f"     # Int64List, values 5 and 127 unpacked
+    body = entry("b", b"\x0a\x05\x0a\x03xyz") + entry("a", unpacked)
+    records = [encoder([("b", "string", False), ("a", "int64", True)])(["uvw", [1, 2]]),
+               b"\x0a" + varint(len(body)) + body]
+    specs = [("a", "int64", True, False), ("b", "string", False, True)]
+    buf = dec.padded(b"".join(records))
+    ends = np.cumsum([len(r) for r in records])
+    fast = dec.decode(buf, ends[:1] - len(records[0]), ends[:1], specs)
+    assert [a.to_pylist() for a in fast] == [[[1, 2]], ["uvw"]] and "record by record" not in caplog.text
+    monkey = dec._warned
+    dec._warned = False
+    try:
+        slow = dec.decode(buf, ends - [len(r) for r in records], ends, specs, "f")
+    finally:
+        dec._warned = monkey or dec._warned
+    assert [a.to_pylist() for a in slow] == [[[1, 2], [5, 127]], ["uvw", "xyz"]]
+    assert "decoded record by record (slower)" in caplog.text
+    # and read by Spark from a file
+    out, offsets = np.frombuffer(b"".join(records), np.uint8), np.concatenate([[0], ends])
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "part-0.tfrecord").write_bytes(frame(out, offsets).tobytes())
+    from featurestore_spark.metadata import Feature
+    from featurestore_spark.training import tfrecord
+    back = tfrecord.read(store.spark, [str(tmp_path / "odd")],
+                         [Feature("a", "array<bigint>"), Feature("b", "string")])
+    assert sorted(map(tuple, back.collect())) == [([1, 2], "uvw"), ([5, 127], "xyz")]
+
+
+def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(tmp_path):
+    """A task retried or run twice (speculation) leaves files of its other attempt: the
+    driver's commit deletes every part file no successful task reported; an abort deletes the
+    job's files and the folder it made, nothing else."""
+    from featurestore_spark.training.tfrecord_files import Writer, Written
+    folder = tmp_path / "td"
+    writer = Writer({"path": str(folder), "features": "[]"})
+    folder.mkdir()
+    kept = folder / f"part-00000-{writer.job}-1-c000.tfrecord"
+    for name in (kept.name, f"part-00000-{writer.job}-0-c000.tfrecord"):
+        (folder / name).write_bytes(b"")
+    writer.commit([Written([str(kept)]), None])
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", kept.name]
+
+    with pytest.raises(FileExistsError, match="PATH_ALREADY_EXISTS"):
+        Writer({"path": str(folder), "features": "[]"})
+    other = tmp_path / "other"
+    writer = Writer({"path": str(other), "features": "[]"})
+    other.mkdir()
+    (other / f"part-00003-{writer.job}-0-c000.tfrecord").write_bytes(b"")
+    writer.abort([None])
+    assert not other.exists()
+    writer = Writer({"path": str(other), "features": "[]"})
+    other.mkdir()
+    (other / "part-0-of-the-other-writer").write_text("theirs")
+    writer.abort([None])
+    assert [p.name for p in other.iterdir()] == ["part-0-of-the-other-writer"]
