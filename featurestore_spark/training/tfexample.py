@@ -216,10 +216,24 @@ def assemble(pieces: Sequence[Piece]) -> np.ndarray:
             scatter(out, starts, piece)
             starts += piece[1]
         return out
+    if not n:
+        return np.zeros(0, np.uint8)
     matrices = [p if p.ndim == 2 else _matrix((p, lens)) for p, lens in pieces]
-    keep = np.hstack([np.arange(m.shape[1]) < lens[:, None]
-                      for m, (_, lens) in zip(matrices, pieces)]) if n else np.zeros((0, 0), bool)
-    return np.hstack(matrices)[keep] if n else np.zeros(0, np.uint8)
+    width = sum(m.shape[1] for m in matrices)
+    table, keep = np.empty((n, width), np.uint8), np.empty((n, width), bool)
+    at = 0
+    for m, (_, lens) in zip(matrices, pieces):
+        w = m.shape[1]
+        table[:, at:at + w] = m
+        whole = lens == w
+        if whole.all():                                      # every row whole (most pieces)
+            keep[:, at:at + w] = True
+        elif (whole | (lens == 0)).all():                    # whole or nothing (a null)
+            keep[:, at:at + w] = whole[:, None]
+        else:
+            keep[:, at:at + w] = np.arange(w) < lens[:, None]
+        at += w
+    return table[keep]
 
 
 def scatter(out: np.ndarray, starts: np.ndarray, piece: Piece) -> None:
