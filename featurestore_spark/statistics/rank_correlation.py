@@ -5,8 +5,11 @@ With r a value's rank among its column's n values (ties get their average rank) 
 ``d = 2r - (n + 1)`` (an integer: the sum of the tie group's first and last rank, less n + 1;
 its mean is exactly 0), Spearman's rho is ``S_ij / sqrt(S_ii * S_jj)`` with ``S = D^T D``: no
 means, no tie corrections. Two exchanges make it: the values grouped by column (each column
-ranked in one task with numpy), then the ranks grouped by row (each task adds its rows' D^T D).
-Only the partial k x k sums reach the driver.
+ranked in one task with numpy), then the ranks grouped back by row (each task adds its rows'
+D^T D). What the exchanges move is columnar: a block of up to ``BLOCK`` rows of one input
+partition becomes one row per column holding that block's values as bytes, so Spark shuffles a
+few large rows instead of a row per value, and a row is the same position in every column's
+block (no row id). Only the partial k x k sums reach the driver.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-ROWS_PER_GRAM_TASK = 5_000_000       # stacked values a task of the second exchange holds
+BLOCK = 1 << 20                      # rows of one input partition shuffled together, per column
 
 
 def _table(batches: Iterable[pa.RecordBatch]) -> pa.Table | None:
@@ -29,17 +32,44 @@ def _table(batches: Iterable[pa.RecordBatch]) -> pa.Table | None:
     return table if table is not None and table.num_rows else None
 
 
+def _blocks(k: int, size: int) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    def blocks(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """A partition's rows as blocks of ``size`` rows, each as k rows ``(c, part, seq, v)``:
+        column c's values of the block as float64 bytes."""
+        import numpy as np
+        import pyarrow as pa
+        from pyspark import TaskContext
+        table = _table(batches)
+        if table is None:
+            return
+        context = TaskContext.get()              # set in every task
+        part = context.partitionId() if context is not None else 0
+        for seq, at in enumerate(range(0, table.num_rows, size)):
+            block = table.slice(at, size)
+            values = [np.ascontiguousarray(block.column(c).to_numpy(), np.float64).tobytes()
+                      for c in range(k)]
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(range(k), pa.int32()), pa.array([part] * k, pa.int32()),
+                 pa.array([seq] * k, pa.int32()), pa.array(values, pa.binary())],
+                names=["c", "part", "seq", "v"])
+    return blocks
+
+
 def _rank(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each column of the partition (``c``) ranked whole: ``(id, c, d)``."""
+    """Each column of the partition (``c``) ranked whole, back as blocks ``(c, part, seq, d)``
+    (d: int64 bytes, in the block's row order)."""
     import numpy as np
     import pyarrow as pa
     table = _table(batches)
     if table is None:
         return
-    ids, cols, values = (table.column(n).to_numpy() for n in ("id", "c", "v"))
+    cols = table.column("c").to_numpy()
     for c in np.unique(cols):
-        mine = cols == c
-        v, n = values[mine], int(mine.sum())
+        mine = table.filter(pa.array(cols == c)).sort_by([("part", "ascending"),
+                                                          ("seq", "ascending")])
+        pieces = [np.frombuffer(b, np.float64) for b in mine.column("v").to_pylist()]
+        v = np.concatenate(pieces)
+        n = len(v)
         order = np.argsort(v, kind="stable")
         ordered = v[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])   # tie groups
@@ -47,47 +77,49 @@ def _rank(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
         d = np.empty(n, dtype=np.int64)
         d[order] = starts[group] + ends[group] + 1 - n       # 2 * average rank - (n + 1)
+        bounds = np.cumsum([len(p) for p in pieces])[:-1]
         yield pa.RecordBatch.from_arrays(
-            [pa.array(ids[mine]), pa.array(np.full(n, c, dtype=np.int32)), pa.array(d)],
-            names=["id", "c", "d"])
+            [mine.column("c").combine_chunks(), mine.column("part").combine_chunks(),
+             mine.column("seq").combine_chunks(),
+             pa.array([x.tobytes() for x in np.split(d, bounds)], pa.binary())],
+            names=["c", "part", "seq", "d"])
 
 
 def _gram(k: int) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     def gram(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """The partition's rows (each has its k ranks here) as D, and D^T D."""
+        """Each block's k columns of ranks side by side as D, and the sum of D^T D."""
         import numpy as np
         import pyarrow as pa
         table = _table(batches)
         if table is None:
             return
-        ids, cols, d = (table.column(n).to_numpy() for n in ("id", "c", "d"))
-        order = np.lexsort((cols, ids))                       # by row, then column
-        by_row = ids[order]
-        if len(by_row) % k or (by_row.reshape(-1, k) != by_row[::k, None]).any():
-            raise RuntimeError("rank correlation: a row's values were numbered apart (a Spark "
-                               "plan change?): every row id must carry one value per column")
-        rows = d[order].astype(np.float64).reshape(-1, k)
-        yield pa.RecordBatch.from_arrays([pa.array([(rows.T @ rows).ravel().tolist()])],
-                                         names=["g"])
+        table = table.sort_by([("part", "ascending"), ("seq", "ascending"), ("c", "ascending")])
+        cols = table.column("c").to_numpy()
+        blobs = table.column("d").to_pylist()
+        s = np.zeros((k, k))
+        if len(cols) % k or (cols.reshape(-1, k) != np.arange(k)).any():
+            raise RuntimeError("rank correlation: a block's columns were not all found together")
+        for at in range(0, len(cols), k):
+            columns = [np.frombuffer(b, np.int64) for b in blobs[at:at + k]]
+            if len({len(x) for x in columns}) != 1:
+                raise RuntimeError("rank correlation: a block's columns differ in length")
+            rows = np.column_stack(columns).astype(np.float64)
+            s += rows.T @ rows
+        yield pa.RecordBatch.from_arrays([pa.array([s.ravel().tolist()])], names=["g"])
     return gram
 
 
-def spearman(rows: DataFrame, complete: int) -> list[list[float]]:
+def spearman(rows: DataFrame, complete: int, block: int = BLOCK) -> list[list[float]]:
     """Spearman's correlation matrix of ``rows``'s columns (doubles, no null or NaN: the
     ``complete`` rows); NaN where a column is constant."""
     import numpy as np
-    from pyspark.sql import functions as F
     k = len(rows.columns)
-    numbered = rows.select(F.monotonically_increasing_id().alias("id"),     # one per row: in
-                           *[F.col(f"`{c}`").alias(f"x{i}") for i, c in enumerate(rows.columns)])
-    stacked = numbered.select(                                              # its own projection
-        "id", F.explode(F.array(*[F.struct(F.lit(i).alias("c"), F.col(f"x{i}").alias("v"))
-                                  for i in range(k)])).alias("e")).select("id", "e.c", "e.v")
-    ranked = stacked.repartition(k, "c").mapInArrow(_rank, "id long, c int, d long")
+    blocks = rows.mapInArrow(_blocks(k, block), "c int, part int, seq int, v binary")
+    ranked = blocks.repartition(k, "c").mapInArrow(_rank, "c int, part int, seq int, d binary")
     spark = rows.sparkSession
-    tasks = max(int(spark.conf.get("spark.sql.shuffle.partitions") or 1),
-                math.ceil(complete * k / ROWS_PER_GRAM_TASK))
-    partials = (ranked.repartition(tasks, "id").mapInArrow(_gram(k), "g array<double>")
+    tasks = max(1, min(int(spark.conf.get("spark.sql.shuffle.partitions") or 1),
+                       math.ceil(complete / block) * 4))
+    partials = (ranked.repartition(tasks, "part", "seq").mapInArrow(_gram(k), "g array<double>")
                 .collect())                              # one k x k matrix per task
     s = np.sum([np.array(r.g).reshape(k, k) for r in partials], axis=0)
     scale = np.sqrt(np.outer(np.diag(s), np.diag(s)))

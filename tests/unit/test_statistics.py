@@ -228,6 +228,21 @@ def test_correlations_match_pandas(frame, data, stats, method):
         assert np.allclose(got[np.ix_(varying, varying)], reference, atol=1e-12)
 
 
+def test_spearman_in_small_blocks_over_partitions_is_scipys(spark):
+    """The blocks a partition's rows travel in: many per partition, partitions of other sizes,
+    ties (rounded values), a negative zero: still scipy's matrix."""
+    from scipy.stats import spearmanr
+
+    from featurestore_spark.statistics.rank_correlation import spearman
+    rng = np.random.default_rng(7)
+    values = np.column_stack([rng.normal(size=500).round(1), rng.integers(0, 5, 500),
+                              rng.exponential(size=500), rng.normal(size=500)]).astype(float)
+    values[3, 1] = -0.0
+    df = spark.createDataFrame(values.tolist(), "a double, b double, c double, d double")
+    got = spearman(df.repartition(3), len(values), block=7)
+    assert np.allclose(got, spearmanr(values).statistic, atol=1e-12)
+
+
 def test_clusters(stats, data):
     rows = pd.DataFrame({c: _series(data, c) for c in NUMERIC}).dropna()
     c = stats["clusters"]
