@@ -4,8 +4,10 @@ Lookups: FeatureVectorServer.get (one key) and get_batch (BENCH_BATCH keys) on o
 groups of BENCH_ROWS rows x 10 and x 50 double features, each beside a raw mysql-connector
 primary-key SELECT (an IN list for the batch) on the same table in the same run, over TCP and over
 the unix socket. Sync: BENCH_ROWS rows x 20 doubles with sync_online(full=True) beside a
-single-connection executemany upsert baseline, and the driver's peak memory at BENCH_ROWS and
-BENCH_MEMORY_ROWS rows. Every target is a ratio against a baseline measured in the same run.
+single-connection executemany upsert baseline and the server's floor (one LOAD DATA LOCAL INFILE
+of the same rows from one connection), an incremental sync_online after an offline upsert of 1% of
+the keys beside the full one, and the driver's peak memory at BENCH_ROWS and BENCH_MEMORY_ROWS
+rows. Every target is a ratio against a baseline measured in the same run.
 
     make bench                          # the full run (1M rows, 5M for the memory check)
     BENCH_ROWS=20000 make bench         # a smoke run (not recorded in bench/RESULTS.md)
@@ -49,6 +51,10 @@ PROJECT = "fsbench"
 LOOKUP_GROUPS = ((10, "lk10", "a"), (50, "lk50", "b"))
 RATIO_TARGET = 1.2
 SYNC_TARGET = 2.0
+FLOOR_TARGET = 0.8       # full sync rows/s over the LOAD DATA floor's
+INCREMENTAL_TARGET = 20.0  # full sync seconds over an incremental sync's of 1% changed keys
+CHANGED_EVERY = 100      # the incremental sync's changed keys: every 100th (1%)
+SHIFT = 0.5              # what the upsert adds to their values
 FLAT_MIB = 50.0          # the driver's peak may not grow more than this from 1x to 5x the rows
 
 
@@ -162,25 +168,36 @@ def main() -> None:
     for _, name, _ in LOOKUP_GROUPS:      # the sync starts from the same server state as
         tcp.delete(name, 1)               # its baseline: without the lookup tables
 
-    # -- sync: baseline, ours, ours, baseline (drift cancels) ------------------------------------
+    # -- sync: baseline, floor, ours, ours, floor, baseline (drift cancels) ----------------------
     connect_args = {**settings["tcp"].mysql.connect_args(), "database": f"{PROJECT}_online"}
     # the session's first sync of a plan pays Spark's code generation and JIT (measured: the
     # first dedup job of a session about 3x slower than the next): shown, not in the ratio
     warm_rows = max(10_000, rows // 10)
     sb.write_offline(tcp, "warmup", warm_rows, 20, partitions)
     warm = sb.timed_sync(tcp, "warmup")
-    tcp.delete("warmup", 1)
     say(f"warm-up sync_online(full=True) {warm_rows:,} rows: {warm.rows_per_second:,.0f} rows/s")
+    changed = sb.upsert_offline(tcp, "warmup", warm_rows, CHANGED_EVERY, 20, partitions, SHIFT)
+    warm_inc = sb.timed_incremental(tcp, "warmup", changed)
+    sb.check_synced(tcp, "warmup", warm_rows, 20, CHANGED_EVERY, SHIFT)
+    tcp.delete("warmup", 1)
+    say(f"warm-up incremental sync_online {changed:,} keys: {warm_inc.seconds:.2f} s")
     sb.write_offline(tcp, "sync1", rows, 20, partitions)
-    bases, ours = [], []
-    for side in ("baseline", "ours", "ours", "baseline"):
+    bases, floors, ours = [], [], []
+    for side in ("baseline", "floor", "ours", "ours", "floor", "baseline"):
         if side == "baseline":
             bases.append(sb.baseline(connect_args, rows, 20, 2000, "baseline_upsert"))
             say(f"baseline executemany {rows:,} rows: {bases[-1]['rows_per_second']:,.0f} rows/s")
+        elif side == "floor":
+            floors.append(sb.baseline(connect_args, rows, 20, 0, "baseline_floor", "floor"))
+            say(f"floor LOAD DATA {rows:,} rows: {floors[-1]['rows_per_second']:,.0f} rows/s")
         else:
             ours.append(sb.timed_sync(tcp, "sync1"))
             sb.check_synced(tcp, "sync1", rows, 20)
             say(f"sync_online(full=True) {rows:,} rows: {ours[-1].rows_per_second:,.0f} rows/s")
+    changed = sb.upsert_offline(tcp, "sync1", rows, CHANGED_EVERY, 20, partitions, SHIFT)
+    incremental = sb.timed_incremental(tcp, "sync1", changed)
+    sb.check_synced(tcp, "sync1", rows, 20, CHANGED_EVERY, SHIFT)
+    say(f"incremental sync_online {changed:,} keys: {incremental.seconds:.2f} s")
     tcp.delete("sync1", 1)
     if not memory_master:         # in this session: its JVM also runs the tasks
         memory = sb.memory_runs_in(tcp, [rows, memory_rows], partitions)
@@ -192,9 +209,11 @@ def main() -> None:
         memory = sb.memory_runs([rows, memory_rows], partitions, memory_master)
     info["load average after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     info["baseline HAVE_CEXT"] = bases[0]["have_cext"]
+    info["floor connection"] = floors[0]["connection"]
     info["memory run master"] = memory_master or f"{info['spark master']} (the same session)"
     text = render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons,
-                  statements, bases, ours, warm, memory, time.perf_counter() - started)
+                  statements, bases, floors, ours, warm, incremental, warm_inc, memory,
+                  time.perf_counter() - started)
     print()
     print(text)
     if record:
@@ -204,7 +223,7 @@ def main() -> None:
 
 
 def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons, statements,
-           bases, ours, warm, memory, elapsed) -> str:
+           bases, floors, ours, warm, incremental, warm_inc, memory, elapsed) -> str:
     out = rp.heading(f"{rows:,} rows", info)
     out.append(f"Lookups, measured in a process that imported pandas before featurestore_spark "
                f"(pandas first: {info['pandas imported first']}; client: {info['lookup client']}):"
@@ -248,30 +267,62 @@ def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons,
     base_rate = sum(b["rows"] for b in bases) / sum(b["seconds"] for b in bases)
     our_rate = sum(r.rows for r in ours) / sum(r.seconds for r in ours)
     ratio = our_rate / base_rate
-    out.append(f"Sync: {rows:,} rows x 20 DOUBLE features over TCP, run as baseline, ours, ours, "
-               "baseline, after an untimed warm-up sync of another feature group in the same "
-               "session (the session's first sync pays Spark's code generation and JIT; it is "
-               "shown below, outside the ratio). Ours: FeatureStore.sync_online(name, full=True) of a feature group "
-               "written to Delta before (untimed): Delta read, one row per key (dropDuplicates), "
-               "executors bulk-load a staging table (LOAD DATA LOCAL INFILE, "
+    floor_rate = sum(f["rows"] for f in floors) / sum(f["seconds"] for f in floors)
+    floor_ratio = our_rate / floor_rate
+    out.append(f"Sync: {rows:,} rows x 20 DOUBLE features over TCP, run as baseline, floor, ours, "
+               "ours, floor, baseline, after an untimed warm-up sync of another feature group in the "
+               "same session (the session's first sync pays Spark's code generation and JIT; it is "
+               "shown below, outside the ratio). Ours: FeatureStore.sync_online(name, full=True) of "
+               "a feature group written to Delta before (untimed): Delta read, a check of the key "
+               "values (one Spark aggregation), no dedup (the group has no event time: the fresh "
+               "load keeps one row per key), executors bulk-load a staging table (LOAD DATA LOCAL INFILE, "
                f"{partitions} partitions, {info['spark master']}) and swap it in. Baseline: one "
                "mysql-connector connection in a process of its own, executemany of INSERT ... ON "
                "DUPLICATE KEY UPDATE in batches of 2,000, a commit per batch, into an empty table "
-               "of the same DDL (only executemany + commit timed). The lookup tables are dropped "
-               "before.")
+               "of the same DDL (only executemany + commit timed). Floor: the server's physical "
+               "floor, the same rows written to a local TSV file first (untimed; the text our "
+               "executors send), then one LOAD DATA LOCAL INFILE of it into an empty table of the "
+               "same DDL and the commit, timed alone, from one mysql-connector connection "
+               f"({info['floor connection']}) in a process of its own. The lookup tables are "
+               "dropped before.")
     out.append("")
-    sync_rows = [(f"baseline executemany #{i + 1}", b["rows"], b["seconds"], b["rows_per_second"],
-                  b["rows_per_second"] / base_rate, "") for i, b in enumerate(bases)]
-    sync_rows += [(f"sync_online(full=True) #{i + 1}", r.rows, r.seconds, r.rows_per_second,
-                   r.rows_per_second / base_rate, "") for i, r in enumerate(ours)]
-    sync_rows += [("warm-up sync_online (first in session)", warm.rows, warm.seconds,
-                   warm.rows_per_second, warm.rows_per_second / base_rate, "not counted")]
-    sync_rows += [("baseline, both runs", sum(b["rows"] for b in bases),
-                   sum(b["seconds"] for b in bases), base_rate, 1.0, ""),
-                  ("sync_online, both runs", sum(r.rows for r in ours),
-                   sum(r.seconds for r in ours), our_rate, ratio, rp.verdict(ratio >= SYNC_TARGET))]
-    out.append(rp.table(["sync", "rows", "seconds", "rows/s", "x baseline", f">= {SYNC_TARGET}x"],
-                        sync_rows))
+    def line(what, n, seconds, note=""):
+        return (what, n, seconds, n / seconds, n / seconds / base_rate, n / seconds / floor_rate,
+                note)
+    sync_rows = [line(f"baseline executemany #{i + 1}", b["rows"], b["seconds"])
+                 for i, b in enumerate(bases)]
+    sync_rows += [line(f"floor LOAD DATA LOCAL INFILE #{i + 1}", f["rows"], f["seconds"])
+                  for i, f in enumerate(floors)]
+    sync_rows += [line(f"sync_online(full=True) #{i + 1}", r.rows, r.seconds)
+                  for i, r in enumerate(ours)]
+    sync_rows += [line("warm-up sync_online (first in session)", warm.rows, warm.seconds,
+                       "not counted")]
+    sync_rows += [line("baseline, both runs", sum(b["rows"] for b in bases),
+                       sum(b["seconds"] for b in bases)),
+                  line("floor, both runs", sum(f["rows"] for f in floors),
+                       sum(f["seconds"] for f in floors)),
+                  line("sync_online, both runs", sum(r.rows for r in ours),
+                       sum(r.seconds for r in ours),
+                       f"{rp.verdict(ratio >= SYNC_TARGET)} / {rp.verdict(floor_ratio >= FLOOR_TARGET)}")]
+    out.append(rp.table(["sync", "rows", "seconds", "rows/s", "x baseline", "x floor",
+                         f">= {SYNC_TARGET}x baseline / >= {FLOOR_TARGET}x floor"], sync_rows))
+    full_seconds = sum(r.seconds for r in ours) / len(ours)
+    speedup = full_seconds / incremental.seconds
+    out += ["", f"Incremental sync: after the full syncs, {incremental.rows:,} keys "
+            f"(every {CHANGED_EVERY}th: {incremental.rows / rows:.0%}) upserted offline with new "
+            "values (InsertSpec mode upsert, online=False; untimed), then sync_online(name) timed "
+            "(Delta change data feed since the synced commit, the changed keys' rows of the "
+            "snapshot, upserted from the executors); checked: mode incremental, rows written "
+            "equal to the changed keys, their new values read back from MariaDB. The warm-up "
+            "group had the same before it was dropped (not counted). Full: the mean of the two "
+            "full syncs above.", ""]
+    out.append(rp.table(["sync", "keys", "seconds", "full seconds / this",
+                         f">= {INCREMENTAL_TARGET:.0f}x"],
+                        [("sync_online(full=True), mean", rows, full_seconds, 1.0, ""),
+                         ("incremental sync_online", incremental.rows, incremental.seconds, speedup,
+                          rp.verdict(speedup >= INCREMENTAL_TARGET)),
+                         ("warm-up incremental (first in session)", warm_inc.rows,
+                          warm_inc.seconds, "", "not counted")]))
     small, big = memory[0], memory[-1]
     growth = max(big.driver_rss_peak - small.driver_rss_peak, big.jvm_old_peak - small.jvm_old_peak)
     where = (f"in a Spark session of its own ({info['memory run master']}: the executors run "
@@ -306,9 +357,16 @@ def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons,
             f"- one query per feature group for a batch: {rp.verdict(ok_stmt)}",
             f"- sync >= {SYNC_TARGET}x the executemany baseline: {rp.verdict(ratio >= SYNC_TARGET)} "
             f"({ratio:.2f}x)",
+            f"- full sync >= {FLOOR_TARGET}x the LOAD DATA floor: "
+            f"{rp.verdict(floor_ratio >= FLOOR_TARGET)} ({floor_ratio:.2f}x: "
+            f"{our_rate:,.0f} vs {floor_rate:,.0f} rows/s)",
+            f"- incremental sync of {incremental.rows / rows:.0%} changed keys >= "
+            f"{INCREMENTAL_TARGET:.0f}x faster than a full one: "
+            f"{rp.verdict(speedup >= INCREMENTAL_TARGET)} ({speedup:.1f}x: "
+            f"{incremental.seconds:.2f} s vs {full_seconds:.2f} s)",
             f"- driver memory flat from 1x to {big.rows // max(1, small.rows)}x the rows: "
             f"{rp.verdict(flat)} ({growth:+.1f} MiB)",
-            "", f"Setup (untimed in the figures above): "
+            "", "Setup (untimed in the figures above): "
             + ", ".join(f"{n} {rows:,} x {f} online-only write {s:.0f} s" for n, f, s in setup)
             + f"; whole run {elapsed / 60:.1f} min."]
     return "\n".join(out)

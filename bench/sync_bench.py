@@ -1,6 +1,8 @@
 """Sync into MariaDB: FeatureStore.sync_online(full=True) of a feature group written offline
-first (untimed), beside the single-connection executemany baseline (sync_baseline.py, in a
-process of its own), with the driver's peak memory during each sync."""
+first (untimed), beside the single-connection executemany baseline and the server's floor (one
+LOAD DATA LOCAL INFILE; both sync_baseline.py, in a process of their own), with the driver's peak
+memory during each sync; then an incremental sync_online after an offline upsert of a share of
+the keys."""
 
 from __future__ import annotations
 
@@ -41,6 +43,36 @@ def write_offline(store: Any, name: str, rows: int, features: int, partitions: i
     store.create(CreateSpec(name, df, primary_key=("id",), online=False))
 
 
+def upsert_offline(store: Any, name: str, rows: int, every: int, features: int,
+                   partitions: int, shift: float) -> int:
+    """Upsert new values (``changed_value``) of every ``every``-th key into the feature group's
+    Delta table only (online sync off); the keys changed."""
+    from pyspark.sql import functions as F
+
+    from featurestore_spark.spec import InsertSpec
+    df = feature_frame(store.spark, rows, features, "c", partitions)
+    df = df.where(F.col("id") % every == 0).select(
+        "id", *[(F.col(f"c{j}") + F.lit(shift)).alias(f"c{j}") for j in range(features)])
+    store.insert(InsertSpec(name, df, mode="upsert", online=False))
+    return len(range(0, rows, every))
+
+
+def changed_value(key: int, j: int, shift: float) -> float:
+    """What ``upsert_offline`` wrote in feature ``j`` of ``key``."""
+    return value(key, j) + shift
+
+
+def timed_incremental(store: Any, name: str, changed: int) -> SyncRun:
+    """sync_online(name) after upsert_offline, timed: incremental, exactly the changed keys."""
+    gc.collect()
+    t0 = time.perf_counter()
+    result = store.sync_online(name)
+    seconds = time.perf_counter() - t0
+    if result.mode != "incremental" or result.rows_written != changed or result.rows_deleted:
+        raise RuntimeError(f"sync_online({name!r}) after an upsert of {changed} keys: {result}")
+    return SyncRun(result.rows_written, seconds)
+
+
 def timed_sync(store: Any, name: str, heap: JvmHeap | None = None) -> SyncRun:
     """sync_online(name, full=True), timed; with ``heap``, the driver's memory during it."""
     gc.collect()
@@ -62,24 +94,33 @@ def timed_sync(store: Any, name: str, heap: JvmHeap | None = None) -> SyncRun:
                    rss_mib(heap.pid)[1])
 
 
-def check_synced(store: Any, name: str, rows: int, features: int) -> None:
-    """Row count and a few values of the synced table, read back over a plain connection."""
+def check_synced(store: Any, name: str, rows: int, features: int, every: int = 0,
+                 shift: float = 0.0) -> None:
+    """Row count and a few values of the synced table, read back over a plain connection; with
+    ``every``, keys upserted by upsert_offline(every, shift) hold the new values, others the old."""
     from featurestore_spark.names import table_name
     backend, table = store.online.backend, table_name(name, 1)
+    keys = (0, rows // 2, rows - 1) + ((every, rows // every * every - every, 1, every + 1)
+                                        if every else ())
     with backend.connection(store.settings.project) as conn:
         cur = conn.cursor()
         cur.execute(f"SELECT COUNT(*) FROM {backend.q(table)}")
         count = cur.fetchone()[0]
-        cur.execute(f"SELECT * FROM {backend.q(table)} WHERE id IN (0, %s, %s)", (rows // 2, rows - 1))
+        cur.execute(f"SELECT * FROM {backend.q(table)} WHERE id IN ({', '.join(['%s'] * len(keys))})",
+                    keys)
         got = cur.fetchall()
-    if count != rows or any(list(r[1:]) != [value(r[0], j) for j in range(features)] for r in got):
+    expect = {k: [changed_value(k, j, shift) if every and k % every == 0 else value(k, j)
+                  for j in range(features)] for k in keys}
+    if count != rows or len(got) != len(set(keys)) or any(list(r[1:]) != expect[r[0]] for r in got):
         raise RuntimeError(f"online table {table} holds {count} rows, expected {rows}, or wrong values")
 
 
-def baseline(connect_args: dict, rows: int, features: int, batch: int, table: str) -> dict:
-    """Run sync_baseline.py in a process of its own; its JSON result."""
+def baseline(connect_args: dict, rows: int, features: int, batch: int, table: str,
+             mode: str = "executemany") -> dict:
+    """Run sync_baseline.py (``mode``: executemany or floor) in a process of its own; its JSON
+    result."""
     args = {"rows": rows, "features": features, "batch": batch, "table": table, "prefix": "c",
-            "connect": connect_args}
+            "connect": connect_args, "mode": mode}
     out = subprocess.run([sys.executable, str(HERE / "sync_baseline.py")], input=json.dumps(args),
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
