@@ -4,7 +4,8 @@ time), and checking that they are.
 A **full** sync writes the snapshot into a staging table from the executors and swaps it in
 atomically. An **incremental** sync reads the Delta change data feed since the last synced commit
 to find the keys that changed, and rewrites exactly those keys from the snapshot (upserting the
-ones still there, deleting the others). Both record the synced commit in the metadata only at the
+ones still there, deleting the others); after commits that removed no row, of a group without an
+event time, the change feed's last post-image of each key is its row, and no snapshot is read. Both record the synced commit in the metadata only at the
 end: a sync that is cut off is simply run again, and converges to the same table. A staging table
 never outlives a failed full sync: it is dropped on every failure path.
 """
@@ -147,18 +148,23 @@ class OnlineSync:
             written = self.replace(group, fresh)
             deleted, mode = 0, "full"
         else:
-            log.info("incremental online sync of %s v%d: commits %d..%d", group.name,
-                     group.version, last + 1, target)
             keys = list(group.primary_key)
-            changed = self.offline.changes(group, last + 1, target).select(*map(quote, keys)).distinct()
-            rows = checks.latest_per_key(snapshot.join(changed, keys, "left_semi"),
-                                         group.primary_key, group.event_time)
+            feed = self.offline.changes(group, last + 1, target)
+            changed = feed.select(*map(quote, keys)).distinct()
+            # appends and upserts that deleted no row (what a stream makes) remove no key
+            plain = all(c.operation in ("append", "upsert") and not c.rows_deleted
+                        for c in registered if last < c.commit_id <= target)
+            log.info("incremental online sync of %s v%d: commits %d..%d%s", group.name,
+                     group.version, last + 1, target,
+                     " (rows from the change feed)" if plain and not group.event_time else "")
+            if plain and not group.event_time:
+                rows = _last_changes(feed, keys, snapshot.columns)
+            else:
+                rows = checks.latest_per_key(snapshot.join(changed, keys, "left_semi"),
+                                             group.primary_key, group.event_time)
             written = self.write(group, rows, conditional=False)
             deleted = 0
-            # appends and upserts that deleted no row (what a stream makes) remove no key: no
-            # job to look for keys gone (other commits, e.g. made outside, may remove any)
-            if any(c.operation not in ("append", "upsert") or c.rows_deleted
-                   for c in registered if last < c.commit_id <= target):
+            if not plain:     # no job to look for keys gone after plain commits
                 gone = changed.join(snapshot.select(*map(quote, keys)), keys, "left_anti")
                 deleted = self.backend.write_frame(gone, group.project, table,
                                                    online_schema(group),
@@ -223,3 +229,23 @@ class OnlineSync:
                                  commits[-1].commit_id if commits else None,
                                  group.online_commit, counts["off"], counts["on"], counts["missing"],
                                  counts["extra"], counts["diff"], examples)
+
+
+def _last_changes(feed: DataFrame, keys: list[str], columns: list[str]) -> DataFrame:
+    """Per changed key, its row as the last commit left it: the post-image of its latest change.
+
+    Only for commits that removed no row, of a group without an event time (any one row of a
+    key is its row; with an event time an upsert may replace a newer row by an older one, so
+    the latest row must come from the snapshot). No scan of the snapshot: the change feed alone
+    holds these rows."""
+    from pyspark.sql import functions as F
+    rest = [c for c in columns if c not in keys]
+    written = feed.where(F.col("_change_type").isin("insert", "update_postimage"))
+    if not rest:
+        return written.select(*map(quote, keys)).distinct()
+    row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
+    latest = written.groupBy(*map(quote, keys)).agg(
+        F.max_by(row, F.col("_commit_version")).alias("__fs_row"))
+    return latest.select(*[F.col(quote(c)) if c in keys else
+                           F.col(f"__fs_row.c{rest.index(c)}").alias(c) for c in columns])
+

@@ -122,6 +122,34 @@ def test_offline_only_insert_lags_until_sync(online_store):
     assert again.mode == "full" and online_rows(online_store, "players") == [(2, 10, "bob", 0.0, T2)]
 
 
+def test_an_incremental_sync_without_event_time_takes_each_keys_last_change(online_store, caplog):
+    """Appends and upserts that remove no row: each changed key's row is its last post-image in
+    the change feed (no snapshot read); a commit that removes rows goes the snapshot's way."""
+    spark = online_store.spark
+    featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T1), (2, 10, "bob", 6.0, T1)]),
+                                     "players", primary_key="player_id", online=True)
+    for rows, mode in (([(1, 10, "ann", 8.0, T2)], "upsert"), ([(3, 11, "cid", 5.0, T2)], "append"),
+                       ([(1, 12, "ann", 9.5, T3), (3, 11, "cid", 5.5, T3)], "upsert")):
+        featurestore.insert_into_featuregroup(players(spark, rows), "players", mode=mode,
+                                              online=False)
+    caplog.set_level("INFO", logger="featurestore_spark.online.sync")
+    result = featurestore.sync_online_featuregroup("players")
+    assert (result.mode, result.from_commit, result.to_commit) == ("incremental", 0, 3)
+    assert (result.rows_written, result.rows_deleted) == (2, 0)
+    assert "commits 1..3 (rows from the change feed)" in caplog.text
+    assert online_rows(online_store, "players") == [
+        (1, 12, "ann", 9.5, T3), (2, 10, "bob", 6.0, T1), (3, 11, "cid", 5.5, T3)]
+    assert_consistent(online_store, "players")
+    featurestore.insert_into_featuregroup(players(spark, [(2, 10, "bob", 1.0, T3)]), "players",
+                                          mode="overwrite", online=False)
+    caplog.clear()
+    result = featurestore.sync_online_featuregroup("players")
+    assert (result.mode, result.rows_written, result.rows_deleted) == ("incremental", 1, 2)
+    assert "commits 4..4" in caplog.text and "change feed" not in caplog.text
+    assert online_rows(online_store, "players") == [(2, 10, "bob", 1.0, T3)]
+    assert_consistent(online_store, "players")
+
+
 def test_online_only_writes_leave_offline_alone(online_store):
     spark = online_store.spark
     featurestore.create_featuregroup(players(spark, [(1, 10, "ann", 7.5, T2)]), "players",
