@@ -311,8 +311,9 @@ def render(rows, n_single, n_batch, batch, partitions, info, setup, comparisons,
     out += ["", f"Incremental sync: after the full syncs, {incremental.rows:,} keys "
             f"(every {CHANGED_EVERY}th: {incremental.rows / rows:.0%}) upserted offline with new "
             "values (InsertSpec mode upsert, online=False; untimed), then sync_online(name) timed "
-            "(Delta change data feed since the synced commit, the changed keys' rows of the "
-            "snapshot, upserted from the executors); checked: mode incremental, rows written "
+            "(Delta change data feed since the synced commit: a group without an event time "
+            "takes each changed key's last post-image from it, no snapshot scan; the rows "
+            "upserted from the executors); checked: mode incremental, rows written "
             "equal to the changed keys, their new values read back from MariaDB. The warm-up "
             "group had the same before it was dropped (not counted). Full: the mean of the two "
             "full syncs above.", ""]
