@@ -45,8 +45,15 @@ def hadoop_conf(spark: SparkSession, options: Mapping[str, str] | None = None) -
 
 def settings(spark: SparkSession, prefix: str) -> dict[str, str]:
     """The session's Hadoop settings whose keys start with ``prefix`` (``fs.s3a.``, say)."""
-    props = spark.sparkContext._jsc.hadoopConfiguration().getPropsWithPrefix(prefix)
+    props = hadoop_conf(spark).getPropsWithPrefix(prefix)
     return {prefix + str(k): str(props.get(k)) for k in props.keySet().toArray()}
+
+
+def qualified(spark: SparkSession, path: str, options: Mapping[str, str] | None = None) -> str:
+    """``path`` with its file system's scheme and authority: a path without a scheme is
+    ``fs.defaultFS``'s (``hdfs://...`` on YARN, ``file:`` on one machine), as Spark reads it."""
+    p, fs = _path_and_fs(spark, path, options)
+    return str(fs.makeQualified(p))
 
 
 def _path_and_fs(spark: SparkSession, path: str,

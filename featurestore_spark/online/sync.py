@@ -4,9 +4,10 @@ time), and checking that they are.
 A **full** sync writes the snapshot into a staging table from the executors and swaps it in
 atomically. An **incremental** sync reads the Delta change data feed since the last synced commit
 to find the keys that changed, and rewrites exactly those keys from the snapshot (upserting the
-ones still there, deleting the others); after commits that removed no row, of a group without an
-event time, the change feed's last post-image of each key is its row, and no snapshot is read. Both record the synced commit in the metadata only at the
-end: a sync that is cut off is simply run again, and converges to the same table. A staging table
+ones still there, deleting the others); after registered commits that removed no row, of a
+group without an event time, the change feed's last post-image of each key is its row, and no
+snapshot is read. Both record the synced commit in the metadata only at the end: a sync that is
+cut off is simply run again, and converges to the same table. A staging table
 never outlives a failed full sync: it is dropped on every failure path.
 """
 
@@ -152,8 +153,11 @@ class OnlineSync:
             feed = self.offline.changes(group, last + 1, target)
             changed = feed.select(*map(quote, keys)).distinct()
             # appends and upserts that deleted no row (what a stream makes) remove no key
-            plain = all(c.operation in ("append", "upsert") and not c.rows_deleted
-                        for c in registered if last < c.commit_id <= target)
+            # (every commit in between registered: one not registered yet may have removed rows)
+            between = [c for c in registered if last < c.commit_id <= target]
+            plain = (len(between) == target - last and
+                     all(c.operation in ("append", "upsert") and not c.rows_deleted
+                         for c in between))
             log.info("incremental online sync of %s v%d: commits %d..%d%s", group.name,
                      group.version, last + 1, target,
                      " (rows from the change feed)" if plain and not group.event_time else "")

@@ -78,11 +78,12 @@ def _rank(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         d = np.empty(n, dtype=np.int64)
         d[order] = starts[group] + ends[group] + 1 - n       # 2 * average rank - (n + 1)
         bounds = np.cumsum([len(p) for p in pieces])[:-1]
-        yield pa.RecordBatch.from_arrays(
-            [mine.column("c").combine_chunks(), mine.column("part").combine_chunks(),
-             mine.column("seq").combine_chunks(),
-             pa.array([x.tobytes() for x in np.split(d, bounds)], pa.binary())],
-            names=["c", "part", "seq", "d"])
+        parts, seqs = mine.column("part").to_pylist(), mine.column("seq").to_pylist()
+        for part, seq, ranks in zip(parts, seqs, np.split(d, bounds)):   # a batch per block
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([c], pa.int32()), pa.array([part], pa.int32()),
+                 pa.array([seq], pa.int32()), pa.array([ranks.tobytes()], pa.binary())],
+                names=["c", "part", "seq", "d"])
 
 
 def _gram(k: int) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
@@ -117,8 +118,9 @@ def spearman(rows: DataFrame, complete: int, block: int = BLOCK) -> list[list[fl
     blocks = rows.mapInArrow(_blocks(k, block), "c int, part int, seq int, v binary")
     ranked = blocks.repartition(k, "c").mapInArrow(_rank, "c int, part int, seq int, d binary")
     spark = rows.sparkSession
-    tasks = max(1, min(int(spark.conf.get("spark.sql.shuffle.partitions") or 1),
-                       math.ceil(complete / block) * 4))
+    # at most a few blocks per task (each block: k columns of 8-byte ranks)
+    tasks = max(int(spark.conf.get("spark.sql.shuffle.partitions") or 1),
+                math.ceil(complete / block) + rows.rdd.getNumPartitions())
     partials = (ranked.repartition(tasks, "part", "seq").mapInArrow(_gram(k), "g array<double>")
                 .collect())                              # one k x k matrix per task
     s = np.sum([np.array(r.g).reshape(k, k) for r in partials], axis=0)

@@ -128,7 +128,10 @@ def decode_rows(records: Sequence[bytes], specs: Sequence[Spec]) -> list[list[An
     """The columns (lists of Python values) of ``records``, one record at a time."""
     columns: list[list[Any]] = [[] for _ in specs]
     for record in records:
-        values = decode_example(record)
+        try:
+            values = decode_example(record)
+        except (IndexError, struct.error) as e:
+            raise ValueError(f"a tf.train.Example record is truncated or malformed ({e})") from e
         for (name, kind, is_list, is_text), column in zip(specs, columns):
             found, v = values.get(name, (None, None))
             if v and found != kind:
@@ -156,6 +159,13 @@ def _varint(buf: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values[long] = np.bitwise_or.reduce(digits, axis=1)
         after[long] = pos[long] + n
     return values, after
+
+
+def _within(length: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """``length`` (uint64 varints) as int64, each no more than the ``room`` left for it."""
+    if ((room < 0) | (length > np.maximum(room, 0).astype(np.uint64))).any():
+        raise _Unusual("a length past the end of its message")
+    return length.astype(np.int64)
 
 
 def _expect(buf: np.ndarray, pos: np.ndarray, tag: int) -> None:
@@ -226,13 +236,18 @@ class _Entries:
         rows, starts = rows[full], starts[full]
         _expect(buf, starts, 0x0A)
         length, at = _varint(buf, starts + 1)
+        if (at + _within(length, ends[full] - at) != ends[full]).any():
+            raise _Unusual("more than one packed run")
         some = length > 0
-        rows, at = rows[some], at[some]
+        rows, at, stop = rows[some], at[some], ends[full][some]
         valid = np.zeros(n, bool)
         valid[rows] = True
         if self.kind == INT64:
             values = np.zeros(n, np.int64)
-            values[rows] = _varint(buf, at)[0].view(np.int64)
+            first, after = _varint(buf, at)
+            if (after > stop).any():
+                raise _Unusual("a varint cut by the end of its list")
+            values[rows] = first.view(np.int64)
         else:
             if (length[some] < 4).any():
                 raise _Unusual("a float list not of 4-byte values")
@@ -251,7 +266,7 @@ class _Entries:
         if full.any():
             _expect(buf, starts[full], 0x0A)
             run, payload[full] = _varint(buf, starts[full] + 1)
-            length[full] = run.astype(np.int64)
+            length[full] = _within(run, ends[full] - payload[full])
         if (payload + length != ends).any():
             raise _Unusual("more than one packed run")
         data = buf[_ranges(payload, length)]
@@ -289,7 +304,7 @@ class _Entries:
             index, pos, ends = index[going], pos[going], ends[going]
             _expect(buf, pos, 0x0A)
             length, at = _varint(buf, pos + 1)
-            length = length.astype(np.int64)
+            length = _within(length, ends - at)
             owner.append(index)
             begin.append(at)
             size.append(length)
@@ -322,7 +337,7 @@ def _decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     rows = np.flatnonzero(ends > starts)        # an empty record: an Example with no features
     _expect(buf, starts[rows], 0x0A)            # Example.features
     length, pos = _varint(buf, starts[rows] + 1)
-    end = pos + length.astype(np.int64)
+    end = pos + _within(length, ends[rows] - pos)
     if (end != ends[rows]).any():
         raise _Unusual("fields after Example.features")
     step = 0
@@ -333,20 +348,20 @@ def _decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             break
         _expect(buf, pos, 0x0A)                 # Features.feature: a map entry
         length, key = _varint(buf, pos + 1)
-        entry_end = key + length.astype(np.int64)
+        entry_end = key + _within(length, end - key)
         _expect(buf, key, 0x0A)                 # MapEntry.key
         key_len, key = _varint(buf, key + 1)
-        key_len = key_len.astype(np.int64)
+        key_len = _within(key_len, entry_end - key)
         value = key + key_len
         _expect(buf, value, 0x12)               # MapEntry.value: the Feature
         length, feature = _varint(buf, value + 1)
         if (length == 0).any():
             raise _Unusual("a Feature with no list")
-        if (feature + length.astype(np.int64) != entry_end).any():
+        if (feature + _within(length, entry_end - feature) != entry_end).any():
             raise _Unusual("fields after MapEntry.value")
         tags = buf[feature]
         length, lists = _varint(buf, feature + 1)
-        if (lists + length.astype(np.int64) != entry_end).any():
+        if (lists + _within(length, entry_end - lists) != entry_end).any():
             raise _Unusual("fields after the Feature's list")
         left = np.ones(len(rows), bool)
         for column in columns[step:] + columns[:step]:      # the writer's order first

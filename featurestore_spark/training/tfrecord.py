@@ -173,6 +173,7 @@ def write(df: DataFrame, path: str, features: Sequence[Feature],
     from . import tfrecord_files
     wire = _convert(df, features, _to_wire)
     settings = {**hadoop.settings(df.sparkSession, "fs.s3a."), **(options or {})}
+    path = hadoop.qualified(df.sparkSession, path, options)    # no scheme: fs.defaultFS's
     if tfrecord_files.write(wire, path, _specs(features), settings):
         return
     from .tfexample import encoder

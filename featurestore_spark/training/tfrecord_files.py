@@ -50,11 +50,6 @@ _MASK_DELTA = 0xA282EAD8
 
 
 # -- framing --------------------------------------------------------------------------------------
-def _crc(data: bytes) -> int:
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
 def _table() -> np.ndarray:
     table = np.arange(256, dtype=np.uint32)
     for _ in range(8):                              # CRC-32C (Castagnoli), reflected
@@ -136,7 +131,7 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
     settings, ``fs.s3a.*`` read as s3a reads them: per bucket first). Raises ValueError for a
     path it cannot reach."""
     import pyarrow.fs as pafs
-    url = urlparse(path)
+    url = urlparse(path.rstrip("/") if path.rstrip("/") else path)
     if url.scheme in ("", "file"):
         return pafs.LocalFileSystem(), url.path
     if url.scheme in ("s3a", "s3"):
@@ -156,7 +151,7 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
             force_virtual_addressing=get("path.style.access", "false") != "true" and bool(endpoint))
         return s3, bucket + url.path
     try:
-        fs, inner = pafs.FileSystem.from_uri(path)
+        fs, inner = pafs.FileSystem.from_uri(url.geturl())
     except Exception as e:     # pyarrow names the reason: an unknown scheme, no libhdfs, ...
         raise ValueError(f"pyarrow cannot reach {path}: {e}") from e
     return fs, inner
@@ -188,9 +183,9 @@ class Writer(DataSourceArrowWriter):
     def commit(self, messages: list[Written | None]) -> None:   # type: ignore[override]
         fs, folder = filesystem(self.path, self.settings)
         fs.create_dir(folder, recursive=True)
-        kept = {f for m in messages if m for f in m.files}
+        kept = {f.rsplit("/", 1)[-1] for m in messages if m for f in m.files}
         for info in fs.get_file_info(_selector(folder)):
-            if self.job in info.base_name and info.path not in kept:
+            if self.job in info.base_name and info.base_name not in kept:
                 fs.delete_file(info.path)        # a failed or speculative attempt's file
         with fs.open_output_stream(f"{folder}/_SUCCESS"):
             pass
@@ -231,7 +226,7 @@ def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any]
     """Encode, frame and write one partition's batches; the files written."""
     from pyspark import TaskContext
     context = TaskContext.get()
-    task = (f"{context.partitionId():05d}-{job}-{context.attemptNumber()}" if context
+    task = (f"{context.partitionId():05d}-{job}-{context.taskAttemptId()}" if context
             else f"{uuid.uuid4().hex[:5]}-{job}-0")
     columns = [Column(*s) for s in specs]
     fs, folder = filesystem(path, settings)

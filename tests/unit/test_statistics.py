@@ -241,6 +241,9 @@ def test_spearman_in_small_blocks_over_partitions_is_scipys(spark):
     df = spark.createDataFrame(values.tolist(), "a double, b double, c double, d double")
     got = spearman(df.repartition(3), len(values), block=7)
     assert np.allclose(got, spearmanr(values).statistic, atol=1e-12)
+    # more partitions than rows per column task: empty partitions, columns sharing a task
+    got = spearman(df.repartition(600), len(values), block=3)
+    assert np.allclose(got, spearmanr(values).statistic, atol=1e-12)
 
 
 def test_clusters(stats, data):

@@ -420,3 +420,36 @@ def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(tmp_path):
     (other / "part-0-of-the-other-writer").write_text("theirs")
     writer.abort([None])
     assert [p.name for p in other.iterdir()] == ["part-0-of-the-other-writer"]
+
+
+@pytest.mark.parametrize("record, why", [
+    # an entry whose length runs past the record
+    (b"\x0a\x0c" + b"\x0a\x0f\x0a\x01a\x12\x05\x1a\x03\x0a\x01\x05", "entry past the record"),
+    # a scalar int64 list whose packed run ends inside a varint
+    (b"\x0a\x0c\x0a\x0a\x0a\x01a\x12\x05\x1a\x03\x0a\x01\x80", "varint cut by its list"),
+    # a float list whose packed run is 2 bytes
+    (b"\x0a\x0d\x0a\x0b\x0a\x01f\x12\x06\x12\x04\x0a\x02\x00\x00", "short float run"),
+])
+def test_a_malformed_example_is_an_error_never_a_value(record, why):
+    """CRC-valid records whose protobuf is broken: the fast decoder gives up on them and the
+    reference decoder says what is wrong; no value is made up."""
+    import numpy as np
+
+    from featurestore_spark.training.tfexample_decode import decode, padded
+    specs = [("a", "int64", False, False), ("f", "float32", False, False)]
+    with pytest.raises(ValueError, match="truncated|malformed"):
+        decode(padded(record), np.array([0]), np.array([len(record)]), specs)
+
+
+def test_a_folder_named_with_a_trailing_slash_keeps_its_files(tmp_path):
+    import json
+
+    import pyarrow as pa
+
+    from featurestore_spark.training.tfrecord_files import Writer, Written, write_partition
+    path, specs = str(tmp_path / "td") + "/", [("id", "int64", False)]
+    writer = Writer({"path": path, "features": json.dumps(specs)})
+    files = write_partition(path, {}, specs, writer.job,
+                            iter([pa.RecordBatch.from_pydict({"id": [1, 2]})]))
+    writer.commit([Written(files)])
+    assert [len(read_records(p)) for p in (tmp_path / "td").glob("part-*")] == [2]
