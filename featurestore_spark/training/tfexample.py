@@ -1,13 +1,15 @@
 """``tf.train.Example`` encoding: a row at a time (:func:`encoder`, the reference) and vectorized
-over Arrow record batches in the executors (:func:`encode_batch`).
+over Arrow record batches in the executors (:func:`example_pieces`, which the TFRecord writer
+frames and lays out with :func:`assemble`; :func:`encode` and :func:`encode_batch` give the bare Examples).
 
 Each row's Example is laid out as a sequence of byte pieces: the Example's header, then for
 every non-null column its map entry (headers, then the value). A piece is either a matrix
 (one row of bytes per record, of which the first ``lens[i]`` count) or a flat buffer with
 lengths (string data straight from Arrow). numpy computes every varint, length and offset for
-the whole batch and scatters the pieces into one buffer, which becomes an Arrow binary array
-without a Python object per row. Scalar int64, float and string/binary columns are vectorized;
-array columns are encoded row by row (:class:`Column`). The tests compare the two.
+the whole batch and :func:`assemble` lays the pieces side by side and keeps each record's
+bytes with one mask, without a Python object per row. Scalar int64, float and string/binary
+columns are vectorized; array columns are encoded row by row (:class:`Column`). The tests
+compare the two.
 
 Map entries follow the columns' order, as TensorFlow serializes a ``Features`` map built in
 that order (the golden files of the tests were made by TensorFlow).
