@@ -119,17 +119,20 @@ test: setup lint mysql s3 kafka chromium
 # df.summary(). views (bench/views_bench.py): feature vectors and train/test splits with
 # transformation functions beside the same without (MariaDB). search (bench/search_bench.py):
 # registry search on 2,000 feature groups x 50 features, SQLite and MariaDB (no Spark).
-# One of them: make bench BENCH=online | query | statistics | views | search | stream.
-# Scale: BENCH_ROWS=20000 make bench.
-BENCH ?= online query statistics views search stream
+# pit (bench/pit_bench.py): point-in-time joins at scale, 10M labels on 3 groups of 10M rows
+# written to parquet beside the equi-join, and a skewed run (one key holding 10% of the rows).
+# One of them: make bench BENCH=online | query | statistics | views | search | stream | pit.
+# Scale: BENCH_ROWS=20000 make bench (pit: BENCH_PIT_ROWS, BENCH_SKEW_ROWS).
+BENCH ?= online query statistics views search stream pit
 bench: setup $(if $(filter online views search stream,$(BENCH)),mysql) $(if $(filter stream,$(BENCH)),kafka)
-	@$(if $(filter-out online query statistics views search stream,$(BENCH)),echo "BENCH=$(BENCH): name one of online query statistics views search stream" >&2; exit 2;) true
+	@$(if $(filter-out online query statistics views search stream pit,$(BENCH)),echo "BENCH=$(BENCH): name one of online query statistics views search stream pit" >&2; exit 2;) true
 	$(if $(filter online,$(BENCH)),@set -a && . .cache/mysql.env && set +a && $(PY) bench/online_bench.py)
 	$(if $(filter query,$(BENCH)),@$(PY) bench/query_bench.py)
 	$(if $(filter statistics,$(BENCH)),@$(PY) bench/statistics_bench.py)
 	$(if $(filter views,$(BENCH)),@$(PY) bench/views_bench.py)
 	$(if $(filter search,$(BENCH)),@$(PY) bench/search_bench.py)
 	$(if $(filter stream,$(BENCH)),@$(PY) bench/stream_bench.py)
+	$(if $(filter pit,$(BENCH)),@$(PY) bench/pit_bench.py)
 
 # ruff and mypy on the package (it ships py.typed); their settings are in pyproject.toml
 lint: $(STAMP)

@@ -10,7 +10,8 @@ exceptAll at BENCH_ROWS <= BENCH_CHECK_ROWS); no dedup is needed for a 1:1 join.
 evaluated in full into Spark's `noop` sink (every column computed, nothing to the driver), timed
 from building the DataFrame to the end of the write, in BENCH_JOIN_CYCLES cycles of baseline, pit,
 pit, baseline after BENCH_WARMUPS untimed runs of each (a run takes seconds: the first ones of a
-session pay code generation and JIT). Target: pit <= 2x the equi-join (total time of all runs).
+session pay code generation and JIT). Target: pit <= 1.5x the equi-join (total time of all runs;
+issue 18; it was 2x in issue 14). At 10M labels and with a skewed key: bench/pit_bench.py.
 
 Training datasets: one BENCH_ROWS-row DataFrame (a bigint key, a timestamp, 4 doubles, 2 ints,
 2 strings; read from a parquet file written before, untimed) written as a training dataset in
@@ -48,7 +49,7 @@ GROUPS = 3
 FEATURES = ("a", "b", "c")          # doubles per feature group: a1, b1, c1, a2, ...
 FORMATS = ("tfrecords", "parquet", "csv", "tsv", "avro", "orc")
 REFERENCE = "spark parquet"          # df.write.parquet, the reference of the formats
-PIT_TARGET = 2.0
+PIT_TARGET = 1.5                    # x the equi-join (issue 18; 2.0 in issue 14)
 TF_WRITE_TARGET = 0.8               # x Spark's parquet writer (issue 18)
 TF_READ_TARGET = 500_000            # rows/s (issue 18)
 FG_EPOCH = "2026-01-01 00:00:00"     # feature rows: within 30 days after this

@@ -93,6 +93,10 @@ class Context:
             return read(self.spark, Connectors(self.metadata, self.settings), group)
         return self.offline.read(group, commit)
 
+    def size(self, group: FeatureGroup) -> int | None:
+        """The bytes of a Delta group's latest files (from its log); None for an external one."""
+        return None if group.external else self.offline.size(group)
+
     @cached_property
     def online_backend(self) -> SqlOnlineBackend:
         """The online store's backend (opened on first use: a store that never goes online never

@@ -316,6 +316,11 @@ class DeltaEngine:
             reader = reader.option("versionAsOf", version)
         return reader.load(group.location)
 
+    def size(self, group: FeatureGroup) -> int:
+        """The bytes of the latest version's files (DESCRIBE DETAIL: the log, no Spark job)."""
+        return int(cast("Row", DeltaTable.forPath(self.spark, group.location).detail()
+                        .select("sizeInBytes").first())[0] or 0)
+
     def changes(self, group: FeatureGroup, start: int, end: int) -> DataFrame:
         """The change data feed of commits ``start`` to ``end`` (both included)."""
         return (self.spark.read.format("delta").option("readChangeFeed", "true")

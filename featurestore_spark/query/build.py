@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Sequence, Union, cast
 
 from ..names import quote
 from .parts import Join, Part, event_time_kind
+from . import pit_skew
 from .pit import AsOfRight, as_of_join, as_of_join_sql
 
 if TYPE_CHECKING:
@@ -130,8 +131,11 @@ def _steps(sources: Sequence[Source], joins: Sequence[Join]) -> tuple[Step, ...]
 
 
 # -- DataFrames ------------------------------------------------------------------------------------
-def to_frame(plan: Plan, read: Callable[[Source], DataFrame]) -> DataFrame:
-    """The plan's rows, from ``read(source)`` (a feature group at its commit, or the labels)."""
+def to_frame(plan: Plan, read: Callable[[Source], DataFrame],
+             size: Callable[[Source], int | None] = lambda s: None) -> DataFrame:
+    """The plan's rows, from ``read(source)`` (a feature group at its commit, or the labels);
+    ``size(source)``, its bytes if known, decides whether a point-in-time join looks for hot
+    keys (see :mod:`.pit_skew`)."""
     from pyspark.sql import functions as F
 
     col = lambda c: F.col(quote(c))  # noqa: E731
@@ -150,8 +154,10 @@ def to_frame(plan: Plan, read: Callable[[Source], DataFrame]) -> DataFrame:
                 acc = acc.withColumn(lk, col(rk) if step.how == "right"
                                      else F.coalesce(col(lk), col(rk)))
         else:
+            skew = pit_skew.worth(acc.sparkSession,
+                                  [size(plan.sources[j]) for j, _ in step.rights])
             acc = as_of_join(acc, step.keys, step.time,
-                             [(frames[j], side) for j, side in step.rights], step.kind)
+                             [(frames[j], side) for j, side in step.rights], step.kind, skew)
     out = acc.select(*[col(internal).alias(name) for name, internal in plan.outputs])
     for condition in plan.filters:
         out = out.where(condition)

@@ -35,6 +35,7 @@ from functools import reduce
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, cast
 
 from ..names import quote
+from . import pit_skew
 from .parts import orderable
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ def _order_value(column: Column, kind: str) -> Column:
 
 
 def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
-               rights: Sequence[tuple[DataFrame, AsOfRight]], kind: str) -> DataFrame:
+               rights: Sequence[tuple[DataFrame, AsOfRight]], kind: str,
+               skew: pit_skew.Skew | None = None) -> DataFrame:
     """``left`` with the columns of every right side added, one row per left row.
 
     Parameters
@@ -100,6 +102,8 @@ def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
     time : the left event time column.
     rights : (DataFrame, AsOfRight) per right side; their column names differ from the left's.
     kind : ``time`` or ``number``, how the event times compare.
+    skew : how hot keys are found and cut into event-time ranges (see :mod:`.pit_skew`;
+        default ``pit_skew.SKEW``).
 
     Examples
     --------
@@ -113,7 +117,7 @@ def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
     col = lambda c: F.col(quote(c))  # noqa: E731
     frames = [left.select("*", _order_value(col(time), kind).alias(TS),
                           F.lit(LEFT_SIDE).alias(SIDE))]
-    order = []
+    order, carry_order = [], []
     for i, (frame, r) in enumerate(rights):
         struct, tie, _ = _names(i)
         usable = reduce(lambda a, b: a & b, [col(c).isNotNull() for c in (*r.keys, r.time)])
@@ -128,8 +132,19 @@ def as_of_join(left: DataFrame, keys: Sequence[str], time: str,
             F.struct(*[col(c) for c in fields],
                      _order_value(col(r.time), kind).alias(RIGHT_TS)).alias(struct), *extra))
         order.append(col(struct if ties is None else tie))
+        carry_order.append(col(struct) if ties is None else col(tie) if ties else None)
+    split = pit_skew.plan(left.sparkSession, frames, keys, TS, skew or pit_skew.SKEW)
+    if split is not None:           # hot keys: cut into event-time ranges (see pit_skew)
+        carried = split.carried([(frames[i + 1], _names(i)[0], carry_order[i])
+                                 for i in range(len(rights))], RIGHT_TS)
+        frames = [f.withColumn(pit_skew.ORD, split.ordinal) for f in frames] + [
+            carried.withColumn(SIDE, F.lit(RIGHT_SIDE))]
     union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
-    window = (Window.partitionBy(*[col(k) for k in keys])
+    places = []
+    if split is not None:
+        union = union.withColumn(pit_skew.PLACE, split.place)
+        places.append(col(pit_skew.PLACE))
+    window = (Window.partitionBy(*[col(k) for k in keys], *places)
               .orderBy(col(TS), col(SIDE), *order)
               .rowsBetween(Window.unboundedPreceding, Window.currentRow))
     looked = union.select(*[col(c) for c in left.columns], col(TS), col(SIDE), *[

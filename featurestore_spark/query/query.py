@@ -412,8 +412,10 @@ class Query:
                          [cast("int | None", p.as_of) for p in pinned.parts])   # pinned: commit ids
 
     def read(self, dataframe_type: str = "spark") -> Any:
-        """The rows: a Spark DataFrame (default; nothing is read until an action runs), or
-        ``pandas`` / ``numpy`` / ``python`` (brought to the driver)."""
+        """The rows: a Spark DataFrame (default; nothing is read until an action runs, but for
+        a sample of the keys and event times of a point-in-time join over large feature groups:
+        one Spark job that finds hot keys, see :mod:`.pit_skew`), or ``pandas`` / ``numpy`` / ``python``
+        (brought to the driver)."""
         if dataframe_type not in DATAFRAME_TYPES:
             self._fail("cannot read the query", [f"dataframe type {dataframe_type!r} is not one "
                                                  f"of {', '.join(DATAFRAME_TYPES)}"])
@@ -422,7 +424,10 @@ class Query:
                 return cast("DataFrame", source.part.labels)
             return self._store().read(source.part.group, source.commit)   # pinned: its commit
 
-        return convert(to_frame(self._plan(), read), dataframe_type)
+        def size(source: Source) -> int | None:
+            return None if source.part.group is None else self._store().size(source.part.group)
+
+        return convert(to_frame(self._plan(), read, size), dataframe_type)
 
     def to_sql(self, labels: str | None = None, register: bool = True) -> str:
         """The query as Spark SQL, with every feature group at its commit (``VERSION AS OF``)

@@ -4,6 +4,7 @@ random data: ties, nulls, keys of several columns that concatenate alike, rows t
 
 from __future__ import annotations
 
+import logging
 import random
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,7 +13,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from featurestore_spark import InvalidInputError, featurestore
+from featurestore_spark import ConfigurationError, InvalidInputError, featurestore
+from featurestore_spark.query import pit_skew
 
 # keys of two string columns whose concatenations collide
 KEYS = [("a", "bc"), ("ab", "c"), ("a|b", "c"), ("a", "b|c"), ("", "abc"), ("abc", ""), ("x", "y")]
@@ -95,8 +97,23 @@ def make_events(spark, rng, name, times, late_times):
     return first + late
 
 
-@pytest.mark.parametrize("max_age", [None, 1800])
-def test_point_in_time_join_matches_merge_asof(store, spark, max_age):
+@pytest.fixture
+def hot_keys_cut(spark, monkeypatch):
+    """Every key of the small data counts as hot: cut into event-time ranges (see pit_skew)."""
+    monkeypatch.setattr(pit_skew, "SKEW", pit_skew.Skew(fraction=1.0, min_sampled=1))
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "8")
+    spark.conf.set(pit_skew.MIN_BYTES, "0")
+    yield
+    spark.conf.unset(pit_skew.MIN_BYTES)
+    spark.conf.set("spark.sql.shuffle.partitions", before)
+
+
+@pytest.mark.parametrize("max_age,cut", [(None, False), (1800, False), (1800, True)])
+def test_point_in_time_join_matches_merge_asof(store, spark, request, caplog, max_age, cut):
+    if cut:
+        request.getfixturevalue("hot_keys_cut")
+        caplog.set_level(logging.INFO, logger=pit_skew.__name__)
     rng = random.Random(20261125 + (max_age or 0))
     base = 1_780_000_000
     times = [base + 600 * i for i in range(40)]           # a coarse grid: many exact ties
@@ -112,6 +129,7 @@ def test_point_in_time_join_matches_merge_asof(store, spark, max_age):
     assert all(j.point_in_time for j in q.joins)
     out = q.read().cache()
     assert out.count() == len(labels)
+    assert ("7 hot key(s) cut into" in caplog.text) == cut
     assert out.columns == ["lid", "k1", "k2", "ts", "v", "rid", "o_v", "o_rid"]
     expected = reference(labels, events, max_age)
     assert lid_to(out, "rid") == expected
@@ -187,9 +205,14 @@ def test_feature_group_on_the_left_integer_times_and_inner(store, spark):
         store.query_labels(labels.selectExpr("customer", "'x' AS ts"), "ts")
 
 
-def test_ties_with_a_map_column_brought_along(store, spark):
-    """A map column cannot be sorted: ties are broken by the other columns all the same."""
-    orders = spark.createDataFrame([(1, 7, 100), (2, 8, 100)], "order_id int, customer int, at bigint")
+@pytest.mark.parametrize("cut", [False, True])
+def test_ties_with_a_map_column_brought_along(store, spark, request, cut):
+    """A map column cannot be sorted: ties are broken by the other columns all the same (also
+    in rows carried into a later event-time range of a hot key)."""
+    if cut:
+        request.getfixturevalue("hot_keys_cut")
+    orders = spark.createDataFrame([(1, 7, 100), (2, 8, 100), (3, 7, 95)],
+                                   "order_id int, customer int, at bigint")
     tags = spark.createDataFrame(
         [(1, 7, 100, 0.5, {"a": 1}), (2, 7, 100, 0.7, {"b": 2}), (3, 7, 90, 0.9, {"c": 3}),
          (4, 8, 100, None, {"d": 4}), (5, 8, 100, 0.1, {"e": 5})],
@@ -197,6 +220,46 @@ def test_ties_with_a_map_column_brought_along(store, spark):
     featurestore.create_featuregroup(orders, "orders", primary_key="order_id", event_time="at")
     featurestore.create_featuregroup(tags, "tags", primary_key="tag_id", event_time="at")
     q = store.query("orders").join(store.query("tags").select(["score", "tags"]), on="customer")
-    want = {1: (0.7, {"b": 2}), 2: (0.1, {"e": 5})}      # greatest score; nulls lowest
+    # greatest score; nulls lowest
+    want = {1: (0.7, {"b": 2}), 2: (0.1, {"e": 5}), 3: (0.9, {"c": 3})}
     assert {r.order_id: (r.score, r.tags) for r in q.read().collect()} == want
     assert {r.order_id: (r.score, r.tags) for r in spark.sql(q.to_sql()).collect()} == want
+
+
+def test_a_hot_keys_event_time_ranges_go_to_different_tasks(spark, monkeypatch):
+    """One key with a fifth of the rows, 16 shuffle partitions: it is cut into ranges of about
+    a quarter of a task's share, each placed in a task of its own (Spark's hash partitioning)."""
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "16")
+    try:
+        rows = spark.range(20_000).select(
+            F.when(F.col("id") % 5 == 0, 0).otherwise(F.col("id")).alias("k"), F.col("id").alias("t"))
+        split = pit_skew.plan(spark, [rows], ["k"], "t", pit_skew.Skew(fraction=0.5, min_sampled=1))
+        assert split is not None and split.values == ((0,),)
+        cuts, places = split.cuts[0], split.places[0]
+        assert len(places) == len(cuts) + 1 and 12 <= len(places) <= 15  # ~ 1/5 * 16 * 4
+        assert list(cuts) == sorted(cuts) and 0 < cuts[0] and cuts[-1] < 20_000
+        tasks = (spark.createDataFrame([(0, p) for p in places], "k bigint, place int")
+                 .select(F.pmod(F.hash("k", "place"), F.lit(16)).alias("task")).collect())
+        assert len({r.task for r in tasks}) == len(places)
+        spark.conf.set(pit_skew.SWITCH, "false")
+        assert pit_skew.plan(spark, [rows], ["k"], "t", pit_skew.Skew(fraction=0.5, min_sampled=1)) is None
+    finally:
+        spark.conf.unset(pit_skew.SWITCH)
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+
+
+def test_hot_keys_are_looked_for_in_large_feature_groups_only(spark):
+    mib = 2 ** 20
+    try:
+        assert pit_skew.worth(spark, [100 * mib, None, 100 * mib]) is pit_skew.OFF   # < 256 MiB
+        assert pit_skew.worth(spark, [200 * mib, 100 * mib]) is pit_skew.SKEW
+        spark.conf.set(pit_skew.MIN_BYTES, "1g")
+        assert pit_skew.worth(spark, [300 * mib]) is pit_skew.OFF
+        spark.conf.set(pit_skew.MIN_BYTES, "0")
+        assert pit_skew.worth(spark, [None]) is pit_skew.SKEW
+        spark.conf.set(pit_skew.MIN_BYTES, "lots")
+        with pytest.raises(ConfigurationError, match="skewMinBytes must be a size"):
+            pit_skew.worth(spark, [1])
+    finally:
+        spark.conf.unset(pit_skew.MIN_BYTES)
