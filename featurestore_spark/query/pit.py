@@ -9,6 +9,9 @@ row the last non-null right struct so far;
 the left rows are then kept. That is one shuffle by key and one sort, however many right rows a
 key has (no range join), and one output row per left row by construction: left rows are never
 joined, they only look back. Several right sides on the same left keys share the one window.
+A key that holds a large share of the rows is cut into event-time ranges, each a window
+partition of its own, with each side's latest row before a range carried into it
+(:mod:`.pit_skew`; only the DataFrame form: the SQL of :func:`as_of_join_sql` does not cut).
 
 Rules
 -----

@@ -41,6 +41,7 @@ from ..names import quote
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import DataType
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,10 @@ def worth(spark: SparkSession, sizes: Sequence[int | None]) -> Skew:
 def partitions(spark: SparkSession) -> int:
     """The number of partitions of the window's shuffle."""
     conf = spark.conf
+    on = lambda key: (conf.get(key, "true") or "").lower() == "true"  # noqa: E731
     initial = conf.get("spark.sql.adaptive.coalescePartitions.initialPartitionNum", None)
-    if initial and conf.get("spark.sql.adaptive.enabled", "true") == "true":
+    if initial and on("spark.sql.adaptive.enabled") and \
+            on("spark.sql.adaptive.coalescePartitions.enabled"):
         return int(initial)
     try:
         return int(conf.get("spark.sql.shuffle.partitions", "200") or 200)
@@ -87,9 +90,20 @@ def partitions(spark: SparkSession) -> int:
         return 200
 
 
-def _match(keys: Sequence[str], values: Sequence[Any]) -> Column:
+def _literal(value: Any, data_type: DataType) -> Column:
+    """A collected key value as a literal of its column's type (a timestamp_ntz comes back as a
+    naive datetime, which ``F.lit`` would read in the driver's time zone)."""
     from pyspark.sql import functions as F
-    return reduce(lambda a, b: a & b, [F.col(quote(k)) == F.lit(v) for k, v in zip(keys, values)])
+    from pyspark.sql.types import TimestampNTZType
+    if isinstance(data_type, TimestampNTZType):
+        return F.lit(value.isoformat(sep=" ")).cast(data_type)
+    return F.lit(value).cast(data_type)
+
+
+def _match(keys: Sequence[str], values: Sequence[Any], types: Sequence[DataType]) -> Column:
+    from pyspark.sql import functions as F
+    return reduce(lambda a, b: a & b, [F.col(quote(k)) == _literal(v, t)
+                                       for k, v, t in zip(keys, values, types)])
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,7 @@ class Split:
     place number of each of its ranges; its columns are built once (each a py4j round trip
     per literal)."""
     keys: tuple[str, ...]
+    types: tuple[DataType, ...]
     time: str
     values: tuple[tuple[Any, ...], ...]
     cuts: tuple[tuple[int, ...], ...]
@@ -107,13 +122,13 @@ class Split:
         from pyspark.sql import functions as F
         expr = None
         for values, value in zip(self.values, of):
-            m = _match(self.keys, values)
+            m = _match(self.keys, values, self.types)
             expr = F.when(m, value) if expr is None else expr.when(m, value)
         return (otherwise if expr is None else expr.otherwise(otherwise)).cast("int")
 
     @cached_property
     def hot(self) -> Column:
-        return reduce(lambda a, b: a | b, [_match(self.keys, v) for v in self.values])
+        return reduce(lambda a, b: a | b, [_match(self.keys, v, self.types) for v in self.values])
 
     @cached_property
     def ordinal(self) -> Column:
@@ -191,7 +206,8 @@ def _found(spark: SparkSession, sample: DataFrame, keys: Sequence[str], time: st
     if total < skew.min_sampled or not hot:
         return None
     grid = skew.max_ranges
-    found = (sample.where(reduce(lambda a, b: a | b, [_match(keys, v) for v in hot]))
+    types = [sample.schema[k].dataType for k in keys]
+    found = (sample.where(reduce(lambda a, b: a | b, [_match(keys, v, types) for v in hot]))
              .groupBy(*[F.col(quote(k)) for k in keys])
              .agg(F.percentile_approx(F.col(time), [j / grid for j in range(1, grid)], 10_000)
                   .alias("q")).collect())
@@ -206,25 +222,25 @@ def _found(spark: SparkSession, sample: DataFrame, keys: Sequence[str], time: st
     if not values:
         return None
     loads = [hot[v] / (len(c) + 1) for v, c in zip(values, cuts)]
-    places = _places(spark, sample, keys, values, [len(c) + 1 for c in cuts], loads, n)
+    places = _places(spark, types, values, [len(c) + 1 for c in cuts], loads, n)
     log.info("point-in-time join: %d hot key(s) cut into %s event-time ranges (a sample of %d "
              "rows; %d shuffle partitions)", len(values), "/".join(str(len(c) + 1) for c in cuts),
              total, n)
-    return Split(tuple(keys), time, tuple(values), tuple(cuts), places)
+    return Split(tuple(keys), tuple(types), time, tuple(values), tuple(cuts), places)
 
 
-def _places(spark: SparkSession, like: DataFrame, keys: Sequence[str],
-            values: Sequence[tuple[Any, ...]], ranges: Sequence[int], loads: Sequence[float],
-            n: int) -> tuple[tuple[int, ...], ...]:
+def _places(spark: SparkSession, types: Sequence[DataType], values: Sequence[tuple[Any, ...]],
+            ranges: Sequence[int], loads: Sequence[float], n: int) -> tuple[tuple[int, ...], ...]:
     """A place number per range of each hot key such that the ranges go to the least loaded
-    tasks, a key's ranges to different ones while there are enough (one tiny Spark job)."""
+    tasks, a key's ranges to different ones while there are enough (one tiny Spark job: the
+    smallest place number of 8 x partitions candidates that goes to each task)."""
     from pyspark.sql import functions as F
-    types = {k: like.schema[k].dataType for k in keys}
     candidates = spark.range(0, 8 * n, 1, 1).select(F.col("id").cast("int").alias(PLACE))
     hashed = reduce(lambda a, b: a.unionByName(b), [candidates.select(
         F.lit(i).alias("__fs_i"), PLACE, F.pmod(F.hash(
-            *[F.lit(v).cast(types[k]) for k, v in zip(keys, value)], F.col(PLACE)),
-            F.lit(n)).alias("p")) for i, value in enumerate(values)]).collect()
+            *[_literal(v, t) for v, t in zip(value, types)], F.col(PLACE)),
+            F.lit(n)).alias("p")) for i, value in enumerate(values)]
+    ).groupBy("__fs_i", "p").agg(F.min(PLACE).alias(PLACE)).collect()
     where: dict[int, dict[int, int]] = {}       # key -> task -> a place number going there
     for r in hashed:
         where.setdefault(r["__fs_i"], {}).setdefault(r["p"], r[PLACE])

@@ -263,3 +263,20 @@ def test_hot_keys_are_looked_for_in_large_feature_groups_only(spark):
             pit_skew.worth(spark, [1])
     finally:
         spark.conf.unset(pit_skew.MIN_BYTES)
+
+
+def test_a_hot_timestamp_ntz_key_is_found_whatever_the_session_time_zone(spark):
+    """The collected key (a naive datetime) goes back as a timestamp_ntz literal, not as an
+    instant in the driver's time zone, which would match no row."""
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "8")
+    try:
+        with session_time_zone(spark, "America/New_York"):
+            rows = spark.range(4000).selectExpr(
+                "TIMESTAMP_NTZ '2026-01-01 00:00:00' + make_dt_interval(0, 0, 0, "
+                "CASE WHEN id % 4 = 0 THEN 0 ELSE id END) AS k", "id AS t")
+            split = pit_skew.plan(spark, [rows], ["k"], "t",
+                                  pit_skew.Skew(fraction=1.0, min_sampled=1))
+        assert split is not None and split.values == ((datetime(2026, 1, 1),),)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
