@@ -22,7 +22,7 @@ from typing import Any, cast
 from .config import DEFAULT_CONF, Settings
 from .mysql_client import NATIVE, PRELOAD_FIX, client_path, reason
 
-PACKAGES = ("featurestore_spark", "pyspark", "delta-spark", "pandas", "pyarrow",
+PACKAGES = ("featurestore_spark", "pyspark", "delta-spark", "pandas", "pyarrow", "numba",
             "mysql-connector-python", "great_expectations")
 HOOK = "_featurestore_spark_preload.pth"
 # a process that imports pandas before featurestore_spark: which client do its lookups get?

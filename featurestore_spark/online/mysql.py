@@ -9,11 +9,13 @@ mode, fails its batch on any warning but a duplicate key; the batch's transactio
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..config import MysqlSettings
 from ..errors import OnlineStoreError
@@ -197,21 +199,64 @@ class MysqlBackend(SqlOnlineBackend):
         for start in range(0, len(rows), EXECUTEMANY_ROWS):
             cur.executemany(sql, rows[start:start + EXECUTEMANY_ROWS])
 
+    def write_batches(self, conn: Any, table: str, schema: OnlineSchema,
+                      batches: Iterable[pa.RecordBatch], conditional: bool, fresh: bool) -> int:
+        """As the base class, but a batch's LOAD DATA runs in a thread (the connector lets go of
+        the GIL while the server works) while the next batch's text is made. The first batch
+        goes alone: it finds out whether the server takes local files."""
+        batches = iter(batches)
+        written = super().write_batches(conn, table, schema, itertools.islice(batches, 1),
+                                        conditional, fresh)
+        if not written or not self._local_infile:
+            return written + super().write_batches(conn, table, schema, batches, conditional, fresh)
+
+        def load(path: str, rows: int) -> int:
+            self._load_file(conn, table, schema, path, conditional, fresh)
+            conn.commit()
+            return rows
+        with ThreadPoolExecutor(1, thread_name_prefix="featurestore-load") as pool:
+            pending: Future[int] | None = None
+            for batch in batches:
+                path = self._tsv_file(batch, schema)
+                try:
+                    if pending is not None:
+                        written += pending.result()
+                except BaseException:
+                    os.unlink(path)
+                    raise
+                pending = pool.submit(load, path, batch.num_rows)
+            if pending is not None:
+                written += pending.result()
+        return written
+
     def _load(self, conn: Any, table: str, schema: OnlineSchema, batch: pa.RecordBatch,
               conditional: bool, fresh: bool) -> None:
-        """A fresh table (one row per key) is loaded directly; otherwise through a temporary
-        table merged with INSERT ... SELECT ... ON DUPLICATE KEY UPDATE."""
-        cols = ", ".join(self.q(c.name) for c in schema.columns)
-        cur = conn.cursor()
-        target = self.q(table)
-        if not fresh:
-            target = self.q("load_" + table)
-            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} LIKE {self.q(table)}")
-            cur.execute(f"TRUNCATE TABLE {target}")
+        self._load_file(conn, table, schema, self._tsv_file(batch, schema), conditional, fresh)
+
+    @staticmethod
+    def _tsv_file(batch: pa.RecordBatch, schema: OnlineSchema) -> str:
+        """A temporary file of the batch as LOAD DATA text (the loader deletes it)."""
         fd, path = tempfile.mkstemp(prefix="featurestore_", suffix=".tsv")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(batch_tsv(batch, schema.columns))
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path
+
+    def _load_file(self, conn: Any, table: str, schema: OnlineSchema, path: str,
+                   conditional: bool, fresh: bool) -> None:
+        """A fresh table (one row per key) is loaded directly; otherwise through a temporary
+        table merged with INSERT ... SELECT ... ON DUPLICATE KEY UPDATE. Deletes ``path``."""
+        cols = ", ".join(self.q(c.name) for c in schema.columns)
+        try:
+            cur = conn.cursor()
+            target = self.q(table)
+            if not fresh:
+                target = self.q("load_" + table)
+                cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} LIKE {self.q(table)}")
+                cur.execute(f"TRUNCATE TABLE {target}")
             cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
                         "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
                         f"({cols})", (path,))

@@ -166,45 +166,74 @@ def key_size_problems(fields: Sequence[tuple[str, str]], primary_key: Sequence[s
             "columns (e.g. one key column made with sha2(concat_ws(...), 256))"]
 
 
+class KeyCheck:
+    """What :func:`key_value_problems` looks for, as aggregates over the rows: run alone
+    (:meth:`problems`), or observed on the rows as another job reads them (:meth:`observe`,
+    then :meth:`observed` once that job is done: no scan of its own)."""
+
+    def __init__(self, df: DataFrame, primary_key: Sequence[str], nulls: bool = False) -> None:
+        from pyspark.sql import functions as F
+        types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        nullable = {f.name: f.nullable for f in df.schema.fields}
+        self.aggregates: list[Any] = []
+        self.reads: list[Callable[..., Any]] = []   # called with the row; i, k bound as defaults
+        self.observation: Any = None
+        for i, k in enumerate(primary_key):
+            kind, col = kind_of(types.get(k, "")), F.col(quote(k))
+            if kind == "string":
+                self.aggregates += [F.count_if(F.length(col) > MAX_KEY_CHARS).alias(f"long{i}"),
+                                    F.max(F.length(col)).alias(f"max{i}")]
+                self.reads.append(lambda r, i=i, k=k: r[f"long{i}"] and (
+                    f"{r[f'long{i}']} row(s) have a primary key {k!r} longer than the "
+                    f"{MAX_KEY_CHARS} characters an online key column holds (the longest has "
+                    f"{r[f'max{i}']}): shorten or hash those keys (e.g. sha2({k}, 256)), or keep "
+                    "the feature group offline"))
+            elif kind == "float":
+                self.aggregates.append(F.count_if(F.isnan(col) | (F.abs(col) == float("inf")))
+                                       .alias(f"nan{i}"))
+                self.reads.append(lambda r, i=i, k=k: r[f"nan{i}"] and (
+                    f"{r[f'nan{i}']} row(s) have a NaN or infinite primary key {k!r}, which an "
+                    "online table cannot hold (MySQL has no NaN): drop or replace those rows"))
+            if nulls and nullable.get(k, True):
+                self.aggregates.append(F.count_if(col.isNull()).alias(f"null{i}"))
+                self.reads.append(lambda r, i=i, k=k: r[f"null{i}"] and
+                                  f"{r[f'null{i}']} row(s) have a null primary key {k!r}")
+
+    def problems(self, df: DataFrame) -> list[str]:
+        """One Spark aggregation of ``df`` (only counts and lengths reach the driver)."""
+        if not self.aggregates:
+            return []
+        spark = df.sparkSession
+        spark.sparkContext.setJobDescription("featurestore: check online key values")
+        try:
+            row = df.agg(*self.aggregates).first()
+        finally:
+            spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
+        return self._read(row)
+
+    def observe(self, df: DataFrame) -> DataFrame:
+        """``df``, counting what :meth:`problems` counts as a later job reads it."""
+        if not self.aggregates:
+            return df
+        from pyspark.sql import Observation
+        self.observation = Observation("featurestore_key_check")
+        return df.observe(self.observation, *self.aggregates)
+
+    def observed(self) -> list[str]:
+        """The problems the job that read the observed rows counted (call it after that job
+        succeeded: the counts are there then)."""
+        return self._read(self.observation.get) if self.observation is not None else []
+
+    def _read(self, row: Any) -> list[str]:
+        return [p for read in self.reads if (p := read(row))]
+
+
 def key_value_problems(df: DataFrame, primary_key: Sequence[str], nulls: bool = False) -> list[str]:
     """Key values of ``df`` an online table cannot hold: string keys longer than
     :data:`MAX_KEY_CHARS` characters, NaN or infinite float keys and, with ``nulls``, null keys.
     One Spark aggregation (only counts and lengths reach the driver), and none at all when no key
     column is a string or a float (or nullable, with ``nulls``)."""
-    from pyspark.sql import functions as F
-    types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
-    nullable = {f.name: f.nullable for f in df.schema.fields}
-    aggregates: list[Any] = []
-    reads: list[Callable[..., Any]] = []   # called with the row; i and k bound as defaults
-    for i, k in enumerate(primary_key):
-        kind, col = kind_of(types.get(k, "")), F.col(quote(k))
-        if kind == "string":
-            aggregates += [F.count_if(F.length(col) > MAX_KEY_CHARS).alias(f"long{i}"),
-                           F.max(F.length(col)).alias(f"max{i}")]
-            reads.append(lambda r, i=i, k=k: r[f"long{i}"] and (
-                f"{r[f'long{i}']} row(s) have a primary key {k!r} longer than the "
-                f"{MAX_KEY_CHARS} characters an online key column holds (the longest has "
-                f"{r[f'max{i}']}): shorten or hash those keys (e.g. sha2({k}, 256)), or keep "
-                "the feature group offline"))
-        elif kind == "float":
-            aggregates.append(F.count_if(F.isnan(col) | (F.abs(col) == float("inf")))
-                              .alias(f"nan{i}"))
-            reads.append(lambda r, i=i, k=k: r[f"nan{i}"] and (
-                f"{r[f'nan{i}']} row(s) have a NaN or infinite primary key {k!r}, which an online "
-                "table cannot hold (MySQL has no NaN): drop or replace those rows"))
-        if nulls and nullable.get(k, True):
-            aggregates.append(F.count_if(col.isNull()).alias(f"null{i}"))
-            reads.append(lambda r, i=i, k=k: r[f"null{i}"] and
-                         f"{r[f'null{i}']} row(s) have a null primary key {k!r}")
-    if not aggregates:
-        return []
-    spark = df.sparkSession
-    spark.sparkContext.setJobDescription("featurestore: check online key values")
-    try:
-        row = df.agg(*aggregates).first()
-    finally:
-        spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
-    return [p for read in reads if (p := read(row))]
+    return KeyCheck(df, primary_key, nulls).problems(df)
 
 
 def online_schema(group: FeatureGroup) -> OnlineSchema:

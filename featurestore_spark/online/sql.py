@@ -167,6 +167,16 @@ class SqlOnlineBackend(ABC):
         conn.cursor().executemany(self.insert_sql(table, schema, conditional),
                                   batch_rows(batch, schema.columns))
 
+    def write_batches(self, conn: Any, table: str, schema: OnlineSchema,
+                      batches: Iterable[pa.RecordBatch], conditional: bool, fresh: bool) -> int:
+        """Write every batch with :meth:`write_batch`, each committed; the rows written."""
+        written = 0
+        for batch in batches:
+            self.write_batch(conn, table, schema, batch, conditional, fresh)
+            conn.commit()
+            written += batch.num_rows
+        return written
+
     def delete_batch(self, conn: Any, table: str, schema: OnlineSchema, batch: pa.RecordBatch) -> None:
         rows = batch_rows(batch, schema.keys)
         cur = conn.cursor()
@@ -258,12 +268,12 @@ class _PartitionTask:
         conn = None
         try:
             conn = self.backend.write_connection(self.project)
-            for batch in _rebatch(batches, self.batch_size):
-                if self.delete:
-                    self.backend.delete_batch(conn, self.table, self.schema, batch)
-                else:
-                    self.backend.write_batch(conn, self.table, self.schema, batch,
-                                             self.conditional, self.fresh)
+            if not self.delete:
+                written = self.backend.write_batches(conn, self.table, self.schema,
+                                                     _rebatch(batches, self.batch_size),
+                                                     self.conditional, self.fresh)
+            for batch in _rebatch(batches, self.batch_size) if self.delete else ():
+                self.backend.delete_batch(conn, self.table, self.schema, batch)
                 conn.commit()
                 written += batch.num_rows
         except OnlineStoreError:

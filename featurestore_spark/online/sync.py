@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, OnlineStoreError
 from ..metadata import FeatureGroup, MetadataStore
 from ..names import quote, table_name
 from ..offline import checks
-from .schema import (STAGING, STAGING_OLD, key_value_problems, online_schema, schema_problems,
+from .schema import (STAGING, STAGING_OLD, KeyCheck, online_schema, schema_problems,
                      spark_decode, type_problems, wire_frame)
 from .sql import SqlOnlineBackend
 
@@ -92,14 +92,18 @@ class OnlineSync:
                                         online_schema(group), conditional=conditional,
                                         batch_size=self.batch_size)
 
-    def replace(self, group: FeatureGroup, df: DataFrame) -> int:
-        """Make the online table hold exactly ``df`` (one row per key): staging, then swap."""
+    def replace(self, group: FeatureGroup, df: DataFrame,
+                check: Callable[[], None] | None = None) -> int:
+        """Make the online table hold exactly ``df`` (one row per key): staging, then swap
+        (``check``: called between the two; what it raises leaves the online table as it was)."""
         table = table_name(group.name, group.version)
         schema = online_schema(group)
         self.backend.create_table(group.project, table + STAGING, schema)
         try:
             rows = self.backend.write_frame(df, group.project, table + STAGING, schema,
                                             fresh=True, batch_size=self.batch_size)
+            if check is not None:
+                check()
             self.backend.replace(group.project, table + STAGING, table)
         except BaseException:
             self._drop_staging(group.project, table)
@@ -135,18 +139,28 @@ class OnlineSync:
             return SyncResult(group.name, group.version, "none", last, target, 0, 0)
         snapshot = self.offline.read(group, target)
         if full or last is None or last not in commits:
-            # the same keys as the rows to write, and a plain scan of the key columns
-            problems = key_value_problems(snapshot, group.primary_key, nulls=True)
-            if problems:
-                raise InvalidInputError(f"cannot sync feature group {group.name!r} v{group.version}"
-                                        " online: its offline rows have keys an online table "
-                                        "cannot hold", problems)
             log.info("full online sync of %s v%d at commit %d", group.name, group.version, target)
+            # the keys are checked as the load reads them (no scan of their own); keys the
+            # online table cannot hold stop the swap, or fail the load first (then a scan of
+            # them says which)
+            key_check = KeyCheck(snapshot, group.primary_key, nulls=True)
+            observed = key_check.observe(snapshot)
             # without an event time any row of a key will do: the fresh load keeps one per key
             # (LOAD DATA LOCAL ignores duplicate keys; upserts keep the last), so skip the shuffle
-            fresh = (checks.latest_per_key(snapshot, group.primary_key, group.event_time)
-                     if group.event_time else snapshot)
-            written = self.replace(group, fresh)
+            fresh = (checks.latest_per_key(observed, group.primary_key, group.event_time)
+                     if group.event_time else observed)
+            why = (f"cannot sync feature group {group.name!r} v{group.version} online: its "
+                   "offline rows have keys an online table cannot hold")
+
+            def check_keys() -> None:
+                if problems := key_check.observed():
+                    raise InvalidInputError(why, problems)
+            try:
+                written = self.replace(group, fresh, check_keys)
+            except OnlineStoreError as e:
+                if problems := key_check.problems(snapshot):
+                    raise InvalidInputError(why, problems) from e
+                raise
             deleted, mode = 0, "full"
         else:
             keys = list(group.primary_key)

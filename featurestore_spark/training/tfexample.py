@@ -71,7 +71,7 @@ class Column:
     """How one column becomes a ``Features.feature`` map entry (headers computed once)."""
 
     def __init__(self, name: str, kind: str, is_list: bool) -> None:
-        self.kind, self.is_list = kind, is_list
+        self.name, self.kind, self.is_list = name, kind, is_list
         self.key = _delimited(b"\x0a", name.encode())          # MapEntry.key = 1
         # scalar int64 and float entries differ only by the value's bytes: precompute the rest
         self.int_headers = {n: self._header(2 + n, b"\x0a" + _SMALL[n]) for n in range(1, 11)}
@@ -263,6 +263,52 @@ def example_pieces(batch: pa.RecordBatch, columns: Sequence[Column]) -> tuple[li
     return pieces, 1 + pieces[1][1] + body
 
 
+def encode_scalars(batch: pa.RecordBatch, columns: Sequence[Column]) -> np.ndarray:
+    """The framed TFRecords of a batch of scalar columns (no arrays), back to back: the compiled
+    encoder (:func:`.tfkernels.encode`), the same bytes as :func:`example_pieces` framed."""
+    import pyarrow as pa
+
+    from . import tfkernels
+    n, m = batch.num_rows, len(columns)
+    names = [c.name.encode() for c in columns]
+    key_offsets = np.zeros(m + 1, np.int64)
+    np.cumsum([len(k) for k in names], out=key_offsets[1:])
+    kinds, index = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    valid = np.ones((m, n), bool)
+    ints: list[np.ndarray] = []
+    floats: list[np.ndarray] = []
+    spans: list[np.ndarray] = []
+    blobs: list[np.ndarray] = []
+    base = 0
+    for i, (column, array) in enumerate(zip(columns, batch.columns)):
+        if array.null_count:
+            valid[i] = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), bool)
+        if column.kind == INT64:
+            kinds[i], index[i] = 0, len(ints)
+            ints.append(array.fill_null(0).to_numpy().astype(np.int64, copy=False))
+        elif column.kind == FLOAT:
+            kinds[i], index[i] = 1, len(floats)
+            floats.append(array.fill_null(0).to_numpy().astype("<f4", copy=False))
+        else:
+            kinds[i], index[i] = 2, len(spans)
+            wide = pa.types.is_large_binary(array.type) or pa.types.is_large_string(array.type)
+            offsets = np.frombuffer(array.buffers()[1], np.int64 if wide else np.int32)[
+                array.offset:array.offset + n + 1].astype(np.int64)
+            data = array.buffers()[2]
+            blob = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
+                    else np.zeros(0, np.uint8))
+            spans.append(offsets - offsets[0] + base)      # a null's span is empty (Arrow)
+            blobs.append(blob)
+            base += len(blob)
+    return tfkernels.encode(
+        kinds, index, np.frombuffer(b"".join(names), np.uint8) if any(names) else
+        np.zeros(0, np.uint8), key_offsets,
+        np.stack(ints).view(np.uint64) if ints else np.zeros((0, n), np.uint64),
+        np.stack(floats).view(np.uint32) if floats else np.zeros((0, n), np.uint32),
+        np.stack(spans) if spans else np.zeros((0, n + 1), np.int64),
+        np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), valid)
+
+
 def encode(batch: pa.RecordBatch, columns: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
     """The serialized Examples of a batch's rows (columns in ``columns`` order), back to back
     in one buffer, and the ``n + 1`` offsets of each in it."""
@@ -280,5 +326,5 @@ def encode_batch(batch: pa.RecordBatch, columns: Sequence[Column]) -> pa.Array:
                                  [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(out)])
 
 
-__all__ = ["INT64", "FLOAT", "BYTES", "assemble", "encoder", "encode", "encode_batch",
+__all__ = ["INT64", "FLOAT", "BYTES", "assemble", "encoder", "encode", "encode_batch", "encode_scalars",
            "example_pieces", "varints"]

@@ -380,6 +380,65 @@ def _decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return [c.array(buf, n) for c in columns]
 
 
+def _compiled(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+              specs: Sequence[Spec]) -> list[pa.Array]:
+    """:func:`_decode` with the compiled loops (:mod:`.tfkernels`): one pass finds every wanted
+    feature in every record, one per scalar column reads its values; array columns are read as
+    :func:`_decode` reads them."""
+    import pyarrow as pa
+
+    from . import tfkernels as k
+    n = len(starts)
+    names = [s[0].encode() for s in specs]
+    key_offsets = np.zeros(len(names) + 1, np.int64)
+    np.cumsum([len(x) for x in names], out=key_offsets[1:])
+    keys = np.frombuffer(b"".join(names), np.uint8) if any(names) else np.zeros(0, np.uint8)
+    lo, hi, tags, status = k.locate(buf, starts, ends, keys, key_offsets)
+    _check(status)
+    out = []
+    for c, spec in enumerate(specs):
+        name, kind, is_list, is_text = spec
+        at, end = np.ascontiguousarray(lo[:, c]), np.ascontiguousarray(hi[:, c])
+        present = at >= 0
+        found = tags[present, c]
+        wrong = found != _TAG[kind]
+        if wrong.any():
+            other = _TAGS.get(int(found[wrong][0]))
+            if other is None:
+                raise _Unusual("an unknown Feature field")
+            raise _wrong_kind(name, other, kind)
+        if is_list:
+            entries = _Entries(spec, n)
+            rows = np.flatnonzero(present)
+            entries.seen, entries.rows, entries.spans = present, [rows], [(at[rows], end[rows])]
+            out.append(entries.array(buf, n))
+        elif kind == INT64:
+            values, valid, status = k.first_ints(buf, at, end)
+            _check(status)
+            out.append(pa.array(values, mask=~valid))
+        elif kind == FLOAT:
+            raw, valid, status = k.first_floats(buf, at, end)
+            _check(status)
+            out.append(pa.array(raw.view("<f4").ravel(), mask=~valid))
+        else:
+            offsets, data, valid, status = k.first_bytes(buf, at, end)
+            _check(status)
+            array = pa.Array.from_buffers(
+                pa.string() if is_text else pa.binary(), n,
+                [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                 pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+            if is_text:
+                array.validate(full=True)              # UTF-8 or a clear error
+            out.append(array)
+    return out
+
+
+def _check(status: int) -> None:
+    if status:
+        from .tfkernels import UNUSUAL_LAYOUTS
+        raise _Unusual(UNUSUAL_LAYOUTS[status])
+
+
 def padded(data: bytes) -> np.ndarray:
     """``data`` as the buffer :func:`decode` reads (zeros after it: no read runs off it)."""
     return np.frombuffer(data + bytes(_PAD), np.uint8)
@@ -391,8 +450,10 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, specs: Sequenc
     ``buf[starts[i]:ends[i]]`` (``buf`` from :func:`padded`), as Arrow arrays (``where``: the
     file, for the warning)."""
     import pyarrow as pa
+
+    from .tfkernels import enabled
     try:
-        return _decode(buf, starts, ends, specs)
+        return (_compiled if enabled() else _decode)(buf, starts, ends, specs)
     except _Unusual as e:
         global _warned
         if not _warned:

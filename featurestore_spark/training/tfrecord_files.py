@@ -1,39 +1,38 @@
 """TFRecord files, written and read by Spark's executors through public APIs only.
 
 A record is framed as TensorFlow frames it: its length (uint64, little-endian), the masked
-CRC32C of those 8 bytes, the data, the masked CRC32C of the data (``google-crc32c``).
+CRC32C of those 8 bytes, the data, the masked CRC32C of the data (computed in compiled loops,
+:mod:`.tfkernels`; ``google-crc32c`` where numba is missing).
 
-Writing is a Spark 4 Python data source (``pyspark.sql.datasource``, registered as
-``featurestore_tfrecords``): every task gets Arrow batches of its partition, encodes them
-(:mod:`.tfexample`) and writes ``part-<partition>-<job>-<attempt>.tfrecord`` files (a new one
-past 512 MiB) through ``pyarrow.fs``: local folders, s3a:// (the endpoint and keys of the
-storage connector's Hadoop settings, or of the session's), hdfs://, gs://, abfs://. The
-driver's commit keeps the files of the attempts that succeeded, deletes the job's others (a task
-retried, a speculative copy) and writes ``_SUCCESS``; an abort deletes the job's files. A path
-``pyarrow.fs`` cannot reach is written through PySpark's public RDD API and the TFRecord Hadoop
-OutputFormat instead, far slower, with a warning.
+Writing is a ``mapInArrow`` (:class:`Job`): every task gets Arrow batches of its partition,
+encodes them (:mod:`.tfkernels`, or :mod:`.tfexample` with numpy) and writes
+``part-<partition>-<job>-<attempt>.tfrecord`` files (a new one past 512 MiB) through
+``pyarrow.fs``: local folders, s3a:// (the endpoint and keys of the storage connector's Hadoop
+settings, or of the session's), hdfs://, gs://, abfs://, and returns their names. The driver's
+commit keeps the files of the attempts that succeeded (the only ones whose rows Spark returns),
+deletes the job's others (a task retried, a speculative copy) and writes ``_SUCCESS``; an abort
+deletes the job's files. A path ``pyarrow.fs`` cannot reach is written through PySpark's public
+RDD API and the TFRecord Hadoop OutputFormat instead, far slower, with a warning.
 
 Reading uses Spark's ``binaryFile`` source (any Hadoop path, one file up to 2 GiB whole in a
-task) and decodes in ``mapInArrow`` (:mod:`.tfexample_decode`), both CRCs of every record
-checked. Nothing passes through the driver but file names.
+task) and decodes in ``mapInArrow`` (:mod:`.tfkernels`, :mod:`.tfexample_decode`), both CRCs of
+every record checked. Nothing passes through the driver but file names.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import struct
 import uuid
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
 
 import google_crc32c
 import numpy as np
-from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
 
-from .tfexample import Column, Piece, assemble, example_pieces
+from . import tfkernels
+from .tfexample import Column, Piece, assemble, encode_scalars, example_pieces
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,10 +82,13 @@ def framed(pieces: Sequence[Piece], sizes: np.ndarray) -> np.ndarray:
     twelve, four = np.full(n, 12), np.full(n, 4)
     out = assemble([(header, twelve), *pieces, (np.zeros((n, 4), np.uint8), four)])
     ends = np.cumsum(sizes + 16) - 4                # where each record's data CRC goes
-    data, bounds = out.tobytes(), (ends - sizes).tolist()
-    crcs = np.fromiter(map(google_crc32c.value, map(data.__getitem__, map(
-        slice, bounds, ends.tolist()))), np.uint32, n)
-    out[ends[:, None] + np.arange(4)] = _masked(crcs).view(np.uint8).reshape(-1, 4)
+    if tfkernels.enabled():
+        masked = tfkernels.data_crcs(out, ends - sizes, ends)
+    else:
+        data, bounds = out.tobytes(), (ends - sizes).tolist()
+        masked = _masked(np.fromiter(map(google_crc32c.value, map(data.__getitem__, map(
+            slice, bounds, ends.tolist()))), np.uint32, n))
+    out[ends[:, None] + np.arange(4)] = masked.view(np.uint8).reshape(-1, 4)
     return out
 
 
@@ -96,8 +98,16 @@ def frame(out: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return framed([(out[offsets[0]:offsets[-1]], sizes)], sizes)
 
 
-def records(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(starts, ends)`` of the records of a whole TFRecord file, both CRCs checked."""
+def records(data: bytes | np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(starts, ends)`` of the records of a whole TFRecord file, both CRCs checked (an
+    array of bytes only where the compiled loops run)."""
+    if tfkernels.enabled():
+        buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, np.uint8)
+        starts, ends, status, at = tfkernels.frames(buf)
+        if status:
+            raise _framing_error(status, where, at)
+        return starts, ends
+    data = data.tobytes() if isinstance(data, np.ndarray) else data
     length_at, size = struct.Struct("<Q").unpack_from, len(data)
     heads, pos = [], 0
     while pos + 12 <= size:                 # each record's length leads to the next one
@@ -109,20 +119,28 @@ def records(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     stored = raw[head[:, None] + np.arange(8, 12)].view("<u4").ravel()
     bad = np.flatnonzero(length_crcs(lengths) != stored)
     if len(bad):
-        raise ValueError(f"{where}: the record at byte {heads[bad[0]]} fails its length's CRC32C "
-                         "check (the file is corrupt, or not a TFRecord file)")
+        raise _framing_error(tfkernels.BAD_LENGTH_CRC, where, heads[bad[0]])
     if pos != size:
-        raise ValueError(f"{where}: the file ends inside a record at byte {heads[-1] if heads else 0}"
-                         " (truncated, or not a TFRecord file)")
+        raise _framing_error(tfkernels.TRUNCATED, where, heads[-1] if heads else 0)
     starts, ends = head + 12, head + 12 + lengths.astype(np.int64)
     crcs = np.fromiter(map(google_crc32c.value, map(data.__getitem__, map(
         slice, starts.tolist(), ends.tolist()))), np.uint32, len(heads))
     stored = raw[ends[:, None] + np.arange(4)].view("<u4").ravel()
     bad = np.flatnonzero(_masked(crcs) != stored)
     if len(bad):
-        raise ValueError(f"{where}: the record at byte {heads[bad[0]]} fails its data's CRC32C "
-                         "check (the file is corrupt)")
+        raise _framing_error(tfkernels.BAD_DATA_CRC, where, heads[bad[0]])
     return starts, ends
+
+
+def _framing_error(status: int, where: str, at: int) -> ValueError:
+    if status == tfkernels.BAD_LENGTH_CRC:
+        return ValueError(f"{where}: the record at byte {at} fails its length's CRC32C check (the "
+                          "file is corrupt, or not a TFRecord file)")
+    if status == tfkernels.BAD_DATA_CRC:
+        return ValueError(f"{where}: the record at byte {at} fails its data's CRC32C check (the "
+                          "file is corrupt)")
+    return ValueError(f"{where}: the file ends inside a record at byte {at} (truncated, or not a "
+                      "TFRecord file)")
 
 
 # -- file systems ---------------------------------------------------------------------------------
@@ -158,39 +176,43 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
 
 
 # -- the writer -----------------------------------------------------------------------------------
-@dataclass
-class Written(WriterCommitMessage):
-    """A task's commit message: the files it wrote."""
-    files: list[str]
+class Job:
+    """One write of a folder of TFRecord files: made on the driver, which checks that the folder
+    is new; the executors write the files (:func:`write_partition`); the driver then keeps the
+    files of the task attempts that succeeded (:meth:`commit`) or deletes the job's files
+    (:meth:`abort`)."""
 
-
-class Writer(DataSourceArrowWriter):
-    """Checks on the driver that the folder is new; each task writes its files
-    (:func:`write_partition`); the driver's commit or abort settles them."""
-
-    def __init__(self, options: Mapping[str, str]) -> None:
-        self.path = options["path"]
-        self.settings = {k: v for k, v in options.items() if k.startswith("fs.")}
-        self.specs = [tuple(s) for s in json.loads(options["features"])]
+    def __init__(self, path: str, settings: Mapping[str, str],
+                 specs: Sequence[tuple[str, str, bool]]) -> None:
+        self.path, self.specs = path, [tuple(s) for s in specs]
+        self.settings = {k: v for k, v in settings.items() if k.startswith("fs.")}
         self.job = uuid.uuid4().hex[:12]
         fs, folder = filesystem(self.path, self.settings)
         if fs.get_file_info(folder).type != _NOT_FOUND:
             raise FileExistsError(f"[PATH_ALREADY_EXISTS] {self.path} exists already")
 
-    def write(self, iterator: Iterator[pa.RecordBatch]) -> Written:
-        return Written(write_partition(self.path, self.settings, self.specs, self.job, iterator))
+    def run(self, df: DataFrame) -> None:
+        """Write ``df`` (wire columns): a ``mapInArrow`` whose rows are the files each task
+        wrote, which only a task that succeeded reports; nothing else reaches the driver."""
+        task = partial(_write_task, self.path, self.settings, self.specs, self.job)
+        try:
+            files = [row[0] for row in df.mapInArrow(task, "file string").collect()]
+        except BaseException:
+            self.abort()
+            raise
+        self.commit(files)
 
-    def commit(self, messages: list[Written | None]) -> None:   # type: ignore[override]
+    def commit(self, files: Sequence[str]) -> None:
         fs, folder = filesystem(self.path, self.settings)
         fs.create_dir(folder, recursive=True)
-        kept = {f.rsplit("/", 1)[-1] for m in messages if m for f in m.files}
+        kept = {f.rsplit("/", 1)[-1] for f in files}
         for info in fs.get_file_info(_selector(folder)):
             if self.job in info.base_name and info.base_name not in kept:
                 fs.delete_file(info.path)        # a failed or speculative attempt's file
         with fs.open_output_stream(f"{folder}/_SUCCESS"):
             pass
 
-    def abort(self, messages: list[Written | None]) -> None:    # type: ignore[override]
+    def abort(self) -> None:
         fs, folder = filesystem(self.path, self.settings)
         if fs.get_file_info(folder).type == _NOT_FOUND:
             return
@@ -201,24 +223,19 @@ class Writer(DataSourceArrowWriter):
             fs.delete_dir(folder)
 
 
-class Source(DataSource):
-    """``df.write.format("featurestore_tfrecords").option("features", <json of (name, kind,
-    is_list)>).save(path)``: write-only (reads go through ``binaryFile``)."""
-
-    @classmethod
-    def name(cls) -> str:
-        return SOURCE
-
-    def writer(self, schema: StructType, overwrite: bool) -> Writer:
-        return Writer(self.options)
-
-
 _NOT_FOUND = 0           # pyarrow.fs.FileType.NotFound
 
 
 def _selector(folder: str) -> Any:
     import pyarrow.fs as pafs
     return pafs.FileSelector(folder, allow_not_found=True)
+
+
+def _write_task(path: str, settings: Mapping[str, str], specs: Sequence[Any], job: str,
+                batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+    files = write_partition(path, settings, specs, job, batches)
+    yield pa.RecordBatch.from_pydict({"file": pa.array(files, pa.string())})
 
 
 def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any], job: str,
@@ -242,13 +259,20 @@ def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any]
                 files.append(f"{folder}/part-{task}-c{len(files):03d}.tfrecord")
                 fs.create_dir(folder, recursive=True)
                 stream, written = fs.open_output_stream(files[-1]), 0
-            data = framed(*example_pieces(batch, columns))
+            data = encoded(batch, columns)
             stream.write(data)
             written += len(data)
     finally:
         if stream is not None:
             stream.close()
     return files
+
+
+def encoded(batch: pa.RecordBatch, columns: Sequence[Column]) -> np.ndarray:
+    """A batch's rows as framed TFRecords: compiled for scalar columns, numpy otherwise."""
+    if tfkernels.enabled() and not any(c.is_list for c in columns):
+        return encode_scalars(batch, columns)
+    return framed(*example_pieces(batch, columns))
 
 
 def write(df: DataFrame, path: str, specs: Sequence[tuple[str, str, bool]],
@@ -260,9 +284,8 @@ def write(df: DataFrame, path: str, specs: Sequence[tuple[str, str, bool]],
     except ValueError as e:
         log.warning("writing TFRecords to %s through PySpark's RDD API, far slower: %s", path, e)
         return False
-    df.sparkSession.dataSource.register(Source)
-    (df.write.format(SOURCE).options(**options).option("features", json.dumps(specs))
-     .mode("append").save(path))
+    tfkernels.enabled()          # warns here, in the driver's log, when numba is missing
+    Job(path, options, specs).run(df)
     return True
 
 
@@ -270,6 +293,7 @@ def write(df: DataFrame, path: str, specs: Sequence[tuple[str, str, bool]],
 def read(spark: SparkSession, paths: Sequence[str], specs: Sequence[Any], schema: StructType,
          options: Mapping[str, str]) -> DataFrame:
     """The wire columns (``schema``) of the TFRecord files under ``paths``."""
+    tfkernels.enabled()          # warns here, in the driver's log, when numba is missing
     files = (spark.read.format("binaryFile").options(**options).load(list(paths))
              .select("path", "content"))
     return files.mapInArrow(partial(_decode_files, specs, schema), schema)
@@ -282,15 +306,30 @@ def _decode_files(specs: Sequence[Any], schema: StructType,
 
     from .tfexample_decode import decode, padded
     arrow_schema = to_arrow_schema(schema)
+    compiled = tfkernels.enabled()
     for batch in batches:
         paths, contents = batch.column(0), batch.column(1)
         for i in range(batch.num_rows):
-            where, data = paths[i].as_py(), contents[i].as_py()
-            starts, ends = records(data, where)
-            buf = padded(data)
-            del data
+            where = paths[i].as_py()
+            if compiled:        # the file's bytes where Arrow holds them, not copied
+                buf = _bytes_of(contents, i)
+                starts, ends = records(buf, where)
+            else:
+                data = contents[i].as_py()
+                starts, ends = records(data, where)
+                buf = padded(data)          # the numpy decoder reads a little past a record
+                del data
             for at in range(0, len(starts), BATCH_RECORDS):
                 cut = slice(at, at + BATCH_RECORDS)
                 arrays = decode(buf, starts[cut], ends[cut], specs, where)
                 yield pa.RecordBatch.from_arrays(
                     [a.cast(f.type) for a, f in zip(arrays, arrow_schema)], schema=arrow_schema)
+
+
+def _bytes_of(array: pa.Array, i: int) -> np.ndarray:
+    """Value ``i`` of a binary Arrow array, as a numpy view of Arrow's buffer."""
+    import pyarrow as pa
+    wide = pa.types.is_large_binary(array.type)
+    offsets = np.frombuffer(array.buffers()[1], np.int64 if wide else np.int32)
+    start, end = offsets[array.offset + i], offsets[array.offset + i + 1]
+    return np.frombuffer(array.buffers()[2], np.uint8)[start:end]

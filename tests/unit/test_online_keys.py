@@ -71,7 +71,7 @@ def test_string_keys_longer_than_the_key_column_are_refused_up_front(online_stor
             featurestore.insert_into_featuregroup(long_keys, "urls", **options)
         assert snapshot(online_store, "urls") == state, options
     assert online_rows(online_store, "urls") == [("a" * 254, 2.0), ("a" * 255, 1.0)]
-    # an offline feature group may hold them; syncing it online is refused before writing
+    # an offline feature group may hold them; syncing it online is refused, nothing left online
     featurestore.create_featuregroup(long_keys, "pages", primary_key="k")
     with pytest.raises(InvalidInputError, match="(?s)cannot sync feature group 'pages'.*longer than"):
         featurestore.sync_online_featuregroup("pages")
@@ -135,7 +135,7 @@ def test_nan_and_infinite_keys_are_refused_up_front(online_store):
             featurestore.insert_into_featuregroup(bad, "floats", **options)
         assert snapshot(online_store, "floats") == state
     assert online_rows(online_store, "floats") == [(1.0, 1.0)]
-    # an offline feature group with a NaN key: its sync online is refused before any write
+    # an offline feature group with a NaN key: its sync online is refused, nothing left online
     featurestore.create_featuregroup(bad, "offline_floats", primary_key="k")
     with pytest.raises(InvalidInputError, match="(?s)cannot sync .*NaN or infinite primary key"):
         featurestore.sync_online_featuregroup("offline_floats")
@@ -246,3 +246,40 @@ def test_mysql_loads_fail_rather_than_cut_values(online_store, monkeypatch):
     with pytest.raises(OnlineStoreError, match="Data too long for column 'k'"):
         online_store.online.write(group, long_keys.coalesce(1), conditional=False)
     assert online_rows(online_store, "vals") == [("a", 1.0)]
+
+
+@pytest.mark.parametrize("online_env", ["mysql"], indirect=True)
+def test_pipelined_loads_write_every_batch_or_fail_whole(online_store, monkeypatch):
+    """Each executor loads a batch (LOAD DATA, in a thread) while it makes the next batch's
+    text: every batch arrives; a bad value in a middle batch fails the write, the online table
+    keeps its rows, the staging table goes, no batch file is left behind."""
+    spark = online_store.spark
+    schema = "k string, v double"
+    featurestore.create_featuregroup(spark.createDataFrame([("a", 1.0)], schema), "vals",
+                                     primary_key="k", online=True)
+    group = online_store.feature_group("vals")
+    monkeypatch.setattr(online_store.online, "batch_size", 40)     # of Arrow batches of 40 rows
+    arrow_batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "40")
+    try:
+        check_pipelined_loads(online_store, group)
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", arrow_batch)
+
+
+def check_pipelined_loads(online_store, group):
+    import tempfile
+    from pathlib import Path
+    spark = online_store.spark
+    ids = spark.range(1000).coalesce(1)
+    many = ids.select(F.format_string("k%04d", "id").alias("k"), F.col("id").cast("double").alias("v"))
+    files = set(Path(tempfile.gettempdir()).glob("featurestore_*.tsv"))   # the executors' (local)
+    assert online_store.online.replace(group, many) == 1000
+    assert online_rows(online_store, "vals") == [(f"k{i:04d}", float(i)) for i in range(1000)]
+    bad = ids.select(F.when(F.col("id") == 100, F.lit(LONG_A))       # the 3rd of 25 batches
+                     .otherwise(F.format_string("k%04d", "id")).alias("k"), F.lit(0.0).alias("v"))
+    with pytest.raises(OnlineStoreError, match="Data truncated for column 'k'"):
+        online_store.online.replace(group, bad)
+    assert online_rows(online_store, "vals") == [(f"k{i:04d}", float(i)) for i in range(1000)]
+    assert staging_tables(online_store) == []
+    assert set(Path(tempfile.gettempdir()).glob("featurestore_*.tsv")) == files

@@ -174,6 +174,106 @@ def test_batches_encode_as_rows_do(monkeypatch):
     assert example(encode(rows[0]))  # and they decode
 
 
+
+def test_the_compiled_loops_give_what_numpy_gives(monkeypatch):
+    """numba's loops (tfkernels) encode, frame, check and decode as the numpy path does: the
+    same file bytes for scalar columns, the same records, the same decoded arrays (arrays,
+    absent and null features, empty names, negative and 10-byte varints, long strings)."""
+    import random
+
+    import pyarrow as pa
+
+    from featurestore_spark.training import tfexample_decode as dec
+    from featurestore_spark.training import tfkernels
+    from featurestore_spark.training.tfexample import Column, encode_scalars, example_pieces
+    from featurestore_spark.training.tfrecord_files import framed, records
+    assert tfkernels.enabled(), "numba is a dependency: the compiled loops must run here"
+    rng = random.Random(2)
+    specs = [("i", "int64", False), ("", "float32", False), ("s", "string", False),
+             ("b", "string", False), ("k" * 130, "int64", False)]
+    types = [pa.int64(), pa.float32(), pa.string(), pa.binary(), pa.int64()]
+
+    def number():
+        return rng.choice([0, 1, 127, 128, -1, (1 << 63) - 1, -(1 << 63), None,
+                           rng.randint(-10 ** 12, 10 ** 12)])
+    rows = [(number(), rng.choice([None, 0.5, float("-inf"), rng.random()]),
+             rng.choice([None, "", "é", "x" * rng.randint(0, 300)]),
+             rng.choice([None, b"", bytes(range(256)) * rng.randint(0, 3)]), number())
+            for _ in range(500)]
+    batch = pa.RecordBatch.from_arrays([pa.array(c, t) for c, t in zip(zip(*rows), types)],
+                                       [name for name, *_ in specs])
+    columns = [Column(*spec) for spec in specs]
+    for part in (batch, batch.slice(123, 77), batch.slice(0, 0)):
+        assert encode_scalars(part, columns).tobytes() == \
+            framed(*example_pieces(part, columns)).tobytes()
+    data = encode_scalars(batch, columns).tobytes()
+    compiled = records(data, "f")
+    monkeypatch.setattr(tfkernels, "HAVE_NUMBA", False)
+    plain = records(data, "f")
+    monkeypatch.undo()
+    assert all((a == b).all() for a, b in zip(compiled, plain)) and len(compiled[0]) == 500
+    wanted = [("k" * 130, "int64", False, False), ("s", "string", False, True),
+              ("", "float32", False, False), ("b", "string", False, False),
+              ("gone", "int64", False, False), ("i", "int64", False, False)]
+    buf = dec.padded(data)
+    fast, slow = dec._compiled(buf, *compiled, wanted), dec._decode(buf, *compiled, wanted)
+    assert [a.to_pylist() for a in fast] == [a.to_pylist() for a in slow]
+    assert fast[5].to_pylist() == [r[0] for r in rows] and fast[4].null_count == 500
+    # array columns: found by the compiled pass, read by numpy's
+    lists = pa.RecordBatch.from_pydict({"l": pa.array([[1, -2], None, [], [1 << 40]] * 5),
+                                        "t": pa.array([["a", "é"], [], None, [""]] * 5)})
+    list_columns = [Column("l", "int64", True), Column("t", "string", True)]
+    out = framed(*example_pieces(lists, list_columns))
+    starts, ends = records(out.tobytes(), "g")
+    want = [("t", "string", True, True), ("l", "int64", True, False)]
+    fast = dec._compiled(dec.padded(out.tobytes()), starts, ends, want)
+    assert [a.to_pylist() for a in fast] == [lists.column(1).to_pylist(),
+                                             lists.column(0).to_pylist()]
+
+
+def test_executors_run_the_compiled_loops(store):
+    """The fast path is on where the work is done: in the executors' Python."""
+    import pyarrow as pa
+
+    def probe(batches):
+        from featurestore_spark.training import tfkernels
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"on": [tfkernels.enabled()]})
+    assert [r.on for r in store.spark.range(2, numPartitions=2).mapInArrow(
+        probe, "on boolean").collect()] == [True, True]
+
+
+def test_without_numba_tfrecords_warn_once_and_stay_right():
+    """Where numba is missing the numpy path runs, with one warning, and gives the same bytes."""
+    import subprocess
+    import sys
+    code = """
+import logging, sys
+sys.modules["numba"] = None                  # as if it were not installed
+logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+import pyarrow as pa
+from featurestore_spark.training import tfkernels
+from featurestore_spark.training.tfexample import Column
+from featurestore_spark.training.tfrecord_files import encoded, records
+batch = pa.RecordBatch.from_pydict({"a": [1, None, -5], "s": ["x", "yz", None]})
+columns = [Column("a", "int64", False), Column("s", "string", False)]
+one, two = encoded(batch, columns), encoded(batch, columns)
+print(tfkernels.HAVE_NUMBA, len(records(one.tobytes(), "f")[0]), one.tobytes().hex())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    have, count, hexed = done.stdout.split()
+    assert (have, count) == ("False", "3")
+    assert done.stderr.count("numba is not installed") == 1, done.stderr
+    import pyarrow as pa
+
+    from featurestore_spark.training.tfexample import Column, encode_scalars
+    batch = pa.RecordBatch.from_pydict({"a": [1, None, -5], "s": ["x", "yz", None]})
+    assert encode_scalars(batch, [Column("a", "int64", False), Column("s", "string", False)]
+                          ).tobytes().hex() == hexed
+
+
 ROWS = [
     (1, True, 0.5, 1.25, "ajax", datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc),
      date(2024, 5, 1), [1, -2, 300], [0.25, 1e10], ["a", "é"], b"\x00\xff"),
@@ -397,28 +497,28 @@ def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(tmp_path):
     """A task retried or run twice (speculation) leaves files of its other attempt: the
     driver's commit deletes every part file no successful task reported; an abort deletes the
     job's files and the folder it made, nothing else."""
-    from featurestore_spark.training.tfrecord_files import Writer, Written
+    from featurestore_spark.training.tfrecord_files import Job
     folder = tmp_path / "td"
-    writer = Writer({"path": str(folder), "features": "[]"})
+    writer = Job(str(folder), {}, [])
     folder.mkdir()
     kept = folder / f"part-00000-{writer.job}-1-c000.tfrecord"
     for name in (kept.name, f"part-00000-{writer.job}-0-c000.tfrecord"):
         (folder / name).write_bytes(b"")
-    writer.commit([Written([str(kept)]), None])
+    writer.commit([str(kept)])
     assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", kept.name]
 
     with pytest.raises(FileExistsError, match="PATH_ALREADY_EXISTS"):
-        Writer({"path": str(folder), "features": "[]"})
+        Job(str(folder), {}, [])
     other = tmp_path / "other"
-    writer = Writer({"path": str(other), "features": "[]"})
+    writer = Job(str(other), {}, [])
     other.mkdir()
     (other / f"part-00003-{writer.job}-0-c000.tfrecord").write_bytes(b"")
-    writer.abort([None])
+    writer.abort()
     assert not other.exists()
-    writer = Writer({"path": str(other), "features": "[]"})
+    writer = Job(str(other), {}, [])
     other.mkdir()
     (other / "part-0-of-the-other-writer").write_text("theirs")
-    writer.abort([None])
+    writer.abort()
     assert [p.name for p in other.iterdir()] == ["part-0-of-the-other-writer"]
 
 
@@ -442,14 +542,12 @@ def test_a_malformed_example_is_an_error_never_a_value(record, why):
 
 
 def test_a_folder_named_with_a_trailing_slash_keeps_its_files(tmp_path):
-    import json
-
     import pyarrow as pa
 
-    from featurestore_spark.training.tfrecord_files import Writer, Written, write_partition
+    from featurestore_spark.training.tfrecord_files import Job, write_partition
     path, specs = str(tmp_path / "td") + "/", [("id", "int64", False)]
-    writer = Writer({"path": path, "features": json.dumps(specs)})
+    writer = Job(path, {}, specs)
     files = write_partition(path, {}, specs, writer.job,
                             iter([pa.RecordBatch.from_pydict({"id": [1, 2]})]))
-    writer.commit([Written(files)])
+    writer.commit(files)
     assert [len(read_records(p)) for p in (tmp_path / "td").glob("part-*")] == [2]
