@@ -31,8 +31,29 @@ except ImportError:                       # pragma: no cover - exercised by a su
 
 
 def njit(**options: Any) -> Any:
-    """numba's ``njit``, or plain Python where numba is missing (never called then)."""
-    return _njit(**options) if _njit is not None else (lambda f: f)
+    """numba's ``njit``, or plain Python where numba is missing (never called then). Where numba
+    finds no writable folder to cache compiled code in (set ``NUMBA_CACHE_DIR``), each process
+    compiles the loops on first use (seconds), with a warning."""
+    if _njit is None:
+        return lambda f: f
+
+    def compiled(f: Any) -> Any:
+        try:
+            return _njit(**options)(f)
+        except RuntimeError as e:          # "cannot cache function ...: no locator available"
+            if not options.get("cache"):
+                raise
+            global _uncached
+            if not _uncached:
+                _uncached = True
+                log.warning("numba cannot cache the compiled TFRecord loops here (%s): each "
+                            "Python process compiles them on first use; set NUMBA_CACHE_DIR to "
+                            "a writable folder", e)
+            return _njit(**{**options, "cache": False})(f)
+    return compiled
+
+
+_uncached = False
 
 
 _warned = False

@@ -274,6 +274,33 @@ print(tfkernels.HAVE_NUMBA, len(records(one.tobytes(), "f")[0]), one.tobytes().h
                           ).tobytes().hex() == hexed
 
 
+
+def test_without_a_cache_folder_the_loops_compile_in_each_process():
+    """Where numba has no writable folder for compiled code, the loops still run (compiled per
+    process), with one warning saying how to give them a cache."""
+    import os
+    import subprocess
+    import sys
+    code = """
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+import pyarrow as pa
+from featurestore_spark.training.tfexample import Column
+from featurestore_spark.training.tfrecord_files import encoded, records
+batch = pa.RecordBatch.from_pydict({"a": [1, None, -5]})
+print(len(records(encoded(batch, [Column("a", "int64", False)]).tobytes(), "f")[0]))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    # the only locator numba may use needs NUMBA_CACHE_DIR: none is found
+    env["NUMBA_CACHE_LOCATOR_CLASSES"] = "UserProvidedCacheLocator"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3"]
+    assert done.stderr.count("numba cannot cache the compiled TFRecord loops") == 1, done.stderr
+    assert "no locator available" in done.stderr
+
+
 ROWS = [
     (1, True, 0.5, 1.25, "ajax", datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc),
      date(2024, 5, 1), [1, -2, 300], [0.25, 1e10], ["a", "é"], b"\x00\xff"),
