@@ -268,14 +268,15 @@ class _PartitionTask:
         conn = None
         try:
             conn = self.backend.write_connection(self.project)
-            if not self.delete:
+            if self.delete:
+                for batch in _rebatch(batches, self.batch_size):
+                    self.backend.delete_batch(conn, self.table, self.schema, batch)
+                    conn.commit()
+                    written += batch.num_rows
+            else:
                 written = self.backend.write_batches(conn, self.table, self.schema,
                                                      _rebatch(batches, self.batch_size),
                                                      self.conditional, self.fresh)
-            for batch in _rebatch(batches, self.batch_size) if self.delete else ():
-                self.backend.delete_batch(conn, self.table, self.schema, batch)
-                conn.commit()
-                written += batch.num_rows
         except OnlineStoreError:
             raise
         except Exception as e:
