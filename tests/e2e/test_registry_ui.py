@@ -44,6 +44,7 @@ def browser():
 
 @pytest.mark.e2e
 def test_the_registry_in_a_real_browser(spark, fs_home, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -70,7 +71,9 @@ def test_the_registry_in_a_real_browser(spark, fs_home, tmp_path):
         else:
             pytest.fail(f"featurestore ui does not listen on {port}: {log.read_text()}")
         driver = browser()
-        wait = WebDriverWait(driver, 30)
+        # a save posts the form and the page is replaced: an element found just before that
+        # goes stale while the wait reads it; look again then
+        wait = WebDriverWait(driver, 30, ignored_exceptions=[StaleElementReferenceException])
         SHOTS.mkdir(parents=True, exist_ok=True)
 
         def shot(name: str) -> None:
