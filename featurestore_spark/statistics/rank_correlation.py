@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 BLOCK = 1 << 20                      # rows of one input partition shuffled together, per column
 
@@ -110,14 +110,37 @@ def _gram(k: int) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatc
     return gram
 
 
+def by_column(blocks: DataFrame, k: int) -> DataFrame:
+    """``blocks`` (of columns ``c`` 0 to k - 1) in k partitions, column c in partition c:
+    hashing c itself sent several columns to some tasks and none to others (of 20 columns,
+    about 13 tasks got one); each c goes by a key whose hash is c's own partition."""
+    from pyspark.sql import functions as F
+    keys = _partition_keys(blocks.sparkSession, k)
+    return blocks.repartition(k, F.element_at(F.array(*map(F.lit, keys)), F.col("c") + 1))
+
+
+def _partition_keys(spark: SparkSession, k: int) -> list[int]:
+    """For each of ``k`` partitions, an int that ``repartition(k, key)`` sends there (Spark
+    hash-partitions by ``pmod(hash(key), k)``): the least of 64 candidates per partition (that
+    none reaches one: less than e^-64)."""
+    from pyspark.sql import functions as F
+    found = (spark.range(64 * k).select(F.col("id").cast("int").alias("key"))
+             .groupBy(F.pmod(F.hash("key"), F.lit(k)).alias("p")).agg(F.min("key").alias("key"))
+             .collect())
+    keys = {r["p"]: r["key"] for r in found}
+    if len(keys) != k:
+        raise RuntimeError(f"rank correlation: no key found for {k - len(keys)} of {k} tasks")
+    return [keys[p] for p in range(k)]
+
+
 def spearman(rows: DataFrame, complete: int, block: int = BLOCK) -> list[list[float]]:
     """Spearman's correlation matrix of ``rows``'s columns (doubles, no null or NaN: the
     ``complete`` rows); NaN where a column is constant."""
     import numpy as np
     k = len(rows.columns)
-    blocks = rows.mapInArrow(_blocks(k, block), "c int, part int, seq int, v binary")
-    ranked = blocks.repartition(k, "c").mapInArrow(_rank, "c int, part int, seq int, d binary")
     spark = rows.sparkSession
+    blocks = rows.mapInArrow(_blocks(k, block), "c int, part int, seq int, v binary")
+    ranked = by_column(blocks, k).mapInArrow(_rank, "c int, part int, seq int, d binary")
     # at most a few blocks per task (each block: k columns of 8-byte ranks)
     tasks = max(int(spark.conf.get("spark.sql.shuffle.partitions") or 1),
                 math.ceil(complete / block) + rows.rdd.getNumPartitions())

@@ -241,9 +241,27 @@ def test_spearman_in_small_blocks_over_partitions_is_scipys(spark):
     df = spark.createDataFrame(values.tolist(), "a double, b double, c double, d double")
     got = spearman(df.repartition(3), len(values), block=7)
     assert np.allclose(got, spearmanr(values).statistic, atol=1e-12)
-    # more partitions than rows per column task: empty partitions, columns sharing a task
-    got = spearman(df.repartition(600), len(values), block=3)
-    assert np.allclose(got, spearmanr(values).statistic, atol=1e-12)
+    # more partitions than rows: empty partitions, columns sharing a task (few rows: each
+    # partition is a task of two stages)
+    few = values[:40]
+    got = spearman(spark.createDataFrame(few.tolist(), df.schema).repartition(50), len(few),
+                   block=3)
+    assert np.allclose(got, spearmanr(few).statistic, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 7, 20])
+def test_spearman_ranks_each_column_in_a_task_of_its_own(spark, k):
+    """spearman() ranks the columns after ``by_column``: each column in a partition of its own
+    (hashing the column number itself left tasks without a column and others with two or
+    three)."""
+    from pyspark.sql import functions as F
+
+    from featurestore_spark.statistics.rank_correlation import by_column
+    columns = spark.createDataFrame([(c,) for c in range(k)], "c int")
+    placed = by_column(columns, k).select("c", F.spark_partition_id().alias("p")).collect()
+    assert sorted(r["p"] for r in placed) == list(range(k))
+    hashed = columns.repartition(k, "c").select(F.spark_partition_id().alias("p")).distinct()
+    assert k == 2 or hashed.count() < k        # what the keys are for
 
 
 def test_clusters(stats, data):
