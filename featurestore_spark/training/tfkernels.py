@@ -376,8 +376,8 @@ def _put(out: np.ndarray, at: int, value: np.uint64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _feature(kind: int, c: int, r: int, ints: np.ndarray, floats: np.ndarray,
-             offsets: np.ndarray) -> tuple[int, int]:
+def _feature(kind: int, c: int, r: int, ints: np.ndarray, offsets: np.ndarray
+             ) -> tuple[int, int]:
     """(the list message's length, the Feature's length) of column ``c`` in row ``r``."""
     if kind == 0:
         lst = 2 + _vlen(ints[c, r])                 # 0a len varint
@@ -420,7 +420,7 @@ def encode(kinds: np.ndarray, index: np.ndarray, keys: np.ndarray, key_offsets: 
         for r in range(n):
             if not valid[i, r]:
                 continue
-            lst, feature = _feature(kind, c, r, ints, floats, offsets)
+            lst, feature = _feature(kind, c, r, ints, offsets)
             lists[i, r] = lst
             entry = h + _vlen(np.uint64(feature)) + feature
             bodies[r] += 1 + _vlen(np.uint64(entry)) + entry
