@@ -8,11 +8,12 @@ Writing is a ``mapInArrow`` (:class:`Job`): every task gets Arrow batches of its
 encodes them (:mod:`.tfkernels`, or :mod:`.tfexample` with numpy) and writes
 ``part-<partition>-<job>-<attempt>.tfrecord`` files (a new one past 512 MiB) through
 ``pyarrow.fs``: local folders, s3a:// (the endpoint and keys of the storage connector's Hadoop
-settings, or of the session's), hdfs://, gs://, abfs://, and returns their names. The driver's
-commit keeps the files of the attempts that succeeded (the only ones whose rows Spark returns),
-deletes the job's others (a task retried, a speculative copy) and writes ``_SUCCESS``; an abort
-deletes the job's files. A path ``pyarrow.fs`` cannot reach is written through PySpark's public
-RDD API and the TFRecord Hadoop OutputFormat instead, far slower, with a warning.
+settings, or of the session's), hdfs://, gs://, abfs://, under the folder's ``_temporary/<job>``,
+and returns their names. The driver's commit moves the files of the attempts that succeeded (the
+only ones whose rows Spark returns) into the folder, drops the staging folder with the others'
+(a task retried, a speculative copy) and writes ``_SUCCESS``; an abort deletes the job's files.
+A path ``pyarrow.fs`` cannot reach is written through PySpark's public RDD API and the TFRecord
+Hadoop OutputFormat instead, far slower, with a warning.
 
 Reading uses Spark's ``binaryFile`` source (any Hadoop path, one file up to 2 GiB whole in a
 task) and decodes in ``mapInArrow`` (:mod:`.tfkernels`, :mod:`.tfexample_decode`), both CRCs of
@@ -178,9 +179,12 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
 # -- the writer -----------------------------------------------------------------------------------
 class Job:
     """One write of a folder of TFRecord files: made on the driver, which checks that the folder
-    is new; the executors write the files (:func:`write_partition`); the driver then keeps the
-    files of the task attempts that succeeded (:meth:`commit`) or deletes the job's files
-    (:meth:`abort`)."""
+    is new; the executors write the files (:func:`write_partition`) under the folder's
+    ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's ``part-*`` patterns); the
+    driver then moves the files of the task attempts that succeeded into the folder and writes
+    ``_SUCCESS`` (:meth:`commit`), or deletes the job's files (:meth:`abort`). An attempt still
+    running after the commit (speculation, a task killed late) can only write under
+    ``_temporary``."""
 
     def __init__(self, path: str, settings: Mapping[str, str],
                  specs: Sequence[tuple[str, str, bool]]) -> None:
@@ -196,19 +200,26 @@ class Job:
         wrote, which only a task that succeeded reports; nothing else reaches the driver."""
         task = partial(_write_task, self.path, self.settings, self.specs, self.job)
         try:
-            files = [row[0] for row in df.mapInArrow(task, "file string").collect()]
+            self.commit([row[0] for row in df.mapInArrow(task, "file string").collect()])
         except BaseException:
             self.abort()
             raise
-        self.commit(files)
 
     def commit(self, files: Sequence[str]) -> None:
+        """Move the staged ``files`` into the folder (in threads: on object stores a move is a
+        copy), then drop ``_temporary/<job>`` with the other attempts' files: a failure there
+        leaves the data committed (readers skip the staging folder), with a warning."""
+        from concurrent.futures import ThreadPoolExecutor
         fs, folder = filesystem(self.path, self.settings)
         fs.create_dir(folder, recursive=True)
-        kept = {f.rsplit("/", 1)[-1] for f in files}
-        for info in fs.get_file_info(_selector(folder)):
-            if self.job in info.base_name and info.base_name not in kept:
-                fs.delete_file(info.path)        # a failed or speculative attempt's file
+        with ThreadPoolExecutor(max(1, min(MOVERS, len(files)))) as pool:
+            list(pool.map(lambda staged: fs.move(staged, f"{folder}/{staged.rsplit('/', 1)[-1]}"),
+                          files))
+        try:
+            self._drop_staging(fs, folder)
+        except OSError as e:        # e.g. a late attempt writing into it meanwhile
+            log.warning("TFRecords of %s committed; their staging folder %s/%s/%s stays: %s",
+                        self.path, folder, STAGING, self.job, e)
         with fs.open_output_stream(f"{folder}/_SUCCESS"):
             pass
 
@@ -216,13 +227,24 @@ class Job:
         fs, folder = filesystem(self.path, self.settings)
         if fs.get_file_info(folder).type == _NOT_FOUND:
             return
+        self._drop_staging(fs, folder)
         for info in fs.get_file_info(_selector(folder)):
-            if self.job in info.base_name:
+            if self.job in info.base_name:          # moved by a commit that failed
                 fs.delete_file(info.path)
         if not fs.get_file_info(_selector(folder)):
             fs.delete_dir(folder)
 
+    def _drop_staging(self, fs: pafs.FileSystem, folder: str) -> None:
+        staging = f"{folder}/{STAGING}"
+        if fs.get_file_info(f"{staging}/{self.job}").type != _NOT_FOUND:
+            fs.delete_dir(f"{staging}/{self.job}")
+        if fs.get_file_info(staging).type != _NOT_FOUND and not fs.get_file_info(
+                _selector(staging)):
+            fs.delete_dir(staging)
 
+
+STAGING = "_temporary"
+MOVERS = 16              # files a commit moves at once
 _NOT_FOUND = 0           # pyarrow.fs.FileType.NotFound
 
 
@@ -240,7 +262,8 @@ def _write_task(path: str, settings: Mapping[str, str], specs: Sequence[Any], jo
 
 def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any], job: str,
                     batches: Iterator[pa.RecordBatch]) -> list[str]:
-    """Encode, frame and write one partition's batches; the files written."""
+    """Encode, frame and write one partition's batches under the folder's staging folder of
+    ``job``; the files written."""
     from pyspark import TaskContext
     context = TaskContext.get()
     task = (f"{context.partitionId():05d}-{job}-{context.taskAttemptId()}" if context
@@ -256,8 +279,8 @@ def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any]
             if stream is None or written > ROLL_BYTES:
                 if stream is not None:
                     stream.close()
-                files.append(f"{folder}/part-{task}-c{len(files):03d}.tfrecord")
-                fs.create_dir(folder, recursive=True)
+                files.append(f"{folder}/{STAGING}/{job}/part-{task}-c{len(files):03d}.tfrecord")
+                fs.create_dir(files[-1].rsplit("/", 1)[0], recursive=True)
                 stream, written = fs.open_output_stream(files[-1]), 0
             data = encoded(batch, columns)
             stream.write(data)

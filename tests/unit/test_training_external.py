@@ -113,6 +113,7 @@ def test_a_feature_views_split_goes_to_the_connector_as_tfrecords(store, lake):
     keys = lake.keys(f"training/pv_{fv.version}_{version}/train/")
     # written by the executors through pyarrow's S3 file system, with the connector's settings
     assert any(k.endswith(".tfrecord") for k in keys) and any(k.endswith("/_SUCCESS") for k in keys)
+    assert not [k for k in keys if "_temporary" in k]      # the tasks' staging, moved and gone
     x_train, x_test, y_train, y_test = fv.get_train_test_split(version)
     assert x_train.count() + x_test.count() == N and y_test.count() == x_test.count()
     ids = sorted(r.id for r in x_train.collect()) + sorted(r.id for r in x_test.collect())

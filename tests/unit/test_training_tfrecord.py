@@ -520,33 +520,50 @@ def test_a_layout_the_fast_decoder_does_not_read_is_decoded_record_by_record(sto
     assert sorted(map(tuple, back.collect())) == [([1, 2], "uvw"), ([5, 127], "xyz")]
 
 
-def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(tmp_path):
-    """A task retried or run twice (speculation) leaves files of its other attempt: the
-    driver's commit deletes every part file no successful task reported; an abort deletes the
-    job's files and the folder it made, nothing else."""
-    from featurestore_spark.training.tfrecord_files import Job
-    folder = tmp_path / "td"
-    writer = Job(str(folder), {}, [])
-    folder.mkdir()
-    kept = folder / f"part-00000-{writer.job}-1-c000.tfrecord"
-    for name in (kept.name, f"part-00000-{writer.job}-0-c000.tfrecord"):
-        (folder / name).write_bytes(b"")
-    writer.commit([str(kept)])
-    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", kept.name]
+def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(store, tmp_path):
+    """Tasks write under the folder's _temporary/<job>: the commit moves the files of the
+    attempts that succeeded into the folder and drops the others' (a task retried or run twice
+    by speculation); an attempt finishing after the commit writes where no reader looks; an
+    abort deletes the job's files and the folder it made, nothing else."""
+    import pyarrow as pa
+
+    from featurestore_spark.metadata import Feature
+    from featurestore_spark.training import tfrecord
+    from featurestore_spark.training.tfrecord_files import Job, write_partition
+    folder, specs = tmp_path / "td", [("id", "int64", False)]
+    writer = Job(str(folder), {}, specs)
+
+    def attempt(job: Job, ids: list[int]) -> list[str]:
+        return write_partition(job.path, {}, specs, job.job,
+                               iter([pa.RecordBatch.from_pydict({"id": ids})]))
+    kept, other = attempt(writer, [1, 2]), attempt(writer, [1, 2])
+    assert kept[0].startswith(f"{folder}/_temporary/{writer.job}/") and kept != other
+    writer.commit(kept)
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", kept[0].rsplit("/", 1)[-1]]
+    late = attempt(writer, [1, 2])
+    assert late[0].startswith(f"{folder}/_temporary/")
+    back = tfrecord.read(store.spark, [str(folder)], [Feature("id", "bigint")])
+    assert sorted(r[0] for r in back.collect()) == [1, 2]
 
     with pytest.raises(FileExistsError, match="PATH_ALREADY_EXISTS"):
         Job(str(folder), {}, [])
-    other = tmp_path / "other"
-    writer = Job(str(other), {}, [])
-    other.mkdir()
-    (other / f"part-00003-{writer.job}-0-c000.tfrecord").write_bytes(b"")
+    other_folder = tmp_path / "other"
+    writer = Job(str(other_folder), {}, specs)
+    attempt(writer, [3])
     writer.abort()
-    assert not other.exists()
-    writer = Job(str(other), {}, [])
-    other.mkdir()
-    (other / "part-0-of-the-other-writer").write_text("theirs")
+    assert not other_folder.exists()
+    writer = Job(str(other_folder), {}, specs)         # a commit failing after a move
+    staged = attempt(writer, [3])
+    with pytest.raises(OSError):
+        writer.commit(staged + [f"{other_folder}/_temporary/{writer.job}/part-gone.tfrecord"])
+    assert (other_folder / staged[0].rsplit("/", 1)[-1]).exists()
     writer.abort()
-    assert [p.name for p in other.iterdir()] == ["part-0-of-the-other-writer"]
+    assert not other_folder.exists()
+    writer = Job(str(other_folder), {}, specs)
+    attempt(writer, [3])
+    (other_folder / "part-0-of-the-other-writer").write_text("theirs")
+    writer.abort()
+    assert [p.name for p in other_folder.iterdir()] == ["part-0-of-the-other-writer"]
 
 
 @pytest.mark.parametrize("record, why", [
