@@ -251,19 +251,19 @@ class FeatureView(Labelled):
         return [c for c in columns if c not in drop]
 
     def _xy(self, df: DataFrame, stats: list[dict[str, Any]], primary_key: bool, event_time: bool,
-            dataframe_type: str, columns: Mapping[str, list[Any]] | None = None
+            dataframe_type: str, outputs: tf.SparkOutputs | None = None
             ) -> tuple[Any, Any]:
         """X (transformed) and y (the labels, None without) of ``df``: made from one frame and,
         for pandas, numpy and python, brought to the driver once, so that their rows line up."""
         xcols = self._x_columns(df.columns, primary_key, event_time)
         both = tf.transform_frame(df.select(*xcols, *self.labels),
                                   self._bounds_in(df.columns, primary_key, event_time), stats,
-                                  columns)
-        outputs = [c for c in both.columns if c not in self.labels]
-        if dataframe_type in ("spark", "default"):
-            return both.select(*outputs), (both.select(*self.labels) if self.labels else None)
+                                  outputs)
+        xnames = [c for c in both.columns if c not in self.labels]
+        if dataframe_type in ("spark", "default"):     # y without the statistics' join
+            return both.select(*xnames), (df.select(*self.labels) if self.labels else None)
         frame = convert(both, "pandas")
-        x, y = frame[outputs], (frame[self.labels] if self.labels else None)
+        x, y = frame[xnames], (frame[self.labels] if self.labels else None)
         if dataframe_type == "numpy":
             return x.to_numpy(), (y.to_numpy() if y is not None else None)
         if dataframe_type == "python":
@@ -351,8 +351,8 @@ class FeatureView(Labelled):
                    dataframe_type: str) -> tuple[Any, ...]:
         self._check_type(dataframe_type)
         by_name = dict(parts)
-        columns = tf.spark_columns(self.transformation_functions, stats)
-        xs, ys = zip(*(self._xy(by_name[s], stats, primary_key, event_time, dataframe_type, columns)
+        outputs = tf.spark_columns(self.transformation_functions, stats)
+        xs, ys = zip(*(self._xy(by_name[s], stats, primary_key, event_time, dataframe_type, outputs)
                        for s in order))
         return (*xs, *ys)
 

@@ -18,13 +18,23 @@ JVM's ``Math.log`` offline, C's ``log`` online).
 from __future__ import annotations
 
 import bisect
+import json
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
+class Value(Protocol):
+    """Fitted statistics as Spark columns (``apply.Parameters``)."""
+
+    def __call__(self, value: Any) -> Column: ...
+
+    def codes(self, col: Column, categories: list[Any]) -> Column: ...
+
+
 MAX_CATEGORIES = 10_000     # an encoder's categories travel to the driver and into the metadata
+LOOKUP_CATEGORIES = 64      # above, a label encoder looks its codes up in a broadcast hash join
 
 
 class Builtin:
@@ -48,7 +58,9 @@ class Builtin:
         """How many output columns (None: one, named without an index)."""
         return None
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
+        """The outputs as Spark expressions of ``col``, each statistic through ``value``."""
         raise NotImplementedError
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
@@ -66,9 +78,10 @@ class _Affine(Builtin):
     def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
         raise NotImplementedError
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
         center, scale = self.center_scale(stats)
-        return [(col.cast("double") - _lit(center)) / _lit(scale)]
+        return [(col.cast("double") - value(center)) / value(scale)]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         center, scale = self.center_scale(stats)
@@ -113,16 +126,29 @@ class _Categories(Builtin):
         return {"categories": F.sort_array(F.collect_set(col))}
 
 
+def category_type(categories: list[Any]) -> str:
+    """The Spark type of an encoder's categories (those of one column, kept as JSON)."""
+    if isinstance(categories[0], bool):
+        return "boolean"
+    return "bigint" if isinstance(categories[0], int) else "string"
+
+
 class LabelEncoder(_Categories):
     output_type = "bigint"
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
         from pyspark.sql import functions as F
         cats = stats["categories"]
         if not cats:
             return [_lit(None).cast("bigint")]
-        pairs = [x for i, c in enumerate(cats) for x in (_lit(c), _lit(i))]
-        return [F.create_map(*pairs)[col].cast("bigint")]
+        if len(cats) > LOOKUP_CATEGORIES:
+            return [value.codes(col, cats)]
+        # the categories as one literal that Spark folds into a map: a map of a literal per
+        # category took two calls into the JVM per category (12 s for 10,000)
+        keys = F.from_json(_lit(json.dumps(cats)), f"array<{category_type(cats)}>")
+        return [F.map_from_arrays(keys, F.sequence(_lit(0), _lit(len(cats) - 1)))[col]
+                .cast("bigint")]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         cats = stats["categories"]
@@ -136,16 +162,18 @@ class OneHotEncoder(_Categories):
     def outputs(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> int | None:
         return len(stats["categories"])
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
         from pyspark.sql import functions as F
-        return [F.coalesce(col == _lit(c), _lit(False)) for c in stats["categories"]]
+        return [F.coalesce(col == value(c), _lit(False)) for c in stats["categories"]]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         return [value is not None and value == c for c in stats["categories"]]
 
 
 class LogTransform(Builtin):
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
         from pyspark.sql import functions as F
         return [F.when((col > 0) & ~F.isnan(col.cast("double")), F.ln(col.cast("double")))]
 
@@ -181,11 +209,12 @@ class _Binner(Builtin):
                 kept.append(e)
         return kept[1:-1]
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Column]:
+    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[Column]:
         from pyspark.sql import functions as F
         inner = self.inner(stats, params)
         x = col.cast("double")
-        count = sum((F.when(x >= _lit(e), 1).otherwise(0) for e in inner), _lit(0))
+        count = sum((F.when(x >= value(e), 1).otherwise(0) for e in inner), _lit(0))
         return [F.when(x.isNotNull(), count).cast("bigint")]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:

@@ -150,6 +150,87 @@ def test_quantiles_from_the_sketch_on_large_splits_and_nan_refused_on_both_paths
     assert fs.metadata.documents(fs.settings.project, "fv.td", "quantile_nans", 1) == []
 
 
+def test_fitted_statistics_reach_the_rows_as_columns_not_generated_code(vstore, spark, tmp_path):
+    """Spark writes numeric literals into the Java code it generates and compiles, so statistics
+    as literals made every fit compile its stages anew: they come from a one-row relation
+    instead, and two fits over different rows give the same generated code."""
+    import contextlib
+    import io
+    import re
+
+    from featurestore_spark.transformations import apply
+    f = vstore.get_transformation_function
+    bounds = [f("min_max_scaler")("x"), f("equal_width_binner")("y", n_bins=3),
+              f("one_hot_encoder")("k"), f("label_encoder")("s"),
+              f("equal_width_binner")("w", n_bins=150)]      # past spark.sql.codegen.maxFields
+
+    def transformed(offset: float):
+        path = str(tmp_path / f"rows{offset}")        # a file: local rows skip code generation
+        spark.createDataFrame([(1234.5 + offset + i, 8765.25 * i, 4321 + i % 2,
+                               ["wombat", "quokka"][i % 2], 150.0 * i) for i in range(4)],
+                              "x double, y double, k int, s string, w double").write.parquet(path)
+        rows = spark.read.parquet(path)
+        stats = apply.fit(rows, bounds, "the rows")
+        out = apply.transform_frame(rows, bounds, stats)
+        code = io.StringIO()
+        keys = {"spark.sql.codegen.wholeStage": "true",     # off in the tests' session
+                "spark.sql.adaptive.enabled": "false"}       # adaptive plans show no code
+        before = {k: spark.conf.get(k) for k in keys}
+        try:
+            for k, v in keys.items():
+                spark.conf.set(k, v)
+            with contextlib.redirect_stdout(code):
+                out.explain("codegen")
+        finally:
+            for k, v in before.items():
+                spark.conf.set(k, v)
+        java = [re.sub(r"^/\* *\d+ \*/", "", line) for line in code.getvalue().splitlines()
+                if line.startswith("/* ")]                    # without the line numbers
+        return stats, out, code.getvalue(), "\n".join(java)
+
+    stats, out, text, code = transformed(0.0)
+    assert stats[0] == {"min": 1234.5, "max": 1237.5} and stats[2]["categories"] == [4321, 4322]
+    assert stats[3]["categories"] == ["quokka", "wombat"]
+    assert re.search(r"Found [1-9]\d* WholeStageCodegen subtrees", text) and code, text
+    assert re.search(r"\*\(\d+\) BroadcastNestedLoopJoin", text), text     # in generated code
+    for value in ("1234.5", "8765.25", "4321", "4322", "quokka"):
+        assert value not in code, value
+    assert sorted(tuple(r) for r in out.collect()) == [
+        (i / 3, [0, 1, 2, 2][i], i % 2 == 0, i % 2 == 1, 1 - i % 2, [0, 50, 100, 149][i])
+        for i in range(4)]
+    other_stats, _, _, other_code = transformed(100.0)
+    assert other_stats[0] != stats[0] and other_code == code
+
+
+def test_label_encoders_of_many_categories_look_their_codes_up_in_a_join(vstore, spark,
+                                                                        monkeypatch):
+    """Above LOOKUP_CATEGORIES a label encoder's codes come from a broadcast hash join (Spark
+    searches a literal map key after key): the same codes as the map and the online path,
+    null for nulls and for values not seen in training, no row lost or doubled."""
+    import contextlib
+    import io
+
+    from featurestore_spark.transformations import apply, builtins
+    f = vstore.get_transformation_function
+    bounds = [f("label_encoder")("s"), f("label_encoder")("k")]
+    training = spark.createDataFrame([(f"c{i % 7}", i % 5) for i in range(30)] + [(None, None)],
+                                     "s string, k int")
+    stats = apply.fit(training, bounds, "the rows")
+    rows = [(0, "c3", 4), (1, "unseen", 9), (2, None, None), (3, "c0", 0), (4, "c6", 2),
+            (5, "c3", 4)]
+    frame = spark.createDataFrame(rows, "i int, s string, k int")
+    online = [apply.transform_vector(dict(zip("isk", r)), bounds, stats) for r in rows]
+    assert [v["label_encoder_s_"] for v in online] == [3, None, None, 0, 6, 3]
+    for threshold, joined in ((64, False), (0, True)):
+        monkeypatch.setattr(builtins, "LOOKUP_CATEGORIES", threshold)
+        out = apply.transform_frame(frame, bounds, stats)
+        plan = io.StringIO()
+        with contextlib.redirect_stdout(plan):
+            out.explain()
+        assert ("BroadcastHashJoin" in plan.getvalue()) == joined, plan.getvalue()
+        assert sorted((r.asDict() for r in out.collect()), key=lambda r: r["i"]) == online, threshold
+
+
 def raw_rows(fs, fv, split):
     """The untransformed rows of the view's last training data's ``split``, by customer_id."""
     from featurestore_spark.training import splits
