@@ -96,12 +96,13 @@ def test_sync_cut_off_by_the_server_completes_when_run_again(spark, fs_home, pri
     """Stop the server while an incremental sync writes, start it, sync again: online equals
     the offline latest snapshot, and the cut-off sync did not record itself as done."""
     from pyspark.sql import functions as F
+    rows = 4 * ROWS      # a sync long enough to be stopped mid-way on 2 busy cores
     store = _store(spark, fs_home, "cutoff", private_server.settings_env(),
                    FEATURESTORE_ONLINE_BATCH_SIZE="100")
-    base = spark.range(ROWS).select(F.col("id").alias("k"), (F.col("id") * 0.5).alias("x"))
+    base = spark.range(rows).select(F.col("id").alias("k"), (F.col("id") * 0.5).alias("x"))
     featurestore.create_featuregroup(base.repartition(4), "big", primary_key="k", online=True)
     # offline only: every key changes and a tenth of them are deleted (overwrite)
-    update = (spark.range(ROWS).where("id % 10 != 0")
+    update = (spark.range(rows).where("id % 10 != 0")
               .select(F.col("id").alias("k"), F.lit(-1.0).alias("x")).repartition(4))
     featurestore.insert_into_featuregroup(update, "big", mode="overwrite", online=False)
     assert store.feature_group("big").online_commit == 0
@@ -126,7 +127,7 @@ def test_sync_cut_off_by_the_server_completes_when_run_again(spark, fs_home, pri
         time.sleep(0.02)
     worker.join(300)
     assert progress, "the sync finished before the server could be stopped mid-way"
-    assert progress < ROWS - ROWS // 10, "the server was stopped after the sync had written all"
+    assert progress < rows - rows // 10, "the server was stopped after the sync had written all"
     error = outcome.get("error")
     assert isinstance(error, OnlineStoreError), outcome
     assert "online table big_1" in str(error) and f"127.0.0.1:{private_server.port}" in str(error)
@@ -138,7 +139,7 @@ def test_sync_cut_off_by_the_server_completes_when_run_again(spark, fs_home, pri
     assert (again.mode, again.from_commit, again.to_commit) == ("incremental", 0, 1)
     report = store.check_online("big")
     assert report.consistent, report.as_dict()
-    assert report.online_rows == ROWS - ROWS // 10
+    assert report.online_rows == rows - rows // 10
     assert store.feature_group("big").online_commit == 1
 
 
