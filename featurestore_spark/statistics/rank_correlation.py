@@ -122,7 +122,10 @@ def by_column(blocks: DataFrame, k: int) -> DataFrame:
 def _partition_keys(spark: SparkSession, k: int) -> list[int]:
     """For each of ``k`` partitions, an int that ``repartition(k, key)`` sends there (Spark
     hash-partitions by ``pmod(hash(key), k)``): the least of 64 candidates per partition (that
-    none reaches one: less than e^-64)."""
+    none reaches one: less than e^-64). Found by a small Spark job once per ``k`` (the hash
+    does not depend on the session)."""
+    if k in _KEYS:
+        return _KEYS[k]
     from pyspark.sql import functions as F
     found = (spark.range(64 * k).select(F.col("id").cast("int").alias("key"))
              .groupBy(F.pmod(F.hash("key"), F.lit(k)).alias("p")).agg(F.min("key").alias("key"))
@@ -130,7 +133,11 @@ def _partition_keys(spark: SparkSession, k: int) -> list[int]:
     keys = {r["p"]: r["key"] for r in found}
     if len(keys) != k:
         raise RuntimeError(f"rank correlation: no key found for {k - len(keys)} of {k} tasks")
-    return [keys[p] for p in range(k)]
+    _KEYS[k] = [keys[p] for p in range(k)]
+    return _KEYS[k]
+
+
+_KEYS: dict[int, list[int]] = {}
 
 
 def spearman(rows: DataFrame, complete: int, block: int = BLOCK) -> list[list[float]]:

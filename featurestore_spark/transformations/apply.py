@@ -184,7 +184,8 @@ class Parameters:
 
     def join(self, df: DataFrame) -> DataFrame:
         """``df`` with the statistics as columns (a local relation: no Spark job to broadcast
-        it, and the optimizer cannot fold its values back into literals)."""
+        it, and the optimizer cannot fold its values back into literals) and the label encoders'
+        codes (each table of categories made by a small Spark job when it is broadcast)."""
         from pyspark.sql import functions as F
         out = df
         if kinds := [kind for kind, values in self.values.items() if values]:
