@@ -103,13 +103,17 @@ chromium:
 
 # tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
+# The tests run in TEST_WORKERS processes (pytest-xdist, whole files to each: a file's module
+# fixtures stay in one process): 2 cores spent 36.6 min on one process, 28.3 min on two.
 # The 30 slowest tests are listed at the end (make test must stay under 25 minutes on CI).
-# A fatal error of the test process (see tests/conftest.py) ends the output with its thread.
+# A fatal error of a test process (see tests/conftest.py) ends the output with its thread.
+TEST_WORKERS ?= 2
 test: setup lint mysql s3 kafka chromium
-	@$(PY) -m pytest -q --durations=30 tests || { rc=$$?; if grep -q "^Current thread" .cache/pytest-fatal.log; then \
-	  echo "--- the test process died: the thread that crashed (.cache/pytest-fatal.log):"; \
-	  grep -m1 "^Fatal Python error" .cache/pytest-fatal.log; grep -A10 "^Current thread" .cache/pytest-fatal.log; \
-	  fi; exit $$rc; }
+	@$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests || { rc=$$?; \
+	  for log in $$(grep -l "^Current thread" .cache/pytest-fatal*.log 2>/dev/null); do \
+	  echo "--- a test process died: the thread that crashed ($$log):"; \
+	  grep -m1 "^Fatal Python error" $$log; grep -A10 "^Current thread" $$log; \
+	  done; exit $$rc; }
 
 # The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.
 # online (bench/online_bench.py): lookups and sync against the MariaDB above, beside raw

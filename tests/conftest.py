@@ -1,9 +1,11 @@
-"""One SparkSession for the whole run; each test gets its own project (feature store database)
-in a shared temporary home, so tests do not see each other's feature groups."""
+"""One SparkSession per test process (`make test` runs two: pytest-xdist workers, each given
+whole test files); each test gets its own project (feature store database) in a shared temporary
+home, so tests do not see each other's feature groups."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import uuid
 from pathlib import Path
@@ -15,13 +17,16 @@ _counter = itertools.count()
 # in every project (and so MySQL database) name of this run: two runs against one MariaDB (two
 # checkouts, a helper's run beside yours) never share a database
 RUN = uuid.uuid4().hex[:4]
-FATAL_LOG = ROOT / ".cache" / "pytest-fatal.log"
+# one per process: under pytest-xdist (make test) each worker has its own, named after it
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+FATAL_LOG = ROOT / ".cache" / (f"pytest-fatal-{_WORKER}.log" if _WORKER else "pytest-fatal.log")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A fatal error of the test process (a C library aborting, say) is dumped, every thread's
-    stack, into .cache/pytest-fatal.log, which `make test` prints the crashing thread of: CI
-    shows the end of the output, where stderr's dump would have only the main thread's bottom."""
+    stack, into .cache/pytest-fatal.log (pytest-fatal-gw0.log ... for xdist's workers), which
+    `make test` prints the crashing thread of: CI shows the end of the output, where stderr's
+    dump would have only the main thread's bottom."""
     import faulthandler
     FATAL_LOG.parent.mkdir(exist_ok=True)
     session.config._fatal_log = FATAL_LOG.open("w")        # kept open for the whole run
