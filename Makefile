@@ -103,11 +103,13 @@ chromium:
 
 # tests/e2e/test_cluster.py starts (and stops) a standalone Spark cluster itself:
 # conf/spark-cluster/cluster.sh, a master and two workers on 127.0.0.1.
-# The tests run in TEST_WORKERS processes (pytest-xdist, whole files to each: a file's module
-# fixtures stay in one process): 2 cores spent 36.6 min on one process, 28.3 min on two.
+# TEST_WORKERS=2 runs the tests in two processes (pytest-xdist, whole files to each: a file's
+# module fixtures stay in one process): on 2 cores 28.3 min against 36.6 min in this one, but one
+# of two such runs failed 3 tests on "disk I/O error" from a worker's SQLite metadata store (not
+# understood yet: see the notes), so the default (0) runs them in this process.
 # The 30 slowest tests are listed at the end (make test must stay under 25 minutes on CI).
 # A fatal error of a test process (see tests/conftest.py) ends the output with its thread.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 0
 test: setup lint mysql s3 kafka chromium
 	@$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests || { rc=$$?; \
 	  for log in $$(grep -l "^Current thread" .cache/pytest-fatal*.log 2>/dev/null); do \

@@ -1,6 +1,6 @@
-"""One SparkSession per test process (`make test` runs two: pytest-xdist workers, each given
-whole test files); each test gets its own project (feature store database) in a shared temporary
-home, so tests do not see each other's feature groups."""
+"""One SparkSession per test process (one, or with `make test TEST_WORKERS=2` two pytest-xdist
+workers, each given whole test files); each test gets its own project (feature store database)
+in a shared temporary home, so tests do not see each other's feature groups."""
 
 from __future__ import annotations
 
