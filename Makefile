@@ -114,7 +114,8 @@ test: setup lint mysql s3 kafka chromium
 	@$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 tests || { rc=$$?; \
 	  for log in $$(grep -l "^Current thread" .cache/pytest-fatal*.log 2>/dev/null); do \
 	  echo "--- a test process died: the thread that crashed ($$log):"; \
-	  grep -m1 "^Fatal Python error" $$log; grep -A10 "^Current thread" $$log; \
+	  grep -m1 "^Fatal Python error" $$log; grep "^gc after" $$log | tail -1; \
+	  grep -A10 "^Current thread" $$log; \
 	  done; exit $$rc; }
 
 # The benchmarks, each beside a baseline of the same run; their figures go to bench/RESULTS.md.

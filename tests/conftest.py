@@ -178,11 +178,11 @@ def mysql_settings(mysql_env):
 @pytest.fixture(autouse=True)
 def _collect_after_each_test(request: pytest.FixtureRequest):
     """A full garbage collection after every test (FEATURESTORE_TEST_GC_EACH=0 turns it off),
-    its test named in .cache/pytest-fatal.log first. The test process has died of a segmentation
-    fault inside an automatic collection, mid-run (2 of 6 runs of the online + quality tests
-    here, once in CI) and at exit (CI): a native library leaves an object that a later
-    collection trips on (not found yet: see the notes). Collected after each test, the runs
-    here did not crash, and if one does, the log names the test whose garbage it was."""
+    its test named in .cache/pytest-fatal.log first, so that memory corrupted by native code
+    crashes next to the test that did it, and the log (printed by make test) names that test.
+    The test process died that way, at random places, until mysql-connector's C extension was
+    no longer handed Decimal lookup keys (it wrote past its bind array: see
+    online.mysql.NativeStatement)."""
     yield
     import os
     if os.environ.get("FEATURESTORE_TEST_GC_EACH", "1") != "0":

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..config import MysqlSettings
@@ -57,6 +60,18 @@ class MysqlBackend(SqlOnlineBackend):
 
     def q(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
+
+    def key_mark(self, c: Column) -> str:
+        """Float and decimal keys are bound as text (see :class:`NativeStatement`) and cast by
+        the server: to a double, compared as Spark compares (a FLOAT column widened), or to a
+        decimal wide enough that a key with more digits than the column keeps stays unequal to
+        every stored key (never rounded onto one)."""
+        if c.kind == "float":
+            return "CAST(%s AS DOUBLE)"
+        if c.kind == "decimal":
+            found = re.fullmatch(r"decimal\(\d+,\s*(\d+)\)", c.spark_type)
+            return f"CAST(%s AS DECIMAL(65, {max(30, int(found[1]) if found else 0)}))"
+        return self.placeholder
 
     def connect(self, project: str) -> Any:
         import mysql.connector
@@ -315,6 +330,17 @@ def _log_fallback(conn: Any) -> None:
                 "Python: about 1.5x slower.%s", cause, fix)
 
 
+def _bound(v: Any) -> Any:
+    """A lookup parameter as NativeStatement binds it: a float or Decimal as the text the lookup
+    SQL casts (NaN and infinities as NULL, which no key equals: online tables store them as
+    NULL), anything else as it is."""
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else None
+    if isinstance(v, Decimal):
+        return str(v) if v.is_finite() else None
+    return v
+
+
 class NativeStatement(LookupStatement):
     """A server-side prepared statement run through the C extension's connection statement API
     (``cmd_stmt_prepare`` / ``cmd_stmt_execute`` / ``get_rows``, public methods of
@@ -323,7 +349,9 @@ class NativeStatement(LookupStatement):
     A prepared cursor costs two round trips per call (it sends COM_STMT_RESET before every
     execution) and a Python loop per row and column when fetching; here an execution is one round
     trip and the C extension makes the rows. Values are bound as parameters all the same. The
-    connector maps errors to its own error classes. (Lookup latency: bench/RESULTS.md.)"""
+    connector maps errors to its own error classes. (Lookup latency: bench/RESULTS.md.)
+    Known in the C extension 26.10 (valgrind): a prepare that fails reads its error message from
+    the statement it has just freed (a read, no corruption); see also ``rows``."""
 
     def __init__(self, conn: Any, sql: str) -> None:
         self._conn = conn
@@ -331,7 +359,11 @@ class NativeStatement(LookupStatement):
 
     def rows(self, params: Sequence[Any]) -> list[tuple]:
         conn, stmt = self._conn, self._stmt
-        conn.cmd_stmt_execute(stmt, *params)
+        # Floats and Decimals go as text, which the lookup SQL casts (MysqlBackend.key_mark):
+        # the C extension (26.10) binds a float as a 4-byte FLOAT (a DOUBLE key 0.1 is never
+        # found) and, for a Decimal, writes past the end of its bind array (a heap overrun that
+        # crashed later garbage collections). tests/unit/test_online_mysql.py checks both.
+        conn.cmd_stmt_execute(stmt, *map(_bound, params))
         # The rows straight from the statement's fetch_row (the C extension converts them):
         # get_rows loops over every column of every row in Python for VECTOR columns, which
         # lookup tables never have, a quarter of a 100-key lookup's time. get_rows then sees the

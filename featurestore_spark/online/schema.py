@@ -35,7 +35,7 @@ import numbers
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import InvalidInputError
@@ -51,6 +51,7 @@ ONLINE_DATABASE = "_online"    # project p's online database is p_online
 STAGING = "__staging"          # suffix of the table a full sync fills before the swap
 STAGING_OLD = STAGING + "_old"  # the longest suffix: the table swapped out
 INTEGRAL = {"tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INT", "bigint": "BIGINT"}
+_WIDE = Context(prec=100)      # quantizes any Spark decimal (38 digits) without an overflow
 MAX_KEY_CHARS = 255            # a string key column is VARCHAR(255) in MySQL
 MAX_KEY_BYTES = 3072           # InnoDB's limit on an index (the primary key), utf8mb4: 4 bytes/char
 KEY_BYTES = {"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "float": 4,
@@ -338,9 +339,14 @@ def key_encoders(schema: OnlineSchema, text_times: bool) -> list[Callable[[Any],
     def encode(v: Any) -> str:
         return v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else str(v)
 
-    def decimal(scale: int) -> Callable[[Any], str]:
+    def decimal(scale: int) -> Callable[[Any], str | None]:
         exponent = Decimal(1).scaleb(-scale)
-        return lambda v: str(Decimal(v).quantize(exponent))
+
+        def stored(v: Any) -> str | None:       # None (NULL, equal to no key): more digits than
+            d = Decimal(v)                      # the column keeps, so never stored (not rounded)
+            fitted = _WIDE.quantize(d, exponent) if d.is_finite() else None
+            return str(fitted) if fitted == d else None
+        return stored
     out: list[Callable[[Any], Any] | None] = []
     for c in schema.keys:
         if text_times and c.kind == "decimal":

@@ -106,6 +106,7 @@ class _Part:
     single: str                      # SELECT ... WHERE k = ?
     select: str                      # SELECT features, keys FROM t WHERE (without the condition)
     key_columns: tuple[str, ...]     # the keys, qualified, for the IN condition of a batch
+    key_marks: tuple[str, ...]       # the parameter marker each key is compared with
     scalars: frozenset[type] = frozenset()   # one-column key: value types taken as they are
 
     @property
@@ -134,11 +135,12 @@ class FeatureVectorServer:
             # qualified, so that a column that is gone is an error, never a string literal
             cols = ", ".join(f"{table}.{q(f)}" for f in features)
             keys = tuple(f"{table}.{q(k)}" for k in group.primary_key)
-            where = " AND ".join(f"{k} = {backend.placeholder}" for k in keys)
+            marks = tuple(backend.key_mark(c) for c in schema.keys)
+            where = " AND ".join(f"{k} = {m}" for k, m in zip(keys, marks))
             built.append(_Part(group, schema, tuple(features), tuple(outputs), name,
                                f"SELECT {cols} FROM {table} WHERE {where}",
                                f"SELECT {cols}, {', '.join(keys)} FROM {table} WHERE ", keys,
-                               key_types(schema.keys[0]) if len(keys) == 1 else frozenset()))
+                               marks, key_types(schema.keys[0]) if len(keys) == 1 else frozenset()))
         self.parts = tuple(built)
         self.features = tuple(o for p in self.parts for o in p.outputs)
         self.key_names = tuple(dict.fromkeys(k for p in self.parts for k in p.keys))
@@ -263,7 +265,7 @@ class FeatureVectorServer:
                 if len(self._batch_sql) >= 256:
                     self._batch_sql.clear()
                 sql = self._batch_sql[(index, len(chunk))] = (
-                    part.select + self._key_condition(part.key_columns, len(chunk)))
+                    part.select + self._key_condition(part.key_columns, part.key_marks, len(chunk)))
             if plain:
                 found.update({row[-1]: row for row in self.pool.rows(sql, chunk)})
             else:
@@ -271,12 +273,12 @@ class FeatureVectorServer:
                 found.update({row[-n_keys:]: row for row in rows})
         return found
 
-    def _key_condition(self, keys: tuple[str, ...], n: int) -> str:
+    @staticmethod
+    def _key_condition(keys: tuple[str, ...], marks: tuple[str, ...], n: int) -> str:
         """``t.k IN (?, ...)``, or ``(t.k1, t.k2) IN ((?, ?), ...)``, for ``n`` keys."""
-        mark = self.backend.placeholder
         if len(keys) == 1:
-            return f"{keys[0]} IN ({', '.join([mark] * n)})"
-        one = "(" + ", ".join([mark] * len(keys)) + ")"
+            return f"{keys[0]} IN ({', '.join(marks * n)})"
+        one = "(" + ", ".join(marks) + ")"
         return f"({', '.join(keys)}) IN ({', '.join([one] * n)})"
 
     def _failure(self, part: _Part, error: Exception) -> Exception:

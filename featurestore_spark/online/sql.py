@@ -119,6 +119,10 @@ class SqlOnlineBackend(ABC):
     def q(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
 
+    def key_mark(self, c: Column) -> str:
+        """The parameter marker a lookup compares key column ``c`` with."""
+        return self.placeholder
+
     def create_table(self, project: str, table: str, schema: OnlineSchema) -> None:
         """(Re)create ``table`` empty: it belongs to a feature group version and nothing else."""
         cols = ", ".join(f"{self.q(c.name)} {self.column_type(c)}" for c in schema.columns)
