@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from ..errors import InvalidInputError
-from .builtins import BUILTINS, MAX_CATEGORIES, category_type
+from .builtins import BUILTINS, MAX_CATEGORIES, categories_array
 from .functions import Bound
 
 if TYPE_CHECKING:
@@ -196,10 +196,10 @@ class Parameters:
                 f"SELECT * FROM VALUES ({row}) AS statistics({names})")))
         for i, (col, categories) in enumerate(self.lookups):
             key, code = f"{LOOKUP}{i}_key", f"{LOOKUP}{i}_code"
-            pairs = json.dumps([{"k": c, "v": n} for n, c in enumerate(categories)])
-            table = df.sparkSession.range(1).select(F.inline(F.from_json(
-                F.lit(pairs), f"array<struct<k:{category_type(categories)},v:bigint>>")))
-            out = out.join(F.broadcast(table.toDF(key, code)), col == F.col(key), "left")
+            table = df.sparkSession.range(1).select(
+                F.posexplode(categories_array(categories)).alias(code, key))
+            out = out.join(F.broadcast(table.select(key, F.col(code).cast("bigint").alias(code))),
+                           col == F.col(key), "left")
         return out
 
 
