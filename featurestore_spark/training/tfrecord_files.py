@@ -179,12 +179,14 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
 # -- the writer -----------------------------------------------------------------------------------
 class Job:
     """One write of a folder of TFRecord files: made on the driver, which checks that the folder
-    is new; the executors write the files (:func:`write_partition`) under the folder's
+    is new and makes its staging folder; the executors write the files (:func:`write_partition`) under the folder's
     ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's ``part-*`` patterns); the
     driver then moves the files of the task attempts that succeeded into the folder and writes
-    ``_SUCCESS`` (:meth:`commit`), or deletes the job's files (:meth:`abort`). An attempt still
-    running after the commit (speculation, a task killed late) can only write under
-    ``_temporary``."""
+    ``_SUCCESS`` (:meth:`commit`), or deletes the job's files (:meth:`abort`). Only the driver
+    makes the staging folder: an attempt still running after the commit or the abort
+    (speculation, a task killed late) finds it gone and writes nothing, so it can neither add a
+    file to a committed folder nor bring back an aborted one (which would make a retry fail with
+    PATH_ALREADY_EXISTS)."""
 
     def __init__(self, path: str, settings: Mapping[str, str],
                  specs: Sequence[tuple[str, str, bool]]) -> None:
@@ -194,6 +196,7 @@ class Job:
         fs, folder = filesystem(self.path, self.settings)
         if fs.get_file_info(folder).type != _NOT_FOUND:
             raise FileExistsError(f"[PATH_ALREADY_EXISTS] {self.path} exists already")
+        fs.create_dir(f"{folder}/{STAGING}/{self.job}", recursive=True)
 
     def run(self, df: DataFrame) -> None:
         """Write ``df`` (wire columns): a ``mapInArrow`` whose rows are the files each task
@@ -279,8 +282,12 @@ def write_partition(path: str, settings: Mapping[str, str], specs: Sequence[Any]
             if stream is None or written > ROLL_BYTES:
                 if stream is not None:
                     stream.close()
-                files.append(f"{folder}/{STAGING}/{job}/part-{task}-c{len(files):03d}.tfrecord")
-                fs.create_dir(files[-1].rsplit("/", 1)[0], recursive=True)
+                staging = f"{folder}/{STAGING}/{job}"
+                if fs.get_file_info(staging).type == _NOT_FOUND:
+                    raise FileNotFoundError(
+                        f"{staging} is gone: the write of {path} was committed or aborted, so "
+                        "this task attempt writes nothing more")
+                files.append(f"{staging}/part-{task}-c{len(files):03d}.tfrecord")
                 stream, written = fs.open_output_stream(files[-1]), 0
             data = encoded(batch, columns)
             stream.write(data)

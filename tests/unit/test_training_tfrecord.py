@@ -523,8 +523,9 @@ def test_a_layout_the_fast_decoder_does_not_read_is_decoded_record_by_record(sto
 def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(store, tmp_path):
     """Tasks write under the folder's _temporary/<job>: the commit moves the files of the
     attempts that succeeded into the folder and drops the others' (a task retried or run twice
-    by speculation); an attempt finishing after the commit writes where no reader looks; an
-    abort deletes the job's files and the folder it made, nothing else."""
+    by speculation); an attempt starting a file after the commit or the abort finds the staging
+    folder gone and writes nothing (an aborted folder is not made again, so a retry can write
+    it); an abort deletes the job's files and the folder it made, nothing else."""
     import pyarrow as pa
 
     from featurestore_spark.metadata import Feature
@@ -540,8 +541,9 @@ def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(store, tmp_pa
     assert kept[0].startswith(f"{folder}/_temporary/{writer.job}/") and kept != other
     writer.commit(kept)
     assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", kept[0].rsplit("/", 1)[-1]]
-    late = attempt(writer, [1, 2])
-    assert late[0].startswith(f"{folder}/_temporary/")
+    with pytest.raises(FileNotFoundError, match="committed or aborted"):
+        attempt(writer, [1, 2])
+    assert not (folder / "_temporary").exists()
     back = tfrecord.read(store.spark, [str(folder)], [Feature("id", "bigint")])
     assert sorted(r[0] for r in back.collect()) == [1, 2]
 
@@ -551,6 +553,9 @@ def test_the_commit_keeps_the_files_of_the_attempts_that_succeeded(store, tmp_pa
     writer = Job(str(other_folder), {}, specs)
     attempt(writer, [3])
     writer.abort()
+    assert not other_folder.exists()
+    with pytest.raises(FileNotFoundError, match="committed or aborted"):
+        attempt(writer, [4])
     assert not other_folder.exists()
     writer = Job(str(other_folder), {}, specs)         # a commit failing after a move
     staged = attempt(writer, [3])
