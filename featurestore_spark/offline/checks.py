@@ -129,16 +129,21 @@ def latest_per_key(df: DataFrame, primary_key: Sequence[str], event_time: str | 
     One aggregation by key, no window (a window over a batch whose key is a constant, such as
     ``SELECT 4 AS team_id, ...``, is planned without partitions, and Spark warns about it in every
     query of the result)."""
-    from pyspark.sql import functions as F
-    keys = list(primary_key)
     if not event_time:
-        return df.dropDuplicates(keys)
-    rest = [c for c in df.columns if c not in keys]
-    if not rest:          # the event time is part of the key: one row per key already
-        return df.select(*map(quote, df.columns)).distinct()
+        return df.dropDuplicates(list(primary_key))
+    return last_per_key(df, primary_key, event_time, df.columns)
+
+
+def last_per_key(df: DataFrame, keys: Sequence[str], order: str,
+                 columns: Sequence[str]) -> DataFrame:
+    """The ``columns`` of one row per key: the one with the greatest ``order`` (lazy: one
+    aggregation by key, ``max_by`` of a struct of the other columns; no window)."""
+    from pyspark.sql import functions as F
+    rest = [c for c in columns if c not in keys]
+    if not rest:          # every column is a key column: one row per key already
+        return df.select(*map(quote, columns)).distinct()
     row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
     latest = (df.groupBy(*map(quote, keys))
-              .agg(F.max_by(row, F.col(quote(event_time))).alias("__fs_row")))
-    columns = [F.col(quote(c)) if c in keys else F.col(f"__fs_row.c{rest.index(c)}").alias(c)
-               for c in df.columns]
-    return latest.select(*columns)
+              .agg(F.max_by(row, F.col(quote(order))).alias("__fs_row")))
+    return latest.select(*[F.col(quote(c)) if c in keys else
+                           F.col(f"__fs_row.c{rest.index(c)}").alias(c) for c in columns])

@@ -257,13 +257,6 @@ def _last_changes(feed: DataFrame, keys: list[str], columns: list[str]) -> DataF
     the latest row must come from the snapshot). No scan of the snapshot: the change feed alone
     holds these rows."""
     from pyspark.sql import functions as F
-    rest = [c for c in columns if c not in keys]
     written = feed.where(F.col("_change_type").isin("insert", "update_postimage"))
-    if not rest:
-        return written.select(*map(quote, keys)).distinct()
-    row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
-    latest = written.groupBy(*map(quote, keys)).agg(
-        F.max_by(row, F.col("_commit_version")).alias("__fs_row"))
-    return latest.select(*[F.col(quote(c)) if c in keys else
-                           F.col(f"__fs_row.c{rest.index(c)}").alias(c) for c in columns])
+    return checks.last_per_key(written, keys, "_commit_version", columns)
 

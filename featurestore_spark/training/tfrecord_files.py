@@ -26,7 +26,7 @@ import logging
 import struct
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
 
 import google_crc32c
@@ -155,16 +155,11 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
         return pafs.LocalFileSystem(), url.path
     if url.scheme in ("s3a", "s3"):
         bucket = url.netloc
-
-        def get(key: str, default: str = "") -> str:
-            return options.get(f"fs.s3a.bucket.{bucket}.{key}", options.get(f"fs.s3a.{key}",
-                                                                            default))
+        get = partial(s3a_setting, options, bucket)
         endpoint = get("endpoint")
         http = endpoint.startswith("http://") or get("connection.ssl.enabled") == "false"
         s3 = pafs.S3FileSystem(
-            access_key=get("access.key") or None, secret_key=get("secret.key") or None,
-            session_token=get("session.token") or None,
-            region=get("endpoint.region") or get("region") or None,
+            **s3_credentials(get), region=get("endpoint.region") or get("region") or None,
             endpoint_override=endpoint.split("://", 1)[-1] or None,
             scheme="http" if http else "https",
             force_virtual_addressing=get("path.style.access", "false") != "true" and bool(endpoint))
@@ -176,11 +171,54 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
     return fs, inner
 
 
+def s3a_setting(options: Mapping[str, str], bucket: str, key: str, default: str = "") -> str:
+    """s3a's setting ``fs.s3a.<key>`` of ``bucket``: its per-bucket one first."""
+    return options.get(f"fs.s3a.bucket.{bucket}.{key}", options.get(f"fs.s3a.{key}", default))
+
+
+# s3a's credential providers (fs.s3a.aws.credentials.provider, tried in order) that pyarrow's S3
+# client stands in for: by the keys in the settings, or by the AWS SDK's default chain, which
+# looks where these look (environment, profile, web identity, container, instance role)
+_KEYS = {"access_key": "access.key", "secret_key": "secret.key"}
+_KEY_PROVIDERS = {"SimpleAWSCredentialsProvider": _KEYS,
+                  "TemporaryAWSCredentialsProvider": {**_KEYS, "session_token": "session.token"}}
+_SDK_CHAIN = {"EnvironmentVariableCredentialsProvider", "IAMInstanceCredentialsProvider",
+              "InstanceProfileCredentialsProvider", "ContainerCredentialsProvider",
+              "DefaultCredentialsProvider", "DefaultAWSCredentialsProviderChain",
+              "ProfileCredentialsProvider", "WebIdentityTokenFileCredentialsProvider",
+              "WebIdentityTokenCredentialsProvider"}
+_S3A_DEFAULT = ("TemporaryAWSCredentialsProvider,SimpleAWSCredentialsProvider,"
+                "EnvironmentVariableCredentialsProvider,IAMInstanceCredentialsProvider")
+
+
+def s3_credentials(get: Callable[[str], str]) -> dict[str, Any]:
+    """The credentials arguments of ``pyarrow.fs.S3FileSystem`` for the s3a settings ``get``
+    reads (``fs.s3a.<key>``, per bucket first): the first of s3a's providers that has what it
+    needs, as s3a picks one. Raises ValueError for a provider pyarrow cannot stand in for (an
+    assumed role, a class of the user's own): the caller then writes through Hadoop."""
+    providers = get("aws.credentials.provider") or _S3A_DEFAULT
+    for provider in filter(None, (p.strip() for p in providers.split(","))):
+        name = provider.rsplit(".", 1)[-1]
+        if name == "AnonymousAWSCredentialsProvider":
+            return {"anonymous": True}
+        if name in _KEY_PROVIDERS:
+            keys = {arg: get(key) for arg, key in _KEY_PROVIDERS[name].items()}
+            if all(keys.values()):
+                return keys
+        elif name in _SDK_CHAIN:
+            return {}
+        else:
+            raise ValueError(f"pyarrow's S3 client cannot use the s3a credentials provider "
+                             f"{provider}")
+    return {}
+
+
 # -- the writer -----------------------------------------------------------------------------------
 class Job:
     """One write of a folder of TFRecord files: made on the driver, which checks that the folder
-    is new and makes its staging folder; the executors write the files (:func:`write_partition`) under the folder's
-    ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's ``part-*`` patterns); the
+    is new and makes its staging folder; the executors write the files (:func:`write_partition`)
+    under the folder's ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's
+    ``part-*`` patterns); the
     driver then moves the files of the task attempts that succeeded into the folder and writes
     ``_SUCCESS`` (:meth:`commit`), or deletes the job's files (:meth:`abort`). Only the driver
     makes the staging folder: an attempt still running after the commit or the abort

@@ -372,6 +372,39 @@ def test_a_path_pyarrow_cannot_reach_is_written_through_the_rdd_api(store, monke
     assert rows(featurestore.get_training_dataset("slow")) == fast_rows
 
 
+SIMPLE, ANONYMOUS = ("org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+                     "org.apache.hadoop.fs.s3a.AnonymousAWSCredentialsProvider")
+KEYS = {"fs.s3a.access.key": "a", "fs.s3a.secret.key": "s"}
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, {}),                                  # s3a's default providers, no keys: the SDK's chain
+    (KEYS, {"access_key": "a", "secret_key": "s"}),
+    ({**KEYS, "fs.s3a.session.token": "t"},    # the temporary keys' provider comes first
+     {"access_key": "a", "secret_key": "s", "session_token": "t"}),
+    ({**KEYS, "fs.s3a.aws.credentials.provider": ANONYMOUS}, {"anonymous": True}),
+    ({**KEYS, "fs.s3a.aws.credentials.provider": SIMPLE,   # a bucket's own provider first
+      "fs.s3a.bucket.b.aws.credentials.provider": ANONYMOUS}, {"anonymous": True}),
+    ({"fs.s3a.aws.credentials.provider": f" {SIMPLE},\n  software.amazon.awssdk.auth."
+      "credentials.ContainerCredentialsProvider "}, {}),    # no keys: the next one, the chain's
+    ({**KEYS, "fs.s3a.aws.credentials.provider": "com.example.VaultCredentials"}, ValueError),
+    ({"fs.s3a.aws.credentials.provider":
+      "org.apache.hadoop.fs.s3a.auth.AssumedRoleCredentialProvider"}, ValueError),
+])
+def test_s3a_credential_providers_as_pyarrow_takes_them(settings, expected):
+    """pyarrow's S3 client gets the credentials s3a would pick, or a ValueError for a provider
+    it cannot stand in for: the write then goes through Hadoop, with a warning."""
+    from functools import partial
+
+    from featurestore_spark.training.tfrecord_files import s3_credentials, s3a_setting
+    get = partial(s3a_setting, settings, "b")
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="cannot use the s3a credentials provider"):
+            s3_credentials(get)
+    else:
+        assert s3_credentials(get) == expected
+
+
 def test_a_corrupt_record_is_detected_by_both_readers(store):
     df = store.spark.createDataFrame([(i, f"name {i}") for i in range(20)], "id int, s string")
     td = featurestore.create_training_dataset(df.coalesce(1), "small")
