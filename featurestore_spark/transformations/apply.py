@@ -10,7 +10,8 @@ import re
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from ..errors import InvalidInputError
-from .builtins import BUILTINS, MAX_CATEGORIES, categories_array
+from ..names import quote
+from .builtins import BUILTINS, MAX_CATEGORIES, categories_array, double, sql_literal
 from .functions import Bound
 
 if TYPE_CHECKING:
@@ -55,28 +56,27 @@ EXACT_QUANTILE_ROWS = 100_000   # up to this many training rows quantiles are ex
 SKETCH_K = 65_535               # above, from a KLL sketch of this size (Spark's largest)
 
 
-def _statistics(bounds: Sequence[Bound], exact_quantiles: bool) -> list[tuple[tuple[int, str], Any]]:
-    """``[((function index, statistic), aggregate)]``: every statistic, quantiles from a KLL
-    sketch (with a count of NaN values, which a sketch skips), or (``exact_quantiles``) only
-    the quantiles, exact."""
-    from pyspark.sql import functions as F
+def _statistics(bounds: Sequence[Bound], exact_quantiles: bool) -> list[tuple[tuple[int, str], str]]:
+    """``[((function index, statistic), aggregate as Spark SQL)]``: every statistic, quantiles
+    from a KLL sketch (with a count of NaN values, which a sketch skips), or
+    (``exact_quantiles``) only the quantiles, exact."""
     out = []
     for i, b in enumerate(bounds):
         if not b.function.builtin:
             continue
-        builtin, col = BUILTINS[b.function.name], F.col(b.features[0])
+        builtin, col = BUILTINS[b.function.name], quote(b.features[0])
         if not exact_quantiles:
             for key, agg in builtin.aggregations(col, b.params).items():
-                out.append(((i, key), F.slice(agg, 1, MAX_CATEGORIES + 1)
+                out.append(((i, key), f"slice({agg}, 1, {MAX_CATEGORIES + 1})"
                             if key == "categories" else agg))
         for key, probabilities in builtin.quantiles(b.params).items():
-            x = col.cast("double")
+            x, at = double(col), "array(" + ", ".join(map(sql_literal, probabilities)) + ")"
             if exact_quantiles:
-                out.append(((i, key), F.percentile(x, probabilities)))
+                out.append(((i, key), f"percentile({x}, {at})"))
                 continue
-            out.append(((i, key), F.kll_sketch_get_quantile_double(
-                F.kll_sketch_agg_double(x, SKETCH_K), F.array(*map(F.lit, probabilities)))))
-            out.append(((i, _NAN), F.count_if(F.isnan(x))))
+            out.append(((i, key), f"kll_sketch_get_quantile_double("
+                                  f"kll_sketch_agg_double({x}, {SKETCH_K}), {at})"))
+            out.append(((i, _NAN), f"count_if(isnan({x}))"))
     return out
 
 
@@ -92,23 +92,24 @@ def fit(df: DataFrame, bounds: Sequence[Bound], what: str) -> list[dict[str, Any
     random, so two fits of a large split may differ in the last ranks), and from a second
     aggregation, exact as numpy's, when the rows are at most ``EXACT_QUANTILE_ROWS``: on 800k
     rows exact percentiles took 1.1 s, twice the rest of the aggregation, the sketch 0.2 s."""
-    from pyspark.sql import functions as F
     stats: list[dict[str, Any]] = [{} for _ in bounds]
     if not bounds:
         return stats
     first = _statistics(bounds, False)
-    row = df.agg(F.count(F.lit(1)).alias("rows"),
-                 *[agg.alias(f"s{n}") for n, (_, agg) in enumerate(first)]).first()
+    row = df.selectExpr("count(1) AS rows",
+                        *[f"{agg} AS s{n}" for n, (_, agg) in enumerate(first)]).first()
     if row is None or not row["rows"]:
         raise InvalidInputError(f"cannot fit transformation functions on {what}", [
             "there are no rows to fit them on (the training split or time window is empty)"],
             write=False)
     values = dict(zip([key for key, _ in first], list(row)[1:]))
-    exact = _statistics(bounds, True)
-    if exact and row["rows"] <= EXACT_QUANTILE_ROWS:
-        quantiles = df.agg(*[agg.alias(f"q{n}") for n, (_, agg) in enumerate(exact)]).first()
-        values.update(zip([key for key, _ in exact], list(quantiles or ())))
-    elif exact:
+    quantiles = any(BUILTINS[b.function.name].quantiles(b.params) for b in bounds
+                    if b.function.builtin)
+    if quantiles and row["rows"] <= EXACT_QUANTILE_ROWS:
+        exact = _statistics(bounds, True)
+        got = df.selectExpr(*[f"{agg} AS q{n}" for n, (_, agg) in enumerate(exact)]).first()
+        values.update(zip([key for key, _ in exact], list(got or ())))
+    elif quantiles:
         log.info("quantiles on %s from a sketch (%s rows, more than %s for exact ones)",
                  what, row["rows"], EXACT_QUANTILE_ROWS)
     nans = {i for (i, key), value in values.items() if key == _NAN and value}
@@ -144,88 +145,86 @@ PARAMETER = "__fs_statistic_"     # feature names start with a letter (names.NAM
 LOOKUP = "__fs_lookup_"
 
 
-def _sql_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"CAST('{value}' AS BIGINT)"
-    return f"CAST('{float(value)!r}' AS DOUBLE)"       # repr: the shortest exact form
-
-
 class Parameters:
-    """Fitted statistics as the columns of a one-row relation broadcast to the rows, not as
-    literals: Spark writes numeric literals into the Java code it generates, so statistics as
-    literals made every fit compile its stages anew (about 0.3 s a stage here, and again on
-    each executor); as columns, the code is the same for every fit over the same features.
-    One array column per type (an array is one field: past ``spark.sql.codegen.maxFields``
-    fields Spark generates no code for a stage). Strings stay literals (Spark keeps them out of
-    the code)."""
+    """Fitted statistics as scalar subqueries over a one-row local relation, not as literals:
+    Spark writes numeric literals into the Java code it generates, so statistics as literals
+    made every fit compile its stages anew (about 0.3 s a stage here, and again on each
+    executor). A subquery's value is computed once per query (no Spark job: the relation is
+    local) and reaches the code as one object, so the code is the same for every fit over the
+    same features; it costs nothing per row, where the cross join with a broadcast row it
+    replaces copied every row (0.1 s per 800k rows). One array per type. Strings stay
+    literals (Spark keeps them out of the code). The relation must be an inline table: over a
+    one-row ``SELECT`` Spark folds the subquery back into literals."""
 
     def __init__(self) -> None:
         self.values: dict[str, list[Any]] = {"double": [], "bigint": [], "boolean": []}
-        self.lookups: list[tuple[Column, list[Any]]] = []
+        self.lookups: list[tuple[str, list[Any]]] = []
+        self.made: tuple[list[Column], list[tuple[DataFrame, Column]]] | None = None
 
-    def __call__(self, value: Any) -> Column:
-        from pyspark.sql import functions as F
+    def __call__(self, value: Any) -> str:
         if value is None or isinstance(value, str):
-            return F.lit(value)
+            return sql_literal(value)
         kind = ("boolean" if isinstance(value, bool) else
                 "bigint" if isinstance(value, int) else "double")
         self.values[kind].append(value)
-        return F.col(f"{PARAMETER}{kind}")[len(self.values[kind]) - 1]
+        return f"{quote(PARAMETER + kind)}[{len(self.values[kind]) - 1}]"
 
-    def codes(self, col: Column, categories: list[Any]) -> Column:
+    def codes(self, col: str, categories: list[Any]) -> str:
         """The index of ``col``'s value among ``categories`` (sorted; null for others) from a
         broadcast hash join, not a literal map, which Spark searches key after key (10,000
         categories: 9 s for 800k rows; the join 0.3 s)."""
-        from pyspark.sql import functions as F
         self.lookups.append((col, categories))
-        return F.col(f"{LOOKUP}{len(self.lookups) - 1}_code")
+        return quote(f"{LOOKUP}{len(self.lookups) - 1}_code")
 
     def join(self, df: DataFrame) -> DataFrame:
-        """``df`` with the statistics as columns (a local relation: no Spark job to broadcast
-        it, and the optimizer cannot fold its values back into literals) and the label encoders'
-        codes (each table of categories made by a small Spark job when it is broadcast)."""
+        """``df`` with the statistics as columns and the label encoders' codes (each table of
+        categories made by a small Spark job when it is broadcast)."""
         from pyspark.sql import functions as F
-        out = df
-        if kinds := [kind for kind, values in self.values.items() if values]:
-            names = ", ".join(f"{PARAMETER}{kind}" for kind in kinds)
-            row = ", ".join("array(" + ", ".join(map(_sql_literal, self.values[kind])) + ")"
-                            for kind in kinds)
-            out = out.crossJoin(F.broadcast(df.sparkSession.sql(
-                f"SELECT * FROM VALUES ({row}) AS statistics({names})")))
-        for i, (col, categories) in enumerate(self.lookups):
-            key, code = f"{LOOKUP}{i}_key", f"{LOOKUP}{i}_code"
-            table = df.sparkSession.range(1).select(
-                F.posexplode(categories_array(categories)).alias(code, key))
-            out = out.join(F.broadcast(table.select(key, F.col(code).cast("bigint").alias(code))),
-                           col == F.col(key), "left")
+        if self.made is None:           # made once for all the frames of a training dataset
+            self.made = [], []
+            if kinds := [kind for kind, values in self.values.items() if values]:
+                names = [f"{PARAMETER}{kind}" for kind in kinds]
+                row = ", ".join("array(" + ", ".join(map(sql_literal, self.values[kind])) + ")"
+                                for kind in kinds)
+                table = df.sparkSession.sql(
+                    f"SELECT * FROM VALUES ({row}) AS statistics({', '.join(names)})")
+                self.made[0].extend(table.select(n).scalar().alias(n) for n in names)
+            for i, (col, categories) in enumerate(self.lookups):
+                key, code = quote(f"{LOOKUP}{i}_key"), quote(f"{LOOKUP}{i}_code")
+                table = df.sparkSession.range(1).selectExpr(
+                    f"posexplode({categories_array(categories)}) AS ({code}, {key})")
+                self.made[1].append((F.broadcast(table.selectExpr(
+                    key, f"CAST({code} AS BIGINT) AS {code}")), F.expr(f"{col} = {key}")))
+        columns, lookups = self.made
+        out = df.select("*", *columns) if columns else df
+        for table, on in lookups:
+            out = out.join(table, on, "left")
         return out
 
 
 class SparkOutputs(NamedTuple):
-    """Each bound function's output columns (named), by its first feature, over the columns
-    of ``parameters``."""
-    columns: dict[str, list[Any]]
+    """Each bound function's output columns (named; Spark SQL, or a Column for a user's
+    function), by its first feature, over the columns of ``parameters``."""
+    columns: dict[str, list[str | Column]]
     parameters: Parameters
 
 
-def _spark_outputs(b: Bound, stats: Mapping[str, Any], value: Parameters) -> list[Any]:
-    from pyspark.sql import functions as F
-    cols = [F.col(f) for f in b.features]
+def _spark_outputs(b: Bound, stats: Mapping[str, Any], names: list[str],
+                   value: Parameters) -> list[str | Column]:
     if b.function.builtin:
-        return BUILTINS[b.function.name].spark(cols[0], stats, b.params, value)
+        made = BUILTINS[b.function.name].spark(quote(b.features[0]), stats, b.params, value)
+        return [f"{sql} AS {quote(n)}" for sql, n in zip(made, names)]
+    from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
-    return [pandas_udf(b.function.fn, b.function.output_type)(*cols)]   # type: ignore[call-overload]
+    udf = pandas_udf(b.function.fn, b.function.output_type)   # type: ignore[call-overload]
+    return [udf(*[F.col(f) for f in b.features]).alias(names[0])]
 
 
 def spark_columns(bounds: Sequence[Bound], stats: Statistics) -> SparkOutputs:
-    """The bound functions' outputs: build them once for all the splits of a training dataset
-    (each is a few hundred calls into the JVM)."""
+    """The bound functions' outputs: build them once for all the splits of a training dataset."""
     parameters = Parameters()
-    return SparkOutputs({b.features[0]: [c.alias(n) for c, n in zip(
-        _spark_outputs(b, s, parameters), b.outputs(s))] for b, s in zip(bounds, stats)},
-        parameters)
+    return SparkOutputs({b.features[0]: _spark_outputs(b, s, b.outputs(s), parameters)
+                         for b, s in zip(bounds, stats)}, parameters)
 
 
 def transform_frame(df: DataFrame, bounds: Sequence[Bound], stats: Statistics,
@@ -236,13 +235,16 @@ def transform_frame(df: DataFrame, bounds: Sequence[Bound], stats: Statistics,
     from pyspark.sql import functions as F
     made, parameters = outputs if outputs is not None else spark_columns(bounds, stats)
     dropped = {f for b in bounds for f in b.features}
-    select = []
+    select: list[str | Column] = []
     for column in df.columns:
         if column in made:
             select += made[column]
         elif column not in dropped:
-            select.append(F.col(column))
-    return parameters.join(df).select(*select)
+            select.append(quote(column))
+    joined = parameters.join(df)
+    if len(texts := [c for c in select if isinstance(c, str)]) == len(select):
+        return joined.selectExpr(*texts)             # one call into the JVM
+    return joined.select(*[F.expr(c) if isinstance(c, str) else c for c in select])
 
 
 def plain(value: Any) -> Any:

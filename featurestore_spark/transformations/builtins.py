@@ -1,6 +1,10 @@
 """The built-in transformation functions: statistics as Spark aggregations, the offline form as a
 Spark expression and the online form as plain Python, both over the same kept statistics.
 
+The Spark side is SQL text (parsed by Spark once per expression): built with the Column API,
+each function and operator was a call into the JVM that PySpark also annotates with the
+caller's frame, several hundred calls and about 0.3 s on the driver per training split.
+
 Each matches scikit-learn's counterpart fitted on the same training split (the tests check it):
 ``min_max_scaler`` MinMaxScaler, ``standard_scaler`` StandardScaler (population standard
 deviation), ``robust_scaler`` RobustScaler (quartiles, linear interpolation), ``label_encoder``
@@ -20,17 +24,33 @@ from __future__ import annotations
 import bisect
 import json
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
-if TYPE_CHECKING:
-    from pyspark.sql import Column
 
 class Value(Protocol):
-    """Fitted statistics as Spark columns (``apply.Parameters``)."""
+    """Fitted statistics as Spark SQL (``apply.Parameters``)."""
 
-    def __call__(self, value: Any) -> Column: ...
+    def __call__(self, value: Any) -> str: ...
 
-    def codes(self, col: Column, categories: list[Any]) -> Column: ...
+    def codes(self, col: str, categories: list[Any]) -> str: ...
+
+
+def sql_literal(value: Any) -> str:
+    """``value`` as a Spark SQL literal: a number as a cast of its exact text (``repr``), a
+    string as a cast of its UTF-8 bytes (nothing to escape)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"CAST('{value}' AS BIGINT)"
+    if isinstance(value, str):
+        return f"CAST(X'{value.encode().hex()}' AS STRING)"
+    return f"CAST('{float(value)!r}' AS DOUBLE)"
+
+
+def double(col: str) -> str:
+    return f"CAST({col} AS DOUBLE)"
 
 
 MAX_CATEGORIES = 10_000     # an encoder's categories travel to the driver and into the metadata
@@ -45,8 +65,9 @@ class Builtin:
     def param_problems(self, params: Mapping[str, Any]) -> list[str]:
         return []
 
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        """Spark aggregate expressions of the statistics (named), over the training split."""
+    def aggregations(self, col: str, params: Mapping[str, Any]) -> dict[str, str]:
+        """Spark SQL aggregate expressions of the statistics (named) of ``col`` (a feature as
+        Spark SQL), over the training split."""
         return {}
 
     def quantiles(self, params: Mapping[str, Any]) -> dict[str, list[float]]:
@@ -58,18 +79,13 @@ class Builtin:
         """How many output columns (None: one, named without an index)."""
         return None
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
-        """The outputs as Spark expressions of ``col``, each statistic through ``value``."""
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
+        """The outputs as Spark SQL expressions of ``col``, each statistic through ``value``."""
         raise NotImplementedError
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         raise NotImplementedError
-
-
-def _lit(value: Any) -> Column:
-    from pyspark.sql import functions as F
-    return F.lit(value)
 
 
 class _Affine(Builtin):
@@ -78,10 +94,10 @@ class _Affine(Builtin):
     def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
         raise NotImplementedError
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
         center, scale = self.center_scale(stats)
-        return [(col.cast("double") - value(center)) / value(scale)]
+        return [f"({double(col)} - {value(center)}) / {value(scale)}"]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         center, scale = self.center_scale(stats)
@@ -93,18 +109,16 @@ def _nonzero(x: float | None) -> float:
 
 
 class MinMaxScaler(_Affine):
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        from pyspark.sql import functions as F
-        return {"min": F.min(col.cast("double")), "max": F.max(col.cast("double"))}
+    def aggregations(self, col: str, params: Mapping[str, Any]) -> dict[str, str]:
+        return {"min": f"min({double(col)})", "max": f"max({double(col)})"}
 
     def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
         return float(stats["min"] or 0.0), _nonzero((stats["max"] or 0.0) - (stats["min"] or 0.0))
 
 
 class StandardScaler(_Affine):
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        from pyspark.sql import functions as F
-        return {"mean": F.avg(col.cast("double")), "stddev": F.stddev_pop(col.cast("double"))}
+    def aggregations(self, col: str, params: Mapping[str, Any]) -> dict[str, str]:
+        return {"mean": f"avg({double(col)})", "stddev": f"stddev_pop({double(col)})"}
 
     def center_scale(self, stats: Mapping[str, Any]) -> tuple[float, float]:
         return float(stats["mean"] or 0.0), _nonzero(stats["stddev"])
@@ -121,9 +135,8 @@ class RobustScaler(_Affine):
 
 class _Categories(Builtin):
     accepts = "category"
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
-        from pyspark.sql import functions as F
-        return {"categories": F.sort_array(F.collect_set(col))}
+    def aggregations(self, col: str, params: Mapping[str, Any]) -> dict[str, str]:
+        return {"categories": f"sort_array(collect_set({col}))"}
 
 
 def category_type(categories: list[Any]) -> str:
@@ -133,27 +146,25 @@ def category_type(categories: list[Any]) -> str:
     return "bigint" if isinstance(categories[0], int) else "string"
 
 
-def categories_array(categories: list[Any]) -> Column:
+def categories_array(categories: list[Any]) -> str:
     """``categories`` as one Spark array: a literal JSON text Spark parses once (a literal per
-    category took two calls into the JVM each: 12 s for 10,000)."""
-    from pyspark.sql import functions as F
-    return F.from_json(_lit(json.dumps(categories)), f"array<{category_type(categories)}>")
+    category made the SQL text long and its parsing slow)."""
+    return f"from_json({sql_literal(json.dumps(categories))}, 'array<{category_type(categories)}>')"
 
 
 class LabelEncoder(_Categories):
     output_type = "bigint"
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
-        from pyspark.sql import functions as F
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
         cats = stats["categories"]
         if not cats:
-            return [_lit(None).cast("bigint")]
+            return ["CAST(NULL AS BIGINT)"]
         if len(cats) > LOOKUP_CATEGORIES:
             return [value.codes(col, cats)]
         # the categories as one literal that Spark folds into a map
-        return [F.map_from_arrays(categories_array(cats), F.sequence(_lit(0), _lit(len(cats) - 1)))
-                [col].cast("bigint")]
+        return [f"CAST(map_from_arrays({categories_array(cats)}, sequence(0, {len(cats) - 1}))"
+                f"[{col}] AS BIGINT)"]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         cats = stats["categories"]
@@ -167,20 +178,18 @@ class OneHotEncoder(_Categories):
     def outputs(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> int | None:
         return len(stats["categories"])
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
-        from pyspark.sql import functions as F
-        return [F.coalesce(col == value(c), _lit(False)) for c in stats["categories"]]
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
+        return [f"coalesce({col} = {value(c)}, false)" for c in stats["categories"]]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         return [value is not None and value == c for c in stats["categories"]]
 
 
 class LogTransform(Builtin):
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
-        from pyspark.sql import functions as F
-        return [F.when((col > 0) & ~F.isnan(col.cast("double")), F.ln(col.cast("double")))]
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
+        return [f"CASE WHEN {col} > 0 AND NOT isnan({double(col)}) THEN ln({double(col)}) END"]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         return [math.log(value) if value is not None and value > 0 and value == value else None]
@@ -214,13 +223,12 @@ class _Binner(Builtin):
                 kept.append(e)
         return kept[1:-1]
 
-    def spark(self, col: Column, stats: Mapping[str, Any], params: Mapping[str, Any],
-              value: Value) -> list[Column]:
-        from pyspark.sql import functions as F
-        inner = self.inner(stats, params)
-        x = col.cast("double")
-        count = sum((F.when(x >= value(e), 1).otherwise(0) for e in inner), _lit(0))
-        return [F.when(x.isNotNull(), count).cast("bigint")]
+    def spark(self, col: str, stats: Mapping[str, Any], params: Mapping[str, Any],
+              value: Value) -> list[str]:
+        x = double(col)
+        count = " + ".join(["0"] + [f"CASE WHEN {x} >= {value(e)} THEN 1 ELSE 0 END"
+                                    for e in self.inner(stats, params)])
+        return [f"CAST(CASE WHEN {x} IS NOT NULL THEN {count} END AS BIGINT)"]
 
     def python(self, value: Any, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
         if value is None:
@@ -229,7 +237,7 @@ class _Binner(Builtin):
 
 
 class EqualWidthBinner(_Binner):
-    def aggregations(self, col: Column, params: Mapping[str, Any]) -> dict[str, Column]:
+    def aggregations(self, col: str, params: Mapping[str, Any]) -> dict[str, str]:
         return MinMaxScaler().aggregations(col, params)
 
     def edges(self, stats: Mapping[str, Any], params: Mapping[str, Any]) -> list[float]:

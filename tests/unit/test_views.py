@@ -152,8 +152,9 @@ def test_quantiles_from_the_sketch_on_large_splits_and_nan_refused_on_both_paths
 
 def test_fitted_statistics_reach_the_rows_as_columns_not_generated_code(vstore, spark, tmp_path):
     """Spark writes numeric literals into the Java code it generates and compiles, so statistics
-    as literals made every fit compile its stages anew: they come from a one-row relation
-    instead, and two fits over different rows give the same generated code."""
+    as literals made every fit compile its stages anew: they come from scalar subqueries over a
+    one-row relation instead (no join, which copied every row), and two fits over different
+    rows give the same generated code."""
     import contextlib
     import io
     import re
@@ -192,7 +193,7 @@ def test_fitted_statistics_reach_the_rows_as_columns_not_generated_code(vstore, 
     assert stats[0] == {"min": 1234.5, "max": 1237.5} and stats[2]["categories"] == [4321, 4322]
     assert stats[3]["categories"] == ["quokka", "wombat"]
     assert re.search(r"Found [1-9]\d* WholeStageCodegen subtrees", text) and code, text
-    assert re.search(r"\*\(\d+\) BroadcastNestedLoopJoin", text), text     # in generated code
+    assert re.search(r"Subquery scalar-subquery", text) and "NestedLoopJoin" not in text, text
     for value in ("1234.5", "8765.25", "4321", "4322", "quokka"):
         assert value not in code, value
     assert sorted(tuple(r) for r in out.collect()) == [
@@ -206,21 +207,28 @@ def test_label_encoders_of_many_categories_look_their_codes_up_in_a_join(vstore,
                                                                         monkeypatch):
     """Above LOOKUP_CATEGORIES a label encoder's codes come from a broadcast hash join (Spark
     searches a literal map key after key): the same codes as the map and the online path,
-    null for nulls and for values not seen in training, no row lost or doubled."""
+    null for nulls and for values not seen in training, no row lost or doubled. Categories
+    that SQL would need escaped (quotes, backslashes, a backtick, non-ASCII, empty) stay
+    themselves, in the encoders and in the one-hot encoder's comparisons."""
     import contextlib
     import io
 
     from featurestore_spark.transformations import apply, builtins
     f = vstore.get_transformation_function
-    bounds = [f("label_encoder")("s"), f("label_encoder")("k")]
-    training = spark.createDataFrame([(f"c{i % 7}", i % 5) for i in range(30)] + [(None, None)],
-                                     "s string, k int")
+    bounds = [f("label_encoder")("s"), f("label_encoder")("k"), f("one_hot_encoder")("t")]
+    names = ["c0", "it's", "back\\slash", "ünï ✓", "", "tick`", 'say "hi"']
+    training = spark.createDataFrame([(names[i % 7], i % 5, names[i % 7]) for i in range(30)]
+                                     + [(None, None, None)], "s string, k int, t string")
     stats = apply.fit(training, bounds, "the rows")
-    rows = [(0, "c3", 4), (1, "unseen", 9), (2, None, None), (3, "c0", 0), (4, "c6", 2),
-            (5, "c3", 4)]
-    frame = spark.createDataFrame(rows, "i int, s string, k int")
-    online = [apply.transform_vector(dict(zip("isk", r)), bounds, stats) for r in rows]
-    assert [v["label_encoder_s_"] for v in online] == [3, None, None, 0, 6, 3]
+    assert stats[0]["categories"] == stats[2]["categories"] == sorted(names)
+    picked = [names[3], "unseen", None, names[0], names[6], names[3]]
+    rows = [(i, s, k, s) for i, (s, k) in enumerate(zip(picked, [4, 9, None, 0, 2, 4]))]
+    frame = spark.createDataFrame(rows, "i int, s string, k int, t string")
+    online = [apply.transform_vector(dict(zip("iskt", r)), bounds, stats) for r in rows]
+    assert [v["label_encoder_s_"] for v in online] == [
+        sorted(names).index(s) if s in names else None for s in picked]
+    assert [v[f"one_hot_encoder_t_{sorted(names).index(names[6])}"] for v in online] == [
+        s == names[6] for s in picked]
     for threshold, joined in ((64, False), (0, True)):
         monkeypatch.setattr(builtins, "LOOKUP_CATEGORIES", threshold)
         out = apply.transform_frame(frame, bounds, stats)
