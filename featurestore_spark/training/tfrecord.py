@@ -172,7 +172,9 @@ def write(df: DataFrame, path: str, features: Sequence[Feature],
     cannot reach goes through PySpark's RDD API and the TFRecord Hadoop OutputFormat."""
     from . import tfrecord_files
     wire = _convert(df, features, _to_wire)
-    settings = {**hadoop.settings(df.sparkSession, "fs.s3a."), **(options or {})}
+    settings = {**hadoop.settings(df.sparkSession, "fs.s3a."),
+                **hadoop.settings(df.sparkSession, tfrecord_files.CREDENTIAL_STORES),
+                **(options or {})}
     path = hadoop.qualified(df.sparkSession, path, options)    # no scheme: fs.defaultFS's
     if tfrecord_files.write(wire, path, _specs(features), settings):
         return

@@ -26,7 +26,7 @@ import logging
 import struct
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
 
 import google_crc32c
@@ -159,7 +159,7 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
         endpoint = get("endpoint")
         http = endpoint.startswith("http://") or get("connection.ssl.enabled") == "false"
         s3 = pafs.S3FileSystem(
-            **s3_credentials(get), region=get("endpoint.region") or get("region") or None,
+            **s3_credentials(options, bucket), region=get("endpoint.region") or get("region") or None,
             endpoint_override=endpoint.split("://", 1)[-1] or None,
             scheme="http" if http else "https",
             force_virtual_addressing=get("path.style.access", "false") != "true" and bool(endpoint))
@@ -169,6 +169,9 @@ def filesystem(path: str, options: Mapping[str, str]) -> tuple[pafs.FileSystem, 
     except Exception as e:     # pyarrow names the reason: an unknown scheme, no libhdfs, ...
         raise ValueError(f"pyarrow cannot reach {path}: {e}") from e
     return fs, inner
+
+
+CREDENTIAL_STORES = "hadoop.security.credential.provider.path"
 
 
 def s3a_setting(options: Mapping[str, str], bucket: str, key: str, default: str = "") -> str:
@@ -191,16 +194,23 @@ _S3A_DEFAULT = ("TemporaryAWSCredentialsProvider,SimpleAWSCredentialsProvider,"
                 "EnvironmentVariableCredentialsProvider,IAMInstanceCredentialsProvider")
 
 
-def s3_credentials(get: Callable[[str], str]) -> dict[str, Any]:
-    """The credentials arguments of ``pyarrow.fs.S3FileSystem`` for the s3a settings ``get``
-    reads (``fs.s3a.<key>``, per bucket first): the first of s3a's providers that has what it
-    needs, as s3a picks one. Raises ValueError for a provider pyarrow cannot stand in for (an
-    assumed role, a class of the user's own): the caller then writes through Hadoop."""
+def s3_credentials(options: Mapping[str, str], bucket: str) -> dict[str, Any]:
+    """The credentials arguments of ``pyarrow.fs.S3FileSystem`` for ``bucket`` under the Hadoop
+    settings ``options`` (``fs.s3a.<key>``, per bucket first): the first of s3a's providers that
+    has what it needs, as s3a picks one. Raises ValueError for a provider pyarrow cannot stand
+    in for (an assumed role, a class of the user's own) and for keys that may be in a Hadoop
+    credential store (JCEKS: Hadoop reads them before the settings; pyarrow cannot): the caller
+    then writes through Hadoop."""
+    get = partial(s3a_setting, options, bucket)
+    stores = get("security.credential.provider.path") or options.get(CREDENTIAL_STORES, "")
     providers = get("aws.credentials.provider") or _S3A_DEFAULT
     for provider in filter(None, (p.strip() for p in providers.split(","))):
         name = provider.rsplit(".", 1)[-1]
         if name == "AnonymousAWSCredentialsProvider":
             return {"anonymous": True}
+        if name in _KEY_PROVIDERS and stores:
+            raise ValueError(f"pyarrow's S3 client cannot read the keys of {provider} from the "
+                             f"Hadoop credential store {stores}")
         if name in _KEY_PROVIDERS:
             keys = {arg: get(key) for arg, key in _KEY_PROVIDERS[name].items()}
             if all(keys.values()):
@@ -218,9 +228,9 @@ class Job:
     """One write of a folder of TFRecord files: made on the driver, which checks that the folder
     is new and makes its staging folder; the executors write the files (:func:`write_partition`)
     under the folder's ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's
-    ``part-*`` patterns); the
-    driver then moves the files of the task attempts that succeeded into the folder and writes
-    ``_SUCCESS`` (:meth:`commit`), or deletes the job's files (:meth:`abort`). Only the driver
+    ``part-*`` patterns); the driver then moves the files of the task attempts that succeeded
+    into the folder and writes ``_SUCCESS`` (:meth:`commit`), or deletes the job's files
+    (:meth:`abort`). Only the driver
     makes the staging folder: an attempt still running after the commit or the abort
     (speculation, a task killed late) finds it gone and writes nothing, so it can neither add a
     file to a committed folder nor bring back an aborted one (which would make a retry fail with
@@ -229,7 +239,8 @@ class Job:
     def __init__(self, path: str, settings: Mapping[str, str],
                  specs: Sequence[tuple[str, str, bool]]) -> None:
         self.path, self.specs = path, [tuple(s) for s in specs]
-        self.settings = {k: v for k, v in settings.items() if k.startswith("fs.")}
+        self.settings = {k: v for k, v in settings.items()
+                         if k.startswith("fs.") or k == CREDENTIAL_STORES}
         self.job = uuid.uuid4().hex[:12]
         fs, folder = filesystem(self.path, self.settings)
         if fs.get_file_info(folder).type != _NOT_FOUND:

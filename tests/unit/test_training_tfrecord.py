@@ -390,19 +390,24 @@ KEYS = {"fs.s3a.access.key": "a", "fs.s3a.secret.key": "s"}
     ({**KEYS, "fs.s3a.aws.credentials.provider": "com.example.VaultCredentials"}, ValueError),
     ({"fs.s3a.aws.credentials.provider":
       "org.apache.hadoop.fs.s3a.auth.AssumedRoleCredentialProvider"}, ValueError),
+    # keys that may be in a credential store (Hadoop reads them first; pyarrow cannot)
+    ({**KEYS, "hadoop.security.credential.provider.path": "jceks://file/k.jceks"}, "store"),
+    ({"fs.s3a.bucket.b.security.credential.provider.path": "jceks://file/k.jceks"}, "store"),
+    ({"fs.s3a.security.credential.provider.path": "jceks://file/k.jceks",   # no keys needed
+      "fs.s3a.aws.credentials.provider": ANONYMOUS}, {"anonymous": True}),
 ])
 def test_s3a_credential_providers_as_pyarrow_takes_them(settings, expected):
     """pyarrow's S3 client gets the credentials s3a would pick, or a ValueError for a provider
     it cannot stand in for: the write then goes through Hadoop, with a warning."""
-    from functools import partial
-
-    from featurestore_spark.training.tfrecord_files import s3_credentials, s3a_setting
-    get = partial(s3a_setting, settings, "b")
+    from featurestore_spark.training.tfrecord_files import s3_credentials
     if expected is ValueError:
         with pytest.raises(ValueError, match="cannot use the s3a credentials provider"):
-            s3_credentials(get)
+            s3_credentials(settings, "b")
+    elif expected == "store":
+        with pytest.raises(ValueError, match="cannot read the keys of .* credential store jceks"):
+            s3_credentials(settings, "b")
     else:
-        assert s3_credentials(get) == expected
+        assert s3_credentials(settings, "b") == expected
 
 
 def test_a_corrupt_record_is_detected_by_both_readers(store):
