@@ -230,11 +230,10 @@ class Job:
     under the folder's ``_temporary/<job>`` (which readers skip: Spark and TensorFlow's
     ``part-*`` patterns); the driver then moves the files of the task attempts that succeeded
     into the folder and writes ``_SUCCESS`` (:meth:`commit`), or deletes the job's files
-    (:meth:`abort`). Only the driver
-    makes the staging folder: an attempt still running after the commit or the abort
-    (speculation, a task killed late) finds it gone and writes nothing, so it can neither add a
-    file to a committed folder nor bring back an aborted one (which would make a retry fail with
-    PATH_ALREADY_EXISTS)."""
+    (:meth:`abort`). Only the driver makes the staging folder: an attempt still running after
+    the commit or the abort (speculation, a task killed late) finds it gone and writes nothing,
+    so it can neither add a file to a committed folder nor bring back an aborted one (which
+    would make a retry fail with PATH_ALREADY_EXISTS)."""
 
     def __init__(self, path: str, settings: Mapping[str, str],
                  specs: Sequence[tuple[str, str, bool]]) -> None:

@@ -159,7 +159,6 @@ class Parameters:
     def __init__(self) -> None:
         self.values: dict[str, list[Any]] = {"double": [], "bigint": [], "boolean": []}
         self.lookups: list[tuple[str, list[Any]]] = []
-        self.made: tuple[list[Column], list[tuple[DataFrame, Column]]] | None = None
 
     def __call__(self, value: Any) -> str:
         if value is None or isinstance(value, str):
@@ -180,25 +179,20 @@ class Parameters:
         """``df`` with the statistics as columns and the label encoders' codes (each table of
         categories made by a small Spark job when it is broadcast)."""
         from pyspark.sql import functions as F
-        if self.made is None:           # made once for all the frames of a training dataset
-            self.made = [], []
-            if kinds := [kind for kind, values in self.values.items() if values]:
-                names = [f"{PARAMETER}{kind}" for kind in kinds]
-                row = ", ".join("array(" + ", ".join(map(sql_literal, self.values[kind])) + ")"
-                                for kind in kinds)
-                table = df.sparkSession.sql(
-                    f"SELECT * FROM VALUES ({row}) AS statistics({', '.join(names)})")
-                self.made[0].extend(table.select(n).scalar().alias(n) for n in names)
-            for i, (col, categories) in enumerate(self.lookups):
-                key, code = quote(f"{LOOKUP}{i}_key"), quote(f"{LOOKUP}{i}_code")
-                table = df.sparkSession.range(1).selectExpr(
-                    f"posexplode({categories_array(categories)}) AS ({code}, {key})")
-                self.made[1].append((F.broadcast(table.selectExpr(
-                    key, f"CAST({code} AS BIGINT) AS {code}")), F.expr(f"{col} = {key}")))
-        columns, lookups = self.made
-        out = df.select("*", *columns) if columns else df
-        for table, on in lookups:
-            out = out.join(table, on, "left")
+        out = df
+        if kinds := [kind for kind, values in self.values.items() if values]:
+            names = [f"{PARAMETER}{kind}" for kind in kinds]
+            row = ", ".join("array(" + ", ".join(map(sql_literal, self.values[kind])) + ")"
+                            for kind in kinds)
+            table = df.sparkSession.sql(
+                f"SELECT * FROM VALUES ({row}) AS statistics({', '.join(names)})")
+            out = out.select("*", *[table.select(n).scalar().alias(n) for n in names])
+        for i, (col, categories) in enumerate(self.lookups):
+            key, code = quote(f"{LOOKUP}{i}_key"), quote(f"{LOOKUP}{i}_code")
+            table = df.sparkSession.range(1).selectExpr(
+                f"posexplode({categories_array(categories)}) AS ({code}, {key})")
+            out = out.join(F.broadcast(table.selectExpr(key, f"CAST({code} AS BIGINT) AS {code}")),
+                           F.expr(f"{col} = {key}"), "left")
         return out
 
 
