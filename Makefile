@@ -14,6 +14,11 @@ JARS_KAFKA_DIR := .cache/jars-kafka
 JARS_KAFKA_OK  := $(JARS_KAFKA_DIR)/.resolved
 # Apache Kafka's broker (KRaft mode) for the streaming tests and benchmarks
 KAFKA_JARS_OK  := .cache/kafka/jars/.resolved
+# featurestore_spark's own JVM classes (jvm/: the TFRecord writer, a Spark DataSource V2),
+# compiled against the venv's Spark into the JAR folder beside Delta's: every spark-submit,
+# session and cluster that takes .cache/jars takes it
+JVM_JAR := $(JARS_DIR)/featurestore-spark-jvm.jar
+JVM_SRC := $(shell find jvm/src -type f)
 # spark-submit's launcher looks for pyspark with the first python3 on PATH: make it the venv's.
 SPARK_SUBMIT = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(PY)" \
 	$(VENV)/bin/spark-submit --properties-file conf/spark-defaults.conf \
@@ -32,7 +37,7 @@ MYSQL_ENV = MYSQL_HOST="$(MYSQL_HOST)" MYSQL_PORT="$(MYSQL_PORT)" MYSQL_USER="$(
 
 .PHONY: setup mysql s3 kafka chromium dist demo test bench lint clean
 
-setup: $(STAMP) $(JARS_OK) $(JARS_S3_OK) $(JARS_KAFKA_OK)
+setup: $(STAMP) $(JARS_OK) $(JVM_JAR) $(JARS_S3_OK) $(JARS_KAFKA_OK)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +53,15 @@ $(JARS_OK): conf/jars/pom.xml
 	    -DexcludeArtifactIds=delta-kernel-unitycatalog,snappy-java \
 	  || { echo "could not resolve the JARs of conf/jars/pom.xml (io.delta:delta-spark_4.1_2.13, delta-storage, org.mariadb.jdbc:mariadb-java-client, org.xerial:sqlite-jdbc, org.apache.spark:spark-avro_2.13, org.tensorflow:tensorflow-hadoop) from Maven Central" >&2; exit 1; }
 	touch $@
+
+$(JVM_JAR): $(JVM_SRC) $(STAMP) $(JARS_OK)
+	@command -v javac >/dev/null || { echo "a JDK (javac, jar) is needed to compile jvm/: apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+	rm -rf .cache/jvm-classes
+	javac --release 17 -Xlint:all,-path -Werror -d .cache/jvm-classes \
+	    -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" \
+	    $(filter %.java,$(JVM_SRC))
+	cp -r jvm/src/main/resources/. .cache/jvm-classes/
+	jar cf $@ -C .cache/jvm-classes .
 
 $(JARS_S3_OK): conf/jars/s3/pom.xml
 	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to fetch the s3a JARs: apt-get install maven" >&2; exit 1; }

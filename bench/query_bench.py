@@ -283,6 +283,9 @@ def main() -> None:
             say(f"{f'round {r}' if r else 'warm-up'} read {what}: {seconds:.1f} s "
                 f"({rows / seconds:,.0f} rows/s)")
     info["load average after"] = load_average()
+    from featurestore_spark.training import tfrecord
+    info["tfrecords writer"] = ("Python workers (the JVM writer's JAR is not on the classpath)"
+                                if tfrecord._warned else "the JVM data source of jvm/")
     elapsed = time.perf_counter() - rp.STARTED
 
     text = render(rows, info, setup, shapes, checked, warm, runs, writes, reads, rounds,

@@ -1,12 +1,14 @@
 """TFRecord files of ``tf.train.Example`` records, written and read by Spark's executors.
 
-The executors encode every row as a ``tf.train.Example`` protobuf (a tiny message, encoded by
-hand and vectorized over Arrow batches, :mod:`.tfexample`), frame it as TensorFlow does (uint64
-length, masked CRC32C of the length, data, masked CRC32C of the data) and write the files
-themselves: a Spark 4 Python data source over ``pyarrow.fs`` (:mod:`.tfrecord_files`). Reading
-is Spark's ``binaryFile`` source and a vectorized decoding of Arrow batches
-(:mod:`.tfexample_decode`), both CRCs of every record checked. Public APIs only, nothing
-through the driver.
+Writing: the executors encode every row as a ``tf.train.Example`` protobuf, frame it as
+TensorFlow does (uint64 length, masked CRC32C of the length, data, masked CRC32C of the data)
+and write the files through Hadoop's FileSystem API (any Hadoop path), in the JVM: the data
+source ``featurestore-tfrecord`` of ``jvm/`` (Spark's public DataSource V2 API), which
+`make setup` compiles into ``.cache/jars`` beside Delta's JARs. Where that JAR is not on the
+classpath, the Python workers do the same (:mod:`.tfexample`, vectorized over Arrow batches, and
+:mod:`.tfrecord_files` over ``pyarrow.fs``), slower, with one warning. Reading is Spark's
+``binaryFile`` source and a vectorized decoding of Arrow batches (:mod:`.tfexample_decode`),
+both CRCs of every record checked. Public APIs only, nothing through the driver.
 
 Columns map to features as spark-tensorflow-connector maps them, plus times:
 
@@ -27,6 +29,7 @@ array is a present, empty list. Null elements inside an array cannot be written.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
 from .. import paths as hadoop
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from ..metadata import Feature
+
+log = logging.getLogger(__name__)
+JVM_FORMAT = "featurestore-tfrecord"     # jvm/: the writer `make setup` puts in .cache/jars
+_warned = False                           # that the JVM writer is missing: said once a process
 
 # for paths pyarrow.fs cannot reach: tensorflow/ecosystem's Hadoop OutputFormat (framing, CRCs)
 OUTPUT_FORMAT = "org.tensorflow.hadoop.io.TFRecordFileOutputFormat"
@@ -167,15 +174,18 @@ def write(df: DataFrame, path: str, features: Sequence[Feature],
     """Write ``df`` as TFRecord files (one or more per partition) under the new folder ``path``
     (``options``: the Hadoop settings of the storage connector it is under).
 
-    The executors encode Arrow batches of rows into Examples (:mod:`.tfexample`) and write them
-    through ``pyarrow.fs`` in a Python data source (:mod:`.tfrecord_files`); a path pyarrow
-    cannot reach goes through PySpark's RDD API and the TFRecord Hadoop OutputFormat."""
+    The JVM data source of ``jvm/`` writes them (:func:`write_jvm`); without its JAR, the
+    executors' Python encodes Arrow batches (:mod:`.tfexample`) and writes through
+    ``pyarrow.fs`` (:mod:`.tfrecord_files`), and a path pyarrow cannot reach goes through
+    PySpark's RDD API and the TFRecord Hadoop OutputFormat."""
     from . import tfrecord_files
     wire = _convert(df, features, _to_wire)
+    path = hadoop.qualified(df.sparkSession, path, options)    # no scheme: fs.defaultFS's
+    if write_jvm(wire, path, options or {}):
+        return
     settings = {**hadoop.settings(df.sparkSession, "fs.s3a."),
                 **hadoop.settings(df.sparkSession, tfrecord_files.CREDENTIAL_STORES),
                 **(options or {})}
-    path = hadoop.qualified(df.sparkSession, path, options)    # no scheme: fs.defaultFS's
     if tfrecord_files.write(wire, path, _specs(features), settings):
         return
     from .tfexample import encoder
@@ -183,6 +193,38 @@ def write(df: DataFrame, path: str, features: Sequence[Feature],
     (wire.rdd.map(lambda row: (bytearray(encode(row)), None))
      .saveAsNewAPIHadoopFile(path, OUTPUT_FORMAT, keyClass=BYTES_WRITABLE,
                              valueClass=NULL_WRITABLE, conf=dict(options or {})))
+
+
+def write_jvm(wire: DataFrame, path: str, options: Mapping[str, str]) -> bool:
+    """Write the wire columns ``wire`` under the new folder ``path`` with the JVM data source
+    (Hadoop settings ``options``); False, with one warning a process, when its JAR is not on
+    the classpath (nothing is written then)."""
+    global _warned
+    try:
+        wire.write.format(JVM_FORMAT).options(**options).mode("append").save(path)
+        return True
+    except Exception as e:
+        if _condition(e) != "DATA_SOURCE_NOT_FOUND":
+            raise
+    if not _warned:
+        _warned = True
+        log.warning("TFRecords are written by the Python workers, far slower: the data source "
+                    "%r of featurestore_spark's JAR (jvm/, built by `make setup` into "
+                    ".cache/jars/featurestore-spark-jvm.jar) is not on the classpath: add it "
+                    "with --jars or spark.jars", JVM_FORMAT)
+    return False
+
+
+def _condition(e: BaseException) -> str | None:
+    """The error condition of a Spark error raised in the JVM (PySpark's exception, or Py4J's
+    for one PySpark does not convert), or None."""
+    if hasattr(e, "getCondition"):
+        return cast(Any, e).getCondition()
+    java = getattr(e, "java_exception", None)
+    try:
+        return java.getCondition() if java is not None else None
+    except Exception:       # noqa: BLE001 - not a SparkThrowable
+        return None
 
 
 def read(spark: SparkSession, paths: Sequence[str], features: Sequence[Feature],

@@ -354,9 +354,10 @@ def test_tfrecord_files_hold_the_rows_as_tf_examples(store):
 
 
 def test_a_path_pyarrow_cannot_reach_is_written_through_the_rdd_api(store, monkeypatch, caplog):
-    """The data source writes through pyarrow.fs; a path it cannot reach goes through PySpark's
-    public RDD API and the TFRecord Hadoop OutputFormat: the same records, with a warning."""
-    from featurestore_spark.training import tfrecord_files
+    """Without the JVM writer, the Python data source writes through pyarrow.fs; a path it
+    cannot reach goes through PySpark's public RDD API and the TFRecord Hadoop OutputFormat:
+    the same records, with a warning."""
+    from featurestore_spark.training import tfrecord, tfrecord_files
     df = store.spark.createDataFrame(ROWS, SCHEMA)
     fast = featurestore.create_training_dataset(df, "fast")
     assert (Path(fast.location) / "_SUCCESS").exists()
@@ -365,6 +366,7 @@ def test_a_path_pyarrow_cannot_reach_is_written_through_the_rdd_api(store, monke
 
     def unreachable(path, options):
         raise ValueError("pyarrow cannot reach it")
+    monkeypatch.setattr(tfrecord, "JVM_FORMAT", "featurestore-tfrecord-not-there")
     monkeypatch.setattr(tfrecord_files, "filesystem", unreachable)
     slow = featurestore.create_training_dataset(df, "slow")
     assert "through PySpark's RDD API, far slower" in caplog.text
@@ -638,3 +640,61 @@ def test_a_folder_named_with_a_trailing_slash_keeps_its_files(tmp_path):
                             iter([pa.RecordBatch.from_pydict({"id": [1, 2]})]))
     writer.commit(files)
     assert [len(read_records(p)) for p in (tmp_path / "td").glob("part-*")] == [2]
+
+
+# -- the JVM writer (jvm/, a DataSource V2 of Spark's public API) and its fallback --------------------
+AWKWARD = [(1, 1.5, "a", b"\x00\x01", [1, -2, 300], [0.5, 2.0], ["x", "héllo", ""], [b"\xff"]),
+           (-5, None, None, None, [], [], [], []),
+           (None, -0.0, "ünï", b"", None, None, None, None),
+           (1 << 62, float("inf"), "q" * 300, b"z" * 200, [(1 << 63) - 1], [1e-40], ["a" * 130],
+            [b""])]
+AWKWARD_SCHEMA = ("i bigint, f float, s string, b binary, li array<bigint>, lf array<float>, "
+                  "ls array<string>, lb array<binary>")
+AWKWARD_SPECS = [("i", "int64", False), ("f", "float32", False), ("s", "string", False),
+                 ("b", "string", False), ("li", "int64", True), ("lf", "float32", True),
+                 ("ls", "string", True), ("lb", "string", True)]
+
+
+def test_the_jvm_writer_writes_what_the_python_encoder_does(store, tmp_path):
+    """Wire rows written by the JVM data source are, record for record, the bytes of the
+    Python encoder (the reference the golden files check): nulls left out, empty lists present,
+    negative and 64-bit integers, infinities, long and non-ASCII strings."""
+    from featurestore_spark.training import tfrecord
+    df = store.spark.createDataFrame(AWKWARD, AWKWARD_SCHEMA)
+    folder = tmp_path / "jvm"
+    assert tfrecord.write_jvm(df.coalesce(1), str(folder), {})
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert names[0] == "_SUCCESS" and len(names) == 2 and names[1].endswith("-c000.tfrecord")
+    encode = encoder(AWKWARD_SPECS)
+    assert read_folder(folder) == [encode([bytes(v) if isinstance(v, bytearray) else v for v in r])
+                                   for r in df.coalesce(1).collect()]
+
+
+def test_a_failed_jvm_write_leaves_nothing(store, tmp_path):
+    """A row the records cannot hold fails the job and removes the folder it began; a folder
+    that exists is refused before anything is written into it."""
+    from featurestore_spark.training import tfrecord
+    bad = store.spark.createDataFrame([([1, 2],), ([3, None],)], "xs array<bigint>").repartition(2)
+    with pytest.raises(Exception, match="null elements inside an array"):
+        tfrecord.write_jvm(bad, str(tmp_path / "bad"), {})
+    assert not (tmp_path / "bad").exists()
+    (tmp_path / "there").mkdir()
+    (tmp_path / "there" / "theirs").write_text("x")
+    with pytest.raises(Exception, match="PATH_ALREADY_EXISTS"):
+        tfrecord.write_jvm(store.spark.range(3), str(tmp_path / "there"), {})
+    assert [p.name for p in (tmp_path / "there").iterdir()] == ["theirs"]
+
+
+def test_without_the_jvm_writer_python_writes_the_same_records_with_one_warning(
+        store, monkeypatch, caplog):
+    """Where the JAR of jvm/ is not on the classpath (a spark-submit without it), the Python
+    workers write the TFRecords: the same records, and one warning that says what to add."""
+    from featurestore_spark.training import tfrecord
+    df = store.spark.createDataFrame(ROWS, SCHEMA)
+    fast = featurestore.create_training_dataset(df, "jvm_written")
+    monkeypatch.setattr(tfrecord, "JVM_FORMAT", "featurestore-tfrecord-not-there")
+    monkeypatch.setattr(tfrecord, "_warned", False)
+    slow = [featurestore.create_training_dataset(df, f"py_written_{i}") for i in range(2)]
+    assert caplog.text.count("not on the classpath") == 1, caplog.text
+    for td in slow:
+        assert sorted(read_folder(Path(td.location))) == sorted(read_folder(Path(fast.location)))
