@@ -142,8 +142,8 @@ def last_per_key(df: DataFrame, keys: Sequence[str], order: str,
     rest = [c for c in columns if c not in keys]
     if not rest:          # every column is a key column: one row per key already
         return df.select(*map(quote, columns)).distinct()
-    row = F.struct(*[F.col(quote(c)).alias(f"c{i}") for i, c in enumerate(rest)])
+    row = "struct(" + ", ".join(f"{quote(c)} AS c{i}" for i, c in enumerate(rest)) + ")"
     latest = (df.groupBy(*map(quote, keys))
-              .agg(F.max_by(row, F.col(quote(order))).alias("__fs_row")))
-    return latest.select(*[F.col(quote(c)) if c in keys else
-                           F.col(f"__fs_row.c{rest.index(c)}").alias(c) for c in columns])
+              .agg(F.expr(f"max_by({row}, {quote(order)}) AS __fs_row")))
+    return latest.selectExpr(*[quote(c) if c in keys else f"__fs_row.c{rest.index(c)} AS {quote(c)}"
+                               for c in columns])
